@@ -49,6 +49,8 @@ RC = {
     "pdf.fonttype": 42,
     "lines.linewidth": 1.2,
 }
+plt.rcParams.update(RC)  # the house style is global once toylab.plots is imported
+
 COLUMN_WIDTH = 3.4  # inches, one column of a two-column paper
 PAGE_WIDTH = 7.0
 
@@ -60,10 +62,13 @@ def class_colors(n_classes: int) -> list[str]:
 
 def figure(nrows: int = 1, ncols: int = 1, *, width: float = COLUMN_WIDTH,
            aspect: float = 0.8, **subplot_kw):
-    """``plt.subplots`` in the house style; height = width * aspect * nrows / ncols."""
-    with plt.rc_context(RC):
-        height = width * aspect * nrows / ncols
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **subplot_kw)
+    """``plt.subplots`` in the house style; height = width * aspect * nrows / ncols.
+
+    Returns ``(fig, ax)`` for a single panel, else ``(fig, axes (nrows, ncols))``.
+    """
+    height = width * aspect * nrows / ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **subplot_kw)
+    axes = axes[0, 0] if nrows == ncols == 1 else axes
     fig.set_layout_engine("constrained")
     return fig, axes
 
@@ -76,17 +81,16 @@ def save(fig, stem: str | os.PathLike) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    with plt.rc_context(RC):
-        for ext in ("pdf", "png"):
-            path = stem.with_suffix(f".{ext}")
-            fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=f".{ext}", dir=stem.parent)
-            os.close(fd)
-            try:
-                fig.savefig(tmp, format=ext)
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            written.append(path)
+    for ext in ("pdf", "png"):
+        path = stem.with_suffix(f".{ext}")
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=f".{ext}", dir=stem.parent)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        written.append(path)
     plt.close(fig)
     return written
