@@ -1,0 +1,94 @@
+"""Loss landscapes of tiny nets: exact Hessians, spectra, subspaces, slices, neurons.
+
+Submodules (one stage each, pure functions in, NamedTuples out):
+
+- :mod:`~toylab.landscape.problem`: the loss as a function of the flat parameter vector,
+  gradient, population loss (a stated Monte Carlo estimate with standard error).
+- :mod:`~toylab.landscape.curvature`: exact chunked Hessian / Gauss-Newton / empirical
+  Fisher, eigendecomposition, Lanczos top-k (ARPACK), stochastic Lanczos quadrature.
+- :mod:`~toylab.landscape.decompose`: ``H = G + R``, Papyan's class structure of ``G``.
+- :mod:`~toylab.landscape.subspace`: outliers, gradient / top-subspace overlap (Gur-Ari et
+  al. 2018) at a point and along a trajectory.
+- :mod:`~toylab.landscape.neurons`: directions attributed to neurons.
+- :mod:`~toylab.landscape.slices`: 1-D/2-D slices, filter normalisation, linear paths,
+  trajectory projections.
+
+Everything is float64 (public functions enable 64-bit JAX for their own duration only).
+"""
+
+from toylab.landscape.curvature import (
+    CURVATURES,
+    MAX_BYTES,
+    TOP_EIGEN_METHODS,
+    SpectralDensity,
+    Spectrum,
+    curvature_matrix,
+    curvature_operator,
+    eigendecomposition,
+    eigh_bytes,
+    hessian,
+    lanczos_tridiagonal,
+    matrix_bytes,
+    spectral_density,
+    top_eigen,
+)
+from toylab.landscape.decompose import (
+    OUTPUT_FACTORS,
+    ClassStructure,
+    GaussNewtonSplit,
+    class_structure,
+    empirical_fisher,
+    gauss_newton_split,
+    means_term,
+)
+from toylab.landscape.neurons import (
+    NeuronMass,
+    neuron_mass,
+    neuron_shares,
+    neuron_table,
+    participation_ratio,
+    rescaling_direction,
+)
+from toylab.landscape.problem import (
+    PopulationLoss,
+    flat_loss,
+    gradient,
+    loss_value,
+    population_loss,
+)
+from toylab.landscape.slices import (
+    LinearPath,
+    LossSlice,
+    TrajectoryPCA,
+    filter_normalize,
+    linear_path,
+    loss_slice,
+    project_trajectory,
+    random_direction,
+    trajectory_pca,
+)
+from toylab.landscape.subspace import (
+    GradientOverlap,
+    TrajectoryOverlap,
+    captured_fraction,
+    count_outliers,
+    gradient_overlap,
+    subspace_overlap,
+    top_subspace_overlap,
+    trajectory_overlap,
+)
+
+__all__ = [
+    "CURVATURES", "MAX_BYTES", "OUTPUT_FACTORS", "TOP_EIGEN_METHODS",
+    "ClassStructure", "GaussNewtonSplit", "GradientOverlap", "LinearPath", "LossSlice",
+    "NeuronMass", "PopulationLoss", "SpectralDensity", "Spectrum", "TrajectoryOverlap",
+    "TrajectoryPCA",
+    "captured_fraction", "class_structure", "count_outliers", "curvature_matrix",
+    "curvature_operator", "eigendecomposition", "eigh_bytes", "empirical_fisher",
+    "filter_normalize", "flat_loss", "gauss_newton_split", "gradient", "gradient_overlap",
+    "hessian", "lanczos_tridiagonal", "linear_path", "loss_slice", "loss_value",
+    "matrix_bytes", "means_term", "neuron_mass", "neuron_shares", "neuron_table",
+    "participation_ratio", "population_loss", "project_trajectory", "random_direction",
+    "rescaling_direction", "spectral_density", "subspace_overlap", "top_eigen",
+    "top_subspace_overlap", "trajectory_overlap", "trajectory_pca",
+]

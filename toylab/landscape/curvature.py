@@ -1,0 +1,403 @@
+"""Curvature matrices of the training loss: exact (chunked) and matrix-free.
+
+Three curvatures share one interface, the table :data:`CURVATURES` of matrix-vector products
+``M v`` for the mean loss ``L(theta) = (1/n) sum_i l(z_i, y_i)`` with logits
+``z_i = f(x_i; theta)`` and ``J_i = dz_i/dtheta``:
+
+- ``"hessian"``: ``H v``, forward-over-reverse (``jax.jvp`` of ``jax.grad``; Pearlmutter 1994).
+- ``"gauss_newton"``: ``G v = (1/n) sum_i J_i^T H_out,i J_i v`` with ``H_out,i = d^2 l/dz_i^2``
+  (Sagun et al. 2017; Papyan 2019): jvp of the logits, HVP of the loss in logit space, vjp.
+- ``"fisher"``: the *empirical* (uncentred) Fisher ``F v = (1/n) sum_i g_i g_i^T v`` with
+  per-example gradients ``g_i = J_i^T r_i``, ``r_i = dl/dz_i`` (Kunstner et al. 2019), through
+  the same jvp/vjp with ``H_out,i`` replaced by ``r_i r_i^T``.
+
+The exact path (:func:`curvature_matrix`, :func:`hessian`) applies a product to every basis
+vector, ``chunk`` at a time (``jax.lax.map(..., batch_size=chunk)``, i.e. a vmap of products
+over chunks of basis vectors), so memory is the ``(P, P)`` result plus ``chunk`` products; an
+estimate of it is checked against ``max_bytes`` before anything is allocated. The iterative
+path (:func:`top_eigen`, :func:`spectral_density`) only ever forms products.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.linalg
+import scipy.sparse.linalg
+from scipy.stats import norm
+
+from toylab.landscape.problem import Problem, Spec, float64, logits_of, loss_of, resolve
+from toylab.train import LOSSES
+
+Array = jax.Array
+
+MAX_BYTES = 4 * 2**30
+"""Default memory limit (bytes) for an exact curvature matrix or its eigendecomposition."""
+
+DEFAULT_CHUNK = 64
+"""Basis vectors per vmapped batch in the exact path (see benchmarks/hessian.py)."""
+
+_LIVE_ARRAYS = 8
+"""Estimated live float64 arrays per hidden/output unit and point in one product."""
+
+
+# ----------------------------------------------------------------------------- products
+
+
+def _hvp(theta: Array, v: Array, X: Array, y: Array, spec: Spec) -> Array:
+    """``H v`` by forward-over-reverse differentiation."""
+    return jax.jvp(lambda t: jax.grad(loss_of)(t, X, y, spec), (theta,), (v,))[1]
+
+
+def _sandwich(weigh: Callable, theta: Array, v: Array, X: Array, y: Array, spec: Spec) -> Array:
+    """``J^T W J v``: ``u = J v`` (jvp), ``w = weigh(z, u)`` in logit space, ``J^T w`` (vjp)."""
+    z, push = jax.linearize(lambda t: logits_of(t, X, spec), theta)
+    pull = jax.linear_transpose(push, theta)
+    out = lambda z: LOSSES[spec.loss](z, y)
+    return pull(weigh(out, z, push(v)))[0]
+
+
+def _gauss_newton_weight(out: Callable, z: Array, u: Array) -> Array:
+    """``(1/n) H_out,i u_i`` for every point: the HVP of the mean loss in logit space."""
+    return jax.jvp(jax.grad(out), (z,), (u,))[1]
+
+
+def _fisher_weight(out: Callable, z: Array, u: Array) -> Array:
+    """``(1/n) r_i (r_i . u_i)``; ``jax.grad(out)`` returns ``r_i / n``."""
+    r_over_n = jax.grad(out)(z)
+    return z.shape[0] * r_over_n * jnp.sum(r_over_n * u, axis=-1, keepdims=True)
+
+
+CURVATURES: dict[str, Callable[[Array, Array, Array, Array, Spec], Array]] = {
+    "hessian": _hvp,
+    "gauss_newton": partial(_sandwich, _gauss_newton_weight),
+    "fisher": partial(_sandwich, _fisher_weight),
+}
+"""Curvature name -> ``product(theta (P,), v (P,), X, y, spec) -> M v (P,)``."""
+
+
+@partial(jax.jit, static_argnames=("spec", "curvature"))
+def _product(theta, v, X, y, spec, curvature):
+    return CURVATURES[curvature](theta, v, X, y, spec)
+
+
+@partial(jax.jit, static_argnames=("spec", "curvature", "chunk"))
+def _basis_products(theta, X, y, spec, curvature, chunk):
+    """Row ``i`` is ``M e_i``; basis vectors are built inside, ``chunk`` at a time."""
+    size = theta.shape[0]
+    column = lambda i: CURVATURES[curvature](
+        theta, jax.nn.one_hot(i, size, dtype=theta.dtype), X, y, spec
+    )
+    return jax.lax.map(column, jnp.arange(size), batch_size=chunk)
+
+
+def check_curvature(curvature: str) -> str:
+    if curvature not in CURVATURES:
+        raise ValueError(f"curvature={curvature!r} is unknown; choose one of {sorted(CURVATURES)}")
+    return curvature
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def matrix_bytes(widths, n_points: int, *, chunk: int = DEFAULT_CHUNK) -> int:
+    """Estimated peak bytes of :func:`curvature_matrix`: the float64 ``(P, P)`` result plus
+    ``chunk`` simultaneous products (each ~``_LIVE_ARRAYS`` arrays of ``n_points`` x units)."""
+    size = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    per_product = 8 * (_LIVE_ARRAYS * n_points * sum(widths[1:]) + 4 * size)
+    return 8 * size * size + min(chunk, size) * per_product
+
+
+def eigh_bytes(size: int, *, vectors: bool = True) -> int:
+    """Estimated extra bytes of a LAPACK ``syevd`` of a ``(size, size)`` float64 matrix: the
+    working copy, plus ``2 size^2`` workspace when eigenvectors are wanted."""
+    return 8 * size * size * (3 if vectors else 1)
+
+
+def _check_memory(needed: int, max_bytes: float, what: str) -> None:
+    if needed > max_bytes:
+        raise ValueError(
+            f"{what} needs about {needed / 2**30:.2f} GiB > max_bytes={max_bytes / 2**30:.2f} "
+            "GiB; use the iterative path instead: toylab.landscape.top_eigen(...) for the top "
+            "eigenpairs or toylab.landscape.spectral_density(...) for the spectral density "
+            "(both use matrix-free products), or pass a larger max_bytes="
+        )
+
+
+# ----------------------------------------------------------------------------- exact path
+
+
+def problem_matrix(p: Problem, curvature: str = "hessian", *, chunk: int = DEFAULT_CHUNK,
+                   max_bytes: float = MAX_BYTES) -> np.ndarray:
+    """Exact ``(P, P)`` curvature matrix of a resolved problem (call inside float64)."""
+    check_curvature(curvature)
+    if int(chunk) != chunk or chunk < 1:
+        raise ValueError(f"chunk={chunk!r} must be a positive int (basis vectors per batch)")
+    _check_memory(matrix_bytes(p.spec.widths, p.X.shape[0], chunk=chunk), max_bytes,
+                  f"the exact {curvature} of P={p.n_params} parameters on {p.X.shape[0]} points")
+    rows = _basis_products(jnp.asarray(p.theta), jnp.asarray(p.X), jnp.asarray(p.y), p.spec,
+                           curvature, min(int(chunk), p.n_params))
+    return np.asarray(rows).T
+
+
+@float64
+def curvature_matrix(net, X, y, *, curvature: str = "hessian", activation: str | None = None,
+                     loss: str = "cross_entropy", chunk: int = DEFAULT_CHUNK,
+                     max_bytes: float = MAX_BYTES) -> np.ndarray:
+    """Exact curvature matrix ``(P, P)`` of the mean training loss in the flat order.
+
+    Args:
+        net: layer list or :class:`toylab.models.MLP`; X: ``(n, d)``; y: ``(n,)`` labels.
+        curvature: name in :data:`CURVATURES` (``hessian``, ``gauss_newton``, ``fisher``).
+        activation: required for a layer list; loss: name in :data:`toylab.train.LOSSES`.
+        chunk: basis vectors per vmapped batch of products (memory vs speed).
+        max_bytes: limit for the estimated peak memory (:func:`matrix_bytes`); above it a
+            ``ValueError`` points to :func:`top_eigen` / :func:`spectral_density`.
+    Returns:
+        ``M: (P, P)`` float64 with column ``j`` equal to ``M e_j`` (not symmetrised).
+    """
+    return problem_matrix(resolve(net, X, y, activation=activation, loss=loss), curvature,
+                          chunk=chunk, max_bytes=max_bytes)
+
+
+def hessian(net, X, y, *, activation: str | None = None, loss: str = "cross_entropy",
+            chunk: int = DEFAULT_CHUNK, max_bytes: float = MAX_BYTES) -> np.ndarray:
+    """Exact Hessian ``(P, P)`` of the mean training loss (forward-over-reverse HVPs of all
+    basis vectors, ``chunk`` at a time); see :func:`curvature_matrix`."""
+    return curvature_matrix(net, X, y, curvature="hessian", activation=activation, loss=loss,
+                            chunk=chunk, max_bytes=max_bytes)
+
+
+class Spectrum(NamedTuple):
+    """Eigenpairs in descending order of eigenvalue.
+
+    Attributes:
+        eigenvalues: ``(k,)`` descending.
+        eigenvectors: ``(P, k)`` orthonormal columns (column ``j`` for ``eigenvalues[j]``), or
+            ``None`` when only values were asked for.
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray | None
+
+
+def eigendecomposition(M, *, k: int | None = None, vectors: bool = True,
+                       max_bytes: float = MAX_BYTES) -> Spectrum:
+    """Eigendecomposition of a symmetric matrix in descending order (LAPACK via
+    ``scipy.linalg.eigh``: ``syevd`` for the full spectrum, ``syevr`` for the top ``k``).
+
+    Args:
+        M: ``(P, P)`` symmetric (only its lower triangle is read).
+        k: number of top eigenpairs, or ``None`` for all ``P``.
+        vectors: also return eigenvectors.
+        max_bytes: limit for the estimated LAPACK working memory (:func:`eigh_bytes`).
+    Returns:
+        :class:`Spectrum`.
+    """
+    M = np.asarray(M, np.float64)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"M has shape {M.shape}; need a square (P, P) matrix")
+    if not np.all(np.isfinite(M)):
+        raise ValueError("M contains NaN or inf; check the network parameters and data")
+    size = M.shape[0]
+    k = size if k is None else check_k(k, size, "eigendecomposition")
+    _check_memory(eigh_bytes(size, vectors=vectors), max_bytes,
+                  f"the eigendecomposition of a {size} x {size} matrix")
+    subset = None if k == size else (size - k, size - 1)
+    out = scipy.linalg.eigh(M, eigvals_only=not vectors, subset_by_index=subset,
+                            driver="evd" if subset is None else "evr")
+    values, vecs = (out, None) if not vectors else out
+    return Spectrum(values[::-1].copy(), None if vecs is None else vecs[:, ::-1].copy())
+
+
+def check_k(k, size: int, where: str, *, strict: bool = False) -> int:
+    """``1 <= k <= size`` (``< size`` if ``strict``), else a ValueError naming ``k``."""
+    hi = size - 1 if strict else size
+    if int(k) != k or not 1 <= k <= hi:
+        raise ValueError(
+            f"k={k!r} is out of range for {where} with P={size} parameters; need 1 <= k <= {hi}"
+            + (" (ARPACK needs k < P; use method='exact' for all eigenpairs)" if strict else "")
+        )
+    return int(k)
+
+
+# ----------------------------------------------------------------------------- iterative path
+
+
+def problem_operator(p: Problem, curvature: str = "hessian") -> scipy.sparse.linalg.LinearOperator:
+    """``scipy`` LinearOperator of jitted float64 curvature products of a resolved problem."""
+    check_curvature(curvature)
+    with jax.enable_x64(True):
+        theta, X, y = jnp.asarray(p.theta), jnp.asarray(p.X), jnp.asarray(p.y)
+
+    def matvec(v):
+        with jax.enable_x64(True):
+            v = jnp.asarray(np.ravel(v), jnp.float64)
+            return np.asarray(_product(theta, v, X, y, p.spec, curvature))
+
+    return scipy.sparse.linalg.LinearOperator((p.n_params, p.n_params), matvec=matvec,
+                                              rmatvec=matvec, dtype=np.float64)
+
+
+def curvature_operator(net, X, y, *, curvature: str = "hessian", activation: str | None = None,
+                       loss: str = "cross_entropy") -> scipy.sparse.linalg.LinearOperator:
+    """Matrix-free ``(P, P)`` LinearOperator ``v -> M v`` of jitted float64 products.
+
+    Args: as :func:`curvature_matrix`.
+    Returns:
+        ``scipy.sparse.linalg.LinearOperator`` (symmetric; ``matvec == rmatvec``).
+    """
+    return problem_operator(resolve(net, X, y, activation=activation, loss=loss), curvature)
+
+
+def _top_lanczos(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
+                 chunk: int, max_bytes: float) -> Spectrum:
+    check_k(k, p.n_params, "top_eigen(method='lanczos')", strict=True)
+    v0 = np.random.default_rng(seed).standard_normal(p.n_params)
+    values, vecs = scipy.sparse.linalg.eigsh(problem_operator(p, curvature), k=k, which="LA",
+                                             v0=v0, tol=tol)
+    order = np.argsort(values)[::-1]
+    return Spectrum(values[order], vecs[:, order])
+
+
+def _top_exact(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
+               chunk: int, max_bytes: float) -> Spectrum:
+    check_k(k, p.n_params, "top_eigen(method='exact')")
+    M = problem_matrix(p, curvature, chunk=chunk, max_bytes=max_bytes)
+    return eigendecomposition(M, k=k, max_bytes=max_bytes)
+
+
+TOP_EIGEN_METHODS: dict[str, Callable[..., Spectrum]] = {
+    "lanczos": _top_lanczos,
+    "exact": _top_exact,
+}
+"""``lanczos``: ARPACK's implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``) on
+jitted products; ``exact``: full matrix then LAPACK ``syevr`` for the top ``k``."""
+
+
+def problem_top_eigen(p: Problem, k: int, *, curvature: str = "hessian", method: str = "lanczos",
+                      seed: int = 0, tol: float = 0.0, chunk: int = DEFAULT_CHUNK,
+                      max_bytes: float = MAX_BYTES) -> Spectrum:
+    """Top-``k`` eigenpairs of a resolved problem's curvature (call inside float64)."""
+    check_curvature(curvature)
+    if method not in TOP_EIGEN_METHODS:
+        raise ValueError(f"method={method!r} is unknown; choose one of {sorted(TOP_EIGEN_METHODS)}")
+    return TOP_EIGEN_METHODS[method](p, k, curvature, seed=seed, tol=tol, chunk=chunk,
+                                     max_bytes=max_bytes)
+
+
+@float64
+def top_eigen(net, X, y, k: int, *, curvature: str = "hessian", method: str = "lanczos",
+              activation: str | None = None, loss: str = "cross_entropy", seed: int = 0,
+              tol: float = 0.0, chunk: int = DEFAULT_CHUNK,
+              max_bytes: float = MAX_BYTES) -> Spectrum:
+    """The ``k`` largest (algebraic) eigenpairs of a curvature matrix.
+
+    Args:
+        net, X, y, activation, loss: as :func:`curvature_matrix`.
+        k: number of eigenpairs; ``1 <= k < P`` for ``lanczos``.
+        curvature: name in :data:`CURVATURES`.
+        method: name in :data:`TOP_EIGEN_METHODS`; ``lanczos`` never forms the matrix.
+        seed: seed of the Lanczos start vector (results are deterministic given it).
+        tol: ARPACK relative accuracy (0 = machine precision).
+    Returns:
+        :class:`Spectrum` with ``k`` descending eigenvalues and ``(P, k)`` eigenvectors.
+    """
+    p = resolve(net, X, y, activation=activation, loss=loss)
+    return problem_top_eigen(p, k, curvature=curvature, method=method, seed=seed, tol=tol,
+                             chunk=chunk, max_bytes=max_bytes)
+
+
+# ----------------------------------------------------------------------------- SLQ
+
+
+def lanczos_tridiagonal(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarray,
+                        n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lanczos tridiagonalisation with full reorthogonalisation (Golub & Van Loan 2013,
+    Alg. 10.1.1 + classical Gram-Schmidt applied twice against all previous vectors).
+
+    Stops early on breakdown (an invariant Krylov subspace), where the quadrature it feeds is
+    exact. scipy's ARPACK does not expose the tridiagonal matrix, hence this routine.
+
+    Args:
+        matvec: symmetric ``(P,) -> (P,)``.
+        v0: ``(P,)`` non-zero start vector.
+        n_steps: at most this many steps (``<= P``).
+    Returns:
+        ``(alpha (m,), beta (m - 1,))``: diagonal and off-diagonal of ``T = Q^T M Q``.
+    """
+    size = v0.shape[0]
+    Q = np.zeros((n_steps, size))
+    alpha, beta = [], []
+    q = v0 / np.linalg.norm(v0)
+    for j in range(n_steps):
+        Q[j] = q
+        w = matvec(q)
+        alpha.append(q @ w)
+        for _ in range(2):
+            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
+        b = np.linalg.norm(w)
+        if j == n_steps - 1 or b <= 1e-10 * max(np.abs(alpha).max(), np.finfo(float).tiny):
+            break
+        beta.append(b)
+        q = w / b
+    return np.asarray(alpha), np.asarray(beta)
+
+
+class SpectralDensity(NamedTuple):
+    """Stochastic Lanczos quadrature of a curvature's spectrum (Ubaru, Chen & Saad 2017;
+    Ghorbani, Krishnan & Xiao 2019).
+
+    For start vector ``l`` the Gauss quadrature nodes ``theta_lj`` (Ritz values) and weights
+    ``tau_lj`` (squared first components of the eigenvectors of ``T``) satisfy
+    ``sum_j tau_lj theta_lj^s = v_l^T M^s v_l / |v_l|^2`` exactly for ``s < 2 m``.
+
+    Attributes:
+        nodes: ``(n_vectors, m)``; weights: ``(n_vectors, m)``, each row summing to 1 (rows of
+        runs that stopped early are zero-padded).
+    """
+
+    nodes: np.ndarray
+    weights: np.ndarray
+
+    def density(self, grid, sigma: float) -> np.ndarray:
+        """Gaussian-smoothed density ``phi(t) = mean_l sum_j tau_lj N(t; theta_lj, sigma^2)``
+        (Ghorbani et al. 2019, Eq. 3) at ``grid: (G,)``; integrates to 1."""
+        if not sigma > 0:
+            raise ValueError(f"sigma={sigma!r} must be a positive kernel width")
+        grid = np.asarray(grid, np.float64)
+        kernel = norm.pdf(grid[:, None, None], loc=self.nodes, scale=sigma)
+        return np.einsum("lj,glj->g", self.weights, kernel) / self.nodes.shape[0]
+
+
+@float64
+def spectral_density(net, X, y, *, n_vectors: int = 8, n_steps: int = 80,
+                     curvature: str = "hessian", activation: str | None = None,
+                     loss: str = "cross_entropy", seed: int = 0) -> SpectralDensity:
+    """Stochastic Lanczos quadrature (SLQ) of the curvature's spectral density.
+
+    Args:
+        net, X, y, activation, loss, curvature: as :func:`curvature_matrix`.
+        n_vectors: Rademacher start vectors (Ubaru et al. 2017, Alg. 1).
+        n_steps: Lanczos steps per vector (clipped to ``P``).
+        seed: seed of the start vectors.
+    Returns:
+        :class:`SpectralDensity`.
+    """
+    p = resolve(net, X, y, activation=activation, loss=loss)
+    for name, value in (("n_vectors", n_vectors), ("n_steps", n_steps)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive int")
+    op = problem_operator(p, curvature)
+    steps = min(int(n_steps), p.n_params)
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_vectors, p.n_params))
+    nodes, weights = np.zeros((n_vectors, steps)), np.zeros((n_vectors, steps))
+    for l, v0 in enumerate(signs):
+        alpha, beta = lanczos_tridiagonal(op.matvec, v0, steps)
+        theta, S = scipy.linalg.eigh_tridiagonal(alpha, beta)
+        nodes[l, : theta.size], weights[l, : theta.size] = theta, S[0] ** 2
+    return SpectralDensity(nodes, weights)
