@@ -41,7 +41,7 @@ DEFAULT_BOX = np.array([[-4.0, 4.0], [-4.0, 4.0]])
 def offsets_of(counts: np.ndarray) -> np.ndarray:
     """``counts (R,)`` -> ``offsets (R + 1,)`` with ``offsets[0] = 0``."""
     out = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=out[1:])
+    counts.cumsum(out=out[1:])
     return out
 
 
@@ -55,15 +55,17 @@ def next_index(counts: np.ndarray) -> np.ndarray:
 
     Empty polygons (count 0) are allowed.
     """
-    offsets = offsets_of(counts)
-    nxt = np.arange(1, offsets[-1] + 1)
+    ends = counts.cumsum()
+    nxt = np.arange(1, ends[-1] + 1) if len(ends) else np.zeros(0, np.int64)
     nonempty = counts > 0
-    nxt[offsets[1:][nonempty] - 1] = offsets[:-1][nonempty]
+    nxt[ends[nonempty] - 1] = (ends - counts)[nonempty]
     return nxt
 
 
 def segment_sum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Per-polygon sums of per-vertex ``values (V,)``; empty polygons give 0."""
+    if len(counts) and counts.min() > 0:
+        return np.add.reduceat(values, counts.cumsum() - counts) if len(values) else values
     return np.bincount(segment_ids(counts), weights=values, minlength=len(counts))
 
 
@@ -76,9 +78,8 @@ def polygon_areas(verts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """
     if len(verts) == 0:
         return np.zeros(len(counts))
-    offsets = offsets_of(counts)
-    first = np.repeat(verts[np.minimum(offsets[:-1], len(verts) - 1)], counts, axis=0)
-    d = verts - first
+    starts = np.minimum(counts.cumsum() - counts, len(verts) - 1)
+    d = verts - np.repeat(verts[starts], counts, axis=0)
     dn = d[next_index(counts)]
     return 0.5 * segment_sum(d[:, 0] * dn[:, 1] - d[:, 1] * dn[:, 0], counts)
 
@@ -113,7 +114,7 @@ def pack(polygons) -> tuple[np.ndarray, np.ndarray]:
     return verts, counts
 
 
-def affine_tol(a: np.ndarray, c: np.ndarray, scale: float) -> np.ndarray:
+def affine_tol(a, c, scale: float):
     """Snapping tolerance for the affine function ``u -> a . u + c`` on a domain whose
     coordinates are at most ``scale`` in size: ``SNAP_RTOL * (|a|_1 scale + |c|)``, i.e. the
     rounding-noise level of evaluating it, times a safety factor of about 1e6.
@@ -121,51 +122,58 @@ def affine_tol(a: np.ndarray, c: np.ndarray, scale: float) -> np.ndarray:
     Args:
         a: ``(..., 2)`` gradients; c: ``(...)`` offsets.
     """
-    return SNAP_RTOL * (np.abs(a).sum(-1) * scale + np.abs(c))
+    return affine_tol2(a[..., 0], a[..., 1], c, scale)
+
+
+def affine_tol2(a0, a1, c, scale: float):
+    """:func:`affine_tol` with the gradient given as its two components ``a0, a1``."""
+    return SNAP_RTOL * ((np.abs(a0) + np.abs(a1)) * scale + np.abs(c))
 
 
 # ----------------------------------------------------------------------------- cutting
 
 
 def _halves(verts, counts, s):
-    """Both halves ``s >= 0`` and ``s <= 0`` of every polygon (``s`` already snapped).
+    """Both halves ``s >= 0`` and ``s <= 0`` of every polygon (``s`` already snapped; all
+    counts >= 1).
 
-    Returns ``((pos_verts, pos_counts), (neg_verts, neg_counts))``; the crossing points are
-    computed once and shared bit-for-bit by both halves, so the halves tile the polygon.
+    Returns ``(verts', counts' (2R,))``: the ``s >= 0`` pieces of all polygons, then the
+    ``s <= 0`` pieces. The crossing points are computed once and shared bit-for-bit by both
+    halves, so the halves tile the polygon.
     """
+    n = len(s)
     nxt = next_index(counts)
     sn = s[nxt]
     cross = s * sn < 0
-    pts = verts.copy()
-    t = s[cross] / (s[cross] - sn[cross])
-    pts[cross] = verts[cross] + t[:, None] * (verts[nxt[cross]] - verts[cross])
-    cand = np.stack([verts, pts], 1).reshape(-1, 2)
-    seg = segment_ids(counts)
-    out = []
-    for keep in (s >= 0, s <= 0):
-        mask = np.stack([keep, cross], 1)
-        out.append((cand[mask.ravel()],
-                    np.bincount(seg, weights=mask.sum(1), minlength=len(counts)).astype(np.int64)))
-    return out
+    both = np.empty((n, 2, 2))  # per vertex: the vertex, then the crossing on its edge
+    both[:, 0] = verts
+    both[:, 1] = verts
+    i = np.flatnonzero(cross)
+    both[i, 1] += (s[i] / (s[i] - sn[i]))[:, None] * (verts[nxt[i]] - verts[i])
+    mask = np.empty((2, n, 2), bool)
+    np.greater_equal(s, 0, out=mask[0, :, 0])
+    np.less_equal(s, 0, out=mask[1, :, 0])
+    mask[:, :, 1] = cross
+    keep = np.flatnonzero(mask.ravel())
+    per_vertex = mask.sum(2)
+    out_counts = np.add.reduceat(per_vertex, counts.cumsum() - counts, axis=1).ravel()
+    return both.reshape(-1, 2)[keep % (2 * n)], out_counts
 
 
 class Split(NamedTuple):
-    """Result of :func:`split_convex`.
+    """Result of :func:`split_convex` on ``R`` polygons of which ``k`` were cut.
 
     Attributes:
-        verts, counts, areas: the new polygon set (uncut polygons first, in their old order,
-            then the ``s >= 0`` pieces, then the ``s <= 0`` pieces, of the cut polygons).
-        parent: ``(R',)`` index of each new polygon's polygon before the split.
-        positive: ``(R',)`` bool, the polygon lies on the ``s >= 0`` side.
-        n_cut: number of polygons actually cut.
+        cut: ``(k,)`` indices of the polygons that were cut.
+        pieces: ``(verts, counts (2k,), areas (2k,))``: the ``s >= 0`` pieces of the cut
+            polygons in ``cut`` order, then their ``s <= 0`` pieces.
+        positive: ``(R,)`` bool, the (uncut) polygon lies on the ``s >= 0`` side; True for cut
+            polygons.
     """
 
-    verts: np.ndarray
-    counts: np.ndarray
-    areas: np.ndarray
-    parent: np.ndarray
+    cut: np.ndarray
+    pieces: tuple[np.ndarray, np.ndarray, np.ndarray]
     positive: np.ndarray
-    n_cut: int
 
 
 def split_convex(verts, counts, areas, s, tol, area_eps) -> Split:
@@ -175,39 +183,46 @@ def split_convex(verts, counts, areas, s, tol, area_eps) -> Split:
         verts: ``(V, 2)``; counts: ``(R,)``, all >= 3; areas: ``(R,)`` their areas.
         s: ``(V,)`` value at each vertex of the affine function that defines the polygon's line.
         tol: ``(V,)`` snapping tolerance (see module docstring).
-        area_eps: pieces smaller than this are not split off.
+        area_eps: pieces smaller than this are not split off; the polygon stays whole, on the
+            side of its larger piece.
     Returns:
         :class:`Split`.
     """
-    offsets = offsets_of(counts)
+    starts = counts.cumsum() - counts
     pos, neg = s > tol, s < -tol
-    has_pos = np.logical_or.reduceat(pos, offsets[:-1])
-    has_neg = np.logical_or.reduceat(neg, offsets[:-1])
-    cut = has_pos & has_neg
-    if not cut.any():
-        return Split(verts, counts, areas, np.arange(len(counts)), has_pos, 0)
-    vcut = np.repeat(cut, counts)
-    snapped = np.where(pos | neg, s, 0.0)
-    (pv, pc), (nv, nc) = _halves(verts[vcut], counts[cut], snapped[vcut])
-    pa, na = polygon_areas(pv, pc), polygon_areas(nv, nc)
-    real = (pa > area_eps) & (na > area_eps)
+    positive = np.logical_or.reduceat(pos, starts)
+    cut = positive & np.logical_or.reduceat(neg, starts)
     cut_idx = np.flatnonzero(cut)
-    positive = has_pos.copy()
-    positive[cut_idx[~real]] = pa[~real] > na[~real]
-    keep = ~cut
-    keep[cut_idx[~real]] = True
-    kept = np.flatnonzero(keep)
-    real_idx = cut_idx[real]
-    n_real = len(real_idx)
-    return Split(
-        np.concatenate([verts[np.repeat(keep, counts)], pv[np.repeat(real, pc)],
-                        nv[np.repeat(real, nc)]]),
-        np.concatenate([counts[keep], pc[real], nc[real]]),
-        np.concatenate([areas[keep], pa[real], na[real]]),
-        np.concatenate([kept, real_idx, real_idx]),
-        np.concatenate([positive[keep], np.ones(n_real, bool), np.zeros(n_real, bool)]),
-        n_real,
-    )
+    if len(cut_idx) == 0:
+        return Split(cut_idx, (np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0)), positive)
+    vcut = np.repeat(cut, counts)
+    pv, pc = _halves(verts[vcut], counts[cut_idx], np.where(pos | neg, s, 0.0)[vcut])
+    pa = polygon_areas(pv, pc)
+    k = len(cut_idx)
+    real = (pa[:k] > area_eps) & (pa[k:] > area_eps)
+    if not real.all():
+        positive[cut_idx[~real]] = pa[:k][~real] > pa[k:][~real]
+        keep = np.concatenate([real, real])
+        pv, pc, pa = pv[np.repeat(keep, pc)], pc[keep], pa[keep]
+    return Split(cut_idx[real], (pv, pc, pa), positive)
+
+
+def bounds(verts, counts) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding boxes ``(lo (R, 2), hi (R, 2))`` of polygons (all counts >= 1)."""
+    starts = counts.cumsum() - counts
+    return np.minimum.reduceat(verts, starts, axis=0), np.maximum.reduceat(verts, starts, axis=0)
+
+
+def boxes(verts, counts) -> np.ndarray:
+    """``(R, 4)`` bounding boxes as ``[centre_x, centre_y, half_width, half_height]``."""
+    lo, hi = bounds(verts, counts)
+    return np.concatenate([(lo + hi) / 2, (hi - lo) / 2], 1)
+
+
+def gather_index(starts, counts) -> np.ndarray:
+    """Vertex indices ``(sum counts,)`` of polygons stored at ``starts`` with ``counts``."""
+    off = offsets_of(counts)
+    return np.arange(off[-1]) + np.repeat(starts - off[:-1], counts)
 
 
 def clip_halfplane(verts, counts, s, tol) -> tuple[np.ndarray, np.ndarray]:
@@ -218,10 +233,12 @@ def clip_halfplane(verts, counts, s, tol) -> tuple[np.ndarray, np.ndarray]:
         s: ``(V,)`` affine function values at the vertices; tol: ``(V,)`` snapping tolerance.
     Returns:
         ``(verts', counts' (R,))``, same polygon order; a polygon entirely in ``s < 0`` gets a
-        count below 3 (drop it, e.g. by area).
+        count below 3 (drop it, e.g. by area). All input counts must be >= 1.
     """
     snapped = np.where(np.abs(s) > tol, s, 0.0)
-    return _halves(verts, counts, snapped)[0]
+    pv, pc = _halves(verts, counts, snapped)
+    n = int(pc[: len(counts)].sum())
+    return pv[:n], pc[: len(counts)]
 
 
 # ----------------------------------------------------------------------------- domains
@@ -362,8 +379,7 @@ def build_locator(verts, counts, domain, *, cells_per_region: float = 8.0,
     gy = max(1, int(round(n_cells / gx)))
     size = ext / np.array([gx, gy])
     offsets = offsets_of(counts)
-    bmin = np.stack([np.minimum.reduceat(verts[:, k], offsets[:-1]) for k in range(2)], 1)
-    bmax = np.stack([np.maximum.reduceat(verts[:, k], offsets[:-1]) for k in range(2)], 1)
+    bmin, bmax = bounds(verts, counts)
     shape = np.array([gx, gy])
     i0 = np.clip(np.floor((bmin - lo) / size).astype(np.int64), 0, shape - 1)
     i1 = np.clip(np.floor((bmax - lo) / size).astype(np.int64), 0, shape - 1)

@@ -106,8 +106,13 @@ class Partition:
         areas: ``(R,)`` region areas.
         patterns: per hidden layer, ``(R, width_l)`` int8 index of each neuron's activation
             piece (into ``ACTIVATIONS[activation].pieces``).
-        pre: per layer including the logits, ``(A (R, 2, width_l), c (R, width_l))``: in region
-            ``r`` the pre-activation is ``z = u @ A[r] + c[r]``.
+        tables: per layer including the logits, the distinct pre-activation affine maps
+            ``(A (T_l, 2, width_l), c (T_l, width_l))`` (one per region of the partition by
+            the earlier layers; compact storage behind :attr:`pre`).
+        table_rows: per layer ``(R,)`` row of ``tables[l]`` that applies in each region.
+        pre: (property) per layer incl. the logits ``(A (R, 2, width_l), c (R, width_l))``: in
+            region ``r`` the pre-activation is ``z = u @ A[r] + c[r]``.
+        post: (property) the same for post-activations (logits: = pre).
         domain: ``(m, 2)`` CCW domain polygon, in slice coordinates ``u``.
         origin: ``(d,)``; directions: ``(2, d)``: input ``x = origin + u @ directions``.
         activation: activation name; widths: ``(d, hidden..., out)``; layers: float64 layer list.
@@ -117,7 +122,8 @@ class Partition:
     offsets: np.ndarray
     areas: np.ndarray
     patterns: tuple[np.ndarray, ...]
-    pre: tuple[tuple[np.ndarray, np.ndarray], ...]
+    tables: tuple[tuple[np.ndarray, np.ndarray], ...] = field(repr=False)
+    table_rows: tuple[np.ndarray, ...] = field(repr=False)
     domain: np.ndarray
     origin: np.ndarray
     directions: np.ndarray
@@ -139,7 +145,13 @@ class Partition:
 
     @property
     def n_hidden(self) -> int:
-        return len(self.pre) - 1
+        return len(self.tables) - 1
+
+    @cached_property
+    def pre(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """Per layer incl. the logits, pre-activation maps ``(A (R, 2, w), c (R, w))``."""
+        return tuple((_frozen(np.take(A, rows, 0)), _frozen(np.take(c, rows, 0)))
+                     for (A, c), rows in zip(self.tables, self.table_rows))
 
     @cached_property
     def polygons(self) -> list[np.ndarray]:
@@ -202,11 +214,17 @@ class Partition:
         Returns:
             ``(n, width_layer)``; rows of points outside the domain are NaN.
         """
+        layer = self._check_layer(layer)
         U = np.asarray(U, np.float64).reshape(-1, 2)
-        A, c = self.affine(layer, pre=pre)
         r = self.locate(U)
         rr = np.maximum(r, 0)
-        out = U[:, :1] * A[rr, 0] + U[:, 1:] * A[rr, 1] + c[rr]
+        A, c = self.tables[layer]
+        t = self.table_rows[layer][rr]
+        out = U[:, :1] * A[t, 0] + U[:, 1:] * A[t, 1] + c[t]
+        if not pre and layer < self.n_hidden:
+            _, slopes, intercepts = _pieces(get_activation(self.activation))
+            piece = self.patterns[layer][rr]
+            out = slopes[piece] * out + intercepts[piece]
         out[r < 0] = np.nan
         return out
 
@@ -218,52 +236,123 @@ class Partition:
 # ----------------------------------------------------------------------------- algorithm
 
 
-class _Regions(NamedTuple):
-    """Working state: the polygon set and, per region, its index into the current layer's
-    start table (``src``) and its activation pieces so far in this layer."""
+class _Work:
+    """Mutable working state of the refinement, in amortised-growth buffers.
 
-    verts: np.ndarray
-    counts: np.ndarray
-    areas: np.ndarray
-    src: np.ndarray
-    pattern: np.ndarray  # (R, width) int8
+    Regions are cut in place: a cut region keeps its slot (now its ``s >= 0`` piece) and its
+    ``s <= 0`` piece is appended; both pieces' vertices are appended to the vertex store
+    (the old ones become garbage). Each cut adds one region, so the store stays O(regions).
 
-
-def _cut_neuron(reg: _Regions, a: np.ndarray, c: np.ndarray, j: int, breakpoints, scale,
-                area_eps) -> _Regions:
-    """Split all regions along neuron ``j``'s breakpoint lines; record its piece index.
-
-    ``a (R0, 2)``, ``c (R0,)``: the neuron's affine pre-activation per start-table region.
+    Per region: ``start``, ``count`` (its vertices in the store), ``area``, bounding box
+    centre ``cx, cy`` and half-extents ``hx, hy``, ``src`` (row of the current layer's start
+    table), ``piece`` (current neuron's piece index), ``pattern`` (this layer's pieces so far).
     """
-    verts, counts, areas, src, pattern = reg
-    piece = np.zeros(len(counts), np.int8)
-    tol_r = None
-    for beta in breakpoints:
-        vsrc = np.repeat(src, counts)
-        av, cv = a[vsrc], c[vsrc] - beta
-        s = verts[:, 0] * av[:, 0] + verts[:, 1] * av[:, 1] + cv
-        tol_r = geo.affine_tol(av, cv, scale)
-        sp = geo.split_convex(verts, counts, areas, s, tol_r, area_eps)
-        verts, counts, areas = sp.verts, sp.counts, sp.areas
-        if sp.n_cut:
-            src, pattern, piece = src[sp.parent], pattern[sp.parent], piece[sp.parent]
-        piece = piece + sp.positive
-    pattern[:, j] = piece
-    return _Regions(verts, counts, areas, src, pattern)
+
+    _REGION_FIELDS = ("start", "count", "area", "cx", "cy", "hx", "hy", "src", "piece",
+                      "pattern")
+
+    def __init__(self, domain: np.ndarray, area: float, width: int):
+        self.verts, self.nv = domain.copy(), len(domain)
+        self.nr = 1
+        self.start = np.zeros(1, np.int64)
+        self.count = np.array([len(domain)])
+        self.area = np.array([area])
+        self.cx, self.cy, self.hx, self.hy = geo.boxes(domain, self.count).T.copy()
+        self.new_layer(width)
+
+    def view(self, name: str) -> np.ndarray:
+        return getattr(self, name)[: self.nr]
+
+    def _reserve(self, n_verts: int, n_regions: int):
+        if self.nv + n_verts > len(self.verts):
+            self.verts = _grown(self.verts, self.nv + n_verts)
+        if self.nr + n_regions > len(self.start):
+            for name in self._REGION_FIELDS:
+                setattr(self, name, _grown(getattr(self, name), self.nr + n_regions))
+
+    def cut(self, regions: np.ndarray, pieces):
+        """Replace ``regions (k,)`` by their positive pieces and append their negative ones;
+        ``pieces = (verts, counts (2k,), areas (2k,))`` as :class:`geometry.Split` gives."""
+        verts, counts, areas = pieces
+        k = len(regions)
+        self._reserve(len(verts), k)
+        new = np.arange(self.nr, self.nr + k)
+        rows = np.concatenate([regions, new])
+        self.verts[self.nv : self.nv + len(verts)] = verts
+        self.start[rows] = self.nv + counts.cumsum() - counts
+        self.nv += len(verts)
+        self.count[rows], self.area[rows] = counts, areas
+        lo, hi = geo.bounds(verts, counts)
+        self.cx[rows], self.cy[rows] = ((lo + hi) / 2).T
+        self.hx[rows], self.hy[rows] = ((hi - lo) / 2).T
+        self.src[new], self.piece[new], self.pattern[new] = (
+            self.src[regions], self.piece[regions], self.pattern[regions])
+        self.nr += k
+
+    def new_layer(self, width: int):
+        """Reset the per-layer fields; the current regions become the next start table."""
+        n = len(self.start)
+        self.src = np.arange(n)
+        self.piece = np.zeros(n, np.int8)
+        self.pattern = np.zeros((n, width), np.int8)
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Compacted ``(verts (V, 2), counts (R,))`` in region order."""
+        counts = self.view("count")
+        return self.verts[geo.gather_index(self.view("start"), counts)], counts.copy()
 
 
-def _refine_layer(reg: _Regions, A, c, breakpoints, scale, area_eps, max_regions, layer):
+def _grown(arr: np.ndarray, need: int) -> np.ndarray:
+    out = np.zeros((max(need, 2 * len(arr)),) + arr.shape[1:], arr.dtype)
+    out[: len(arr)] = arr
+    return out
+
+
+def _cut_regions(work: _Work, a0, a1, c, scale: float, area_eps: float) -> np.ndarray:
+    """Cut every region along its line ``u . (a0, a1)[r] + c[r] = 0`` (``(R,)`` each).
+
+    Only regions whose bounding box the line can reach are looked at vertex by vertex.
+    Returns ``(R',)`` bool: each (new) region lies on the positive side.
+    """
+    n = work.nr
+    zc = a0 * work.cx[:n] + a1 * work.cy[:n] + c
+    tol = geo.affine_tol2(a0, a1, c, scale)
+    side = zc > 0
+    reach = np.abs(a0) * work.hx[:n] + np.abs(a1) * work.hy[:n] + tol
+    cand = np.flatnonzero(np.abs(zc) <= reach)
+    if len(cand) == 0:
+        return side
+    cnt = work.count[cand]
+    verts = work.verts[geo.gather_index(work.start[cand], cnt)]
+    s = verts[:, 0] * np.repeat(a0[cand], cnt) + verts[:, 1] * np.repeat(a1[cand], cnt)
+    s += np.repeat(c[cand], cnt)
+    sp = geo.split_convex(verts, cnt, work.area[cand], s, np.repeat(tol[cand], cnt), area_eps)
+    side[cand] = sp.positive
+    if len(sp.cut):
+        work.cut(cand[sp.cut], sp.pieces)
+        side = np.concatenate([side, np.zeros(len(sp.cut), bool)])
+    return side
+
+
+def _refine_layer(work: _Work, A, c, breakpoints, scale, area_eps, max_regions, layer):
     """Cut by every neuron of one hidden layer. ``A (R0, 2, w)``, ``c (R0, w)``: its pre maps
-    per start-table region (``reg.src`` indexes them)."""
+    per start-table region (``work.src`` indexes them)."""
+    At = np.ascontiguousarray(A.transpose(2, 1, 0))  # (w, 2, R0)
+    ct = np.ascontiguousarray(c.T)
     for j in range(A.shape[2]):
-        reg = _cut_neuron(reg, A[:, :, j], c[:, j], j, breakpoints, scale, area_eps)
-        if len(reg.counts) > max_regions:
+        work.piece[:] = 0
+        for beta in breakpoints:
+            src = work.view("src")
+            side = _cut_regions(work, At[j, 0][src], At[j, 1][src], ct[j][src] - beta, scale,
+                             area_eps)
+            work.view("piece")[:] += side
+        work.view("pattern")[:, j] = work.view("piece")
+        if work.nr > max_regions:
             raise ValueError(
-                f"partition reached {len(reg.counts)} regions at layer {layer}, neuron {j}, "
+                f"partition reached {work.nr} regions at layer {layer}, neuron {j}, "
                 f"above max_regions={max_regions}; raise the cap with max_regions= (memory "
                 "grows ~1 kB per region per 10 neurons) or shrink the domain"
             )
-    return reg
 
 
 def _compose(chain: list[np.ndarray]) -> list[np.ndarray]:
@@ -276,34 +365,34 @@ def _compose(chain: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _partition_2d(layers, act: Activation, domain, max_regions) -> tuple:
-    """Core: layers already sliced to 2-D inputs. Returns the Partition fields."""
+    """Core: layers already sliced to 2-D inputs. Returns ``(verts, counts, areas, tables,
+    table_rows, patterns)`` for :class:`Partition`."""
     breakpoints, slopes, intercepts = _pieces(act)
     scale = geo.length_scale(domain)
     dom_area = geo.polygon_areas(domain, np.array([len(domain)]))[0]
     area_eps = geo.AREA_RTOL * dom_area
     W0, b0 = layers[0]
     table = (W0[None], b0[None])  # pre maps of layer 0 for the single start region
-    reg = _Regions(domain.copy(), np.array([len(domain)]), np.array([dom_area]),
-                   np.zeros(1, np.int64), np.zeros((1, W0.shape[1]), np.int8))
+    work = _Work(domain, dom_area, W0.shape[1])
     tables, chain, patterns = [], [], []
     for depth in range(len(layers) - 1):
         A, c = table
-        reg = _refine_layer(reg, A, c, breakpoints, scale, area_eps, max_regions, depth)
+        _refine_layer(work, A, c, breakpoints, scale, area_eps, max_regions, depth)
+        src, pattern = work.view("src").copy(), work.view("pattern").copy()
         tables.append(table)
-        chain.append(reg.src)
-        patterns.append(reg.pattern)
-        pA, pc = _post(A[reg.src], c[reg.src], reg.pattern, slopes, intercepts)
+        chain.append(src)
+        patterns.append(pattern)
+        pA, pc = _post(A[src], c[src], pattern, slopes, intercepts)
         W, b = layers[depth + 1]
-        table = (pA @ W, pc @ W + b)
-        width = W.shape[1]
-        reg = reg._replace(src=np.arange(len(reg.counts)),
-                           pattern=np.zeros((len(reg.counts), width), np.int8))
+        table = ((pA.reshape(-1, pA.shape[2]) @ W).reshape(len(src), 2, -1), pc @ W + b)
+        work.new_layer(W.shape[1])
     tables.append(table)
-    chain.append(reg.src)
+    chain.append(np.arange(work.nr))
     anc = _compose(chain)
-    pre = tuple((_frozen(A[i]), _frozen(c[i])) for (A, c), i in zip(tables, anc))
-    pats = tuple(_frozen(p[i]) for p, i in zip(patterns, anc[1:]))
-    return reg, pre, pats
+    tables = tuple((_frozen(A), _frozen(c)) for A, c in tables)
+    pats = tuple(_frozen(np.take(p, i, 0)) for p, i in zip(patterns, anc[1:]))
+    verts, counts = work.csr()
+    return verts, counts, work.view("area").copy(), tables, tuple(map(_frozen, anc)), pats
 
 
 def partition(net, domain=None, *, activation: str | None = None, origin=None,
@@ -330,13 +419,14 @@ def partition(net, domain=None, *, activation: str | None = None, origin=None,
         raise ValueError(f"max_regions={max_regions!r} must be a positive integer")
     W0, b0 = layers[0]
     sliced = [(directions @ W0, origin @ W0 + b0)] + list(layers[1:])
-    reg, pre, pats = _partition_2d(sliced, act, dom, max_regions)
+    verts, counts, areas, tables, rows, pats = _partition_2d(sliced, act, dom, max_regions)
     return Partition(
-        vertices=_frozen(reg.verts),
-        offsets=_frozen(geo.offsets_of(reg.counts)),
-        areas=_frozen(reg.areas),
+        vertices=_frozen(verts),
+        offsets=_frozen(geo.offsets_of(counts)),
+        areas=_frozen(areas),
         patterns=pats,
-        pre=pre,
+        tables=tables,
+        table_rows=rows,
         domain=_frozen(dom),
         origin=_frozen(origin),
         directions=_frozen(directions),
@@ -402,7 +492,7 @@ class LinePartition:
         return out
 
 
-def _cut_line(bp, src, pattern, a, c, j, breakpoints, scale, len_eps):
+def _cut_segments(bp, src, pattern, a, c, j, breakpoints, scale, len_eps):
     """Split segments ``[bp[k], bp[k+1]]`` where ``z = t a + c`` crosses each breakpoint."""
     piece = np.zeros(len(src), np.int8)
     for beta in breakpoints:
@@ -468,7 +558,7 @@ def partition_line(net, origin, direction, t_range=(0.0, 1.0), *,
         a, c = table
         pattern = np.zeros((len(src), a.shape[1]), np.int8)
         for j in range(a.shape[1]):
-            bp, src, pattern = _cut_line(bp, src, pattern, a[:, j], c[:, j], j, breakpoints,
+            bp, src, pattern = _cut_segments(bp, src, pattern, a[:, j], c[:, j], j, breakpoints,
                                          scale, len_eps)
         tables.append(table)
         chain.append(src)
