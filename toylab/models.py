@@ -20,7 +20,6 @@ import jax.numpy as jnp
 import numpy as np
 import sympy
 from flax import nnx
-from jax.flatten_util import ravel_pytree
 
 Array = jax.Array
 Layers = list[tuple[Array, Array]]
@@ -220,8 +219,16 @@ def validate_layers(layers) -> Layers:
 
 
 def flatten(layers: Layers) -> Array:
-    """Flat parameter vector in DESIGN.md order: per layer ``W`` row-major, then ``b``."""
-    return ravel_pytree([tuple(p) for p in layers])[0]
+    """Flat parameter vector in DESIGN.md order: per layer ``W`` row-major, then ``b``.
+
+    NumPy layers give a NumPy vector of the same dtype (float64 stays float64 even when JAX's
+    64-bit mode is off); JAX arrays or tracers give a JAX vector (usable under ``jit``/``grad``).
+    The order equals ``jax.flatten_util.ravel_pytree`` of ``[(W, b), ...]``.
+    """
+    parts = [p.reshape(-1) for pair in layers for p in pair]
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return np.concatenate(parts)
+    return jnp.concatenate(parts)
 
 
 def unflatten(flat: Array, widths: Sequence[int]) -> Layers:

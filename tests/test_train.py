@@ -1,0 +1,130 @@
+"""toylab.train: ensembles, determinism, snapshots, divergence, bad input."""
+
+import jax
+import numpy as np
+import pytest
+
+from toylab import data, models
+from toylab.train import TrainConfig, TrainingDiverged, diverged_seeds, train_ensemble
+
+SMALL = TrainConfig(widths=(2, 8, 3), steps=60, snapshot_every=20, learning_rate=3e-2)
+
+
+@pytest.fixture(scope="module")
+def blobs_data():
+    sample = data.blobs(3).sample(0, 128)
+    return sample.X, sample.y
+
+
+@pytest.fixture(scope="module")
+def ensemble(blobs_data):
+    X, y = blobs_data
+    return train_ensemble(X, y, [0, 1, 2, 3], config=SMALL)
+
+
+def test_training_learns_blobs(ensemble):
+    assert ensemble.loss.shape == ensemble.accuracy.shape == (4, SMALL.steps)
+    assert np.all(ensemble.final_loss < ensemble.loss[:, 0] / 4)
+    assert np.all(ensemble.final_accuracy > 0.95)
+
+
+def test_same_config_and_seeds_are_bit_identical(blobs_data, ensemble):
+    again = train_ensemble(*blobs_data, [0, 1, 2, 3], config=SMALL)
+    for (W, b), (W2, b2) in zip(ensemble.layers, again.layers):
+        np.testing.assert_array_equal(W, W2)
+        np.testing.assert_array_equal(b, b2)
+    np.testing.assert_array_equal(ensemble.loss, again.loss)
+
+
+def test_single_seed_equals_the_same_seed_inside_an_ensemble(blobs_data, ensemble):
+    """Initialisation is bit-identical. After training, float32 results agree to 1e-6 relative:
+    XLA's batched kernels may reassociate sums differently for different ensemble sizes."""
+    alone = train_ensemble(*blobs_data, [2], config=SMALL)
+    for (W, b), (W2, b2) in zip(alone.snapshots, ensemble.snapshots):
+        np.testing.assert_array_equal(W[0, 0], W2[2, 0])
+        np.testing.assert_array_equal(b[0, 0], b2[2, 0])
+    for (W, b), (W2, b2) in zip(alone.layers, ensemble.layers):
+        np.testing.assert_allclose(W[0], W2[2], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b[0], b2[2], rtol=1e-5, atol=1e-6)
+
+
+def test_float64_single_seed_matches_ensemble_to_1e12(blobs_data):
+    config = TrainConfig(widths=(2, 8, 3), steps=40, snapshot_every=40, dtype="float64")
+    alone = train_ensemble(*blobs_data, [5], config=config)
+    many = train_ensemble(*blobs_data, [3, 5, 7], config=config)
+    assert alone.layers[0][0].dtype == np.float64
+    for (W, b), (W2, b2) in zip(alone.layers, many.layers):
+        np.testing.assert_allclose(W[0], W2[1], rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(b[0], b2[1], rtol=1e-12, atol=1e-13)
+
+
+def test_snapshots_start_at_init_and_end_at_final(ensemble):
+    np.testing.assert_array_equal(ensemble.snapshot_steps, [0, 20, 40, 60])
+    init = models.init_layers(jax.random.split(jax.random.key(1))[0], SMALL.widths)
+    np.testing.assert_array_equal(ensemble.snapshot(1, 0)[0][0], init[0][0])
+    for (W, b), (Wf, bf) in zip(ensemble.snapshots, ensemble.layers):
+        np.testing.assert_array_equal(W[:, -1], Wf)
+        np.testing.assert_array_equal(b[:, -1], bf)
+
+
+def test_member_matches_recorded_final_loss(blobs_data, ensemble):
+    X, y = blobs_data
+    logits = models.apply(ensemble.member(1), X, "relu")
+    np.testing.assert_allclose(np.mean(np.argmax(logits, -1) == y), ensemble.final_accuracy[1])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_minibatch_optimizers_and_per_seed_data(optimizer):
+    dist = data.two_gaussians()
+    X = np.stack([dist.sample(s, 64).X for s in range(2)])
+    y = np.stack([dist.sample(s, 64).y for s in range(2)])
+    config = TrainConfig(widths=(2, 4, 2), steps=30, snapshot_every=30, optimizer=optimizer,
+                         learning_rate=0.05, batch_size=16, weight_decay=1e-3)
+    run = train_ensemble(X, y, [0, 1], config=config)
+    assert np.all(run.final_loss < run.loss[:, 0])
+
+
+def test_mse_regression_targets():
+    X = np.linspace(-1, 1, 32)[:, None]
+    targets = np.column_stack([X[:, 0] * 2.0 + 1.0])
+    config = TrainConfig(widths=(1, 1), steps=200, snapshot_every=200, loss="mse",
+                         activation="linear", learning_rate=0.1)
+    run = train_ensemble(X, targets, 1, config=config)
+    np.testing.assert_allclose(run.member(0)[0][0], [[2.0]], atol=1e-3)
+
+
+def test_divergence_names_seed_and_step(blobs_data):
+    config = TrainConfig(widths=(2, 8, 3), steps=20, snapshot_every=20, optimizer="sgd",
+                         learning_rate=1e8)
+    with pytest.raises(TrainingDiverged, match=r"seed 4 has a non-finite loss at step \d+"):
+        train_ensemble(*blobs_data, [4, 5], config=config)
+    report = train_ensemble(*blobs_data, [4, 5], config=config, on_divergence="report")
+    assert [seed for seed, _ in diverged_seeds(report)] == [4, 5]
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        (dict(optimizer="rmsprop"), "optimizer"),
+        (dict(loss="hinge"), "loss"),
+        (dict(steps=0), "steps"),
+        (dict(steps=100, snapshot_every=30), "snapshot_every"),
+        (dict(widths=(2, -1, 3)), "widths"),
+        (dict(activation="swish"), "activation"),
+        (dict(learning_rate=0.0), "learning_rate"),
+        (dict(dtype="float16"), "dtype"),
+    ],
+)
+def test_bad_config_names_the_argument(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        TrainConfig(**kwargs)
+
+
+def test_bad_data_is_reported(blobs_data):
+    X, y = blobs_data
+    with pytest.raises(ValueError, match="features"):
+        train_ensemble(X[:, :1], y, 1, config=SMALL)
+    with pytest.raises(ValueError, match="labels"):
+        train_ensemble(X, y + 5, 1, config=SMALL)
+    with pytest.raises(ValueError, match="seeds"):
+        train_ensemble(X, y, [], config=SMALL)
