@@ -1,0 +1,376 @@
+"""toylab.exact.partition: the exact linear-region partition, checked against the plain forward
+pass (toylab.models, float64) and brute-force geometry."""
+
+from math import comb
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial import ConvexHull
+
+from toylab import models
+from toylab.exact import geometry as geo
+from toylab.exact import partition, partition_line
+from toylab.models import ACTIVATIONS, MLP, PIECEWISE_LINEAR
+
+# ----------------------------------------------------------------------------- helpers
+
+DEGENERACIES = ("dead", "zero_row", "duplicate", "parallel", "corner", "concurrent", "opposite")
+
+
+def forward(layers, X, activation):
+    """Reference: the plain float64 forward pass of toylab.models (pre, post per layer).
+
+    Rows are padded to a multiple of 4096 so that JAX compiles few distinct shapes.
+    """
+    X = np.asarray(X, np.float64)
+    n = len(X)
+    padded = np.zeros((-(-n // 4096) * 4096, X.shape[1]))
+    padded[:n] = X
+    with jax.enable_x64(True):
+        out = models.activations([(np.asarray(W), np.asarray(b)) for W, b in layers], padded,
+                                 activation)
+        return [np.asarray(z)[:n] for z in out.pre], [np.asarray(h)[:n] for h in out.post]
+
+
+def random_domain(rng, kind):
+    """A box ``(2, 2)`` or a convex polygon (hull of random points, random orientation)."""
+    if kind == "box":
+        lo = rng.uniform(-3, 0, 2)
+        return np.stack([lo, lo + rng.uniform(0.5, 4, 2)], 1)
+    pts = rng.normal(size=(12, 2)) * rng.uniform(0.5, 3)
+    hull = pts[ConvexHull(pts).vertices]
+    return hull if rng.random() < 0.5 else hull[::-1]
+
+
+def random_net(rng, widths, degeneracies=(), domain=None):
+    """He-normal weights, N(0, 0.5^2) biases, with the requested degenerate constructions in the
+    first hidden layer (dead / zero input row / duplicate / parallel / through a domain corner /
+    three lines through one point / same line with opposite orientation) and a dead neuron
+    in later layers for 'dead'."""
+    layers = [(rng.normal(size=(a, b)) * np.sqrt(2 / a), rng.normal(size=b) * 0.5)
+              for a, b in zip(widths[:-1], widths[1:])]
+    W, b = layers[0]
+    w = W.shape[1]
+    corners = geo.as_domain(domain)
+    for deg in degeneracies:
+        i, j, k = rng.integers(0, w, 3)
+        if deg in ("corner", "concurrent") and W.shape[0] != 2:
+            continue  # these refer to points of the 2-D input plane
+        if deg == "dead":
+            for Wl, bl in layers[:-1]:
+                q = rng.integers(0, Wl.shape[1])
+                Wl[:, q], bl[q] = 0.0, rng.choice([-1.0, 0.0, 1.0])
+        elif deg == "zero_row":
+            W[rng.integers(0, W.shape[0])] = 0.0
+        elif deg == "duplicate" and i != j:
+            W[:, j], b[j] = W[:, i], b[i]
+        elif deg == "parallel" and i != j:
+            W[:, j], b[j] = 2.5 * W[:, i], b[i] + 0.3
+        elif deg == "corner":
+            b[i] = -corners[rng.integers(0, len(corners))] @ W[:, i]
+        elif deg == "concurrent":
+            q = rng.uniform(corners.min(0), corners.max(0))
+            for m in (i, j, k):
+                b[m] = -q @ W[:, m]
+        elif deg == "opposite" and i != j:
+            W[:, j], b[j] = -W[:, i], -b[i]
+    return layers
+
+
+def inside_convex(poly, U, tol=0.0):
+    """Brute force: points ``U`` in the CCW convex polygon ``poly`` (edge cross products)."""
+    e = np.roll(poly, -1, 0) - poly
+    cross = e[:, 0] * (U[:, None, 1] - poly[:, 1]) - e[:, 1] * (U[:, None, 0] - poly[:, 0])
+    return (cross >= -tol).all(1)
+
+
+def sample_domain(rng, dom, n):
+    """``n`` uniform points in the CCW convex polygon ``dom`` (rejection from its box)."""
+    out = []
+    while sum(len(o) for o in out) < n:
+        U = rng.uniform(dom.min(0), dom.max(0), size=(4 * n, 2))
+        out.append(U[inside_convex(dom, U)])
+    return np.concatenate(out)[:n]
+
+
+def piece_index(z, activation):
+    """Activation piece of each pre-activation (which breakpoints it is above)."""
+    bps = np.array(ACTIVATIONS[activation].breakpoints)
+    return (z[..., None] > bps).sum(-1)
+
+
+def assert_close_rel(got, ref, rtol=1e-9):
+    scale = max(np.abs(ref).max(initial=0.0), 1e-300)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=rtol * scale)
+
+
+nets = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**32 - 1),
+    "hidden": st.lists(st.integers(1, 8), min_size=1, max_size=3),
+    "out": st.integers(1, 4),
+    "activation": st.sampled_from(PIECEWISE_LINEAR),
+    "degeneracies": st.lists(st.sampled_from(DEGENERACIES), max_size=3, unique=True),
+    "domain": st.sampled_from(["box", "polygon"]),
+})
+
+
+def build(case):
+    rng = np.random.default_rng(case["seed"])
+    domain = random_domain(rng, case["domain"])
+    widths = [2] + case["hidden"] + [case["out"]]
+    layers = random_net(rng, widths, case["degeneracies"], domain)
+    return rng, layers, domain, partition(layers, domain, activation=case["activation"])
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=40)
+@given(case=nets)
+def test_evaluate_equals_forward_pass_for_every_layer(case):
+    rng, layers, domain, p = build(case)
+    U = sample_domain(rng, p.domain, 2000)
+    pre, post = forward(layers, U, case["activation"])
+    for layer in range(len(layers)):
+        assert_close_rel(p.evaluate(U, layer, pre=True), pre[layer])
+        assert_close_rel(p.evaluate(U, layer), post[layer])
+    assert_close_rel(p.evaluate(U), post[-1])
+
+
+@settings(max_examples=30)
+@given(case=nets)
+def test_regions_tile_the_domain(case):
+    rng, layers, domain, p = build(case)
+    dom = geo.as_domain(domain)
+    dom_area = geo.polygon_areas(dom, np.array([len(dom)]))[0]
+    assert abs(p.areas.sum() - dom_area) <= 1e-9 * dom_area
+    assert p.areas.min() > geo.AREA_RTOL * dom_area
+    np.testing.assert_allclose(geo.polygon_areas(p.vertices, p.counts), p.areas,
+                               rtol=1e-12, atol=1e-15 * dom_area)
+    # every region is a convex CCW polygon inside the domain
+    scale = geo.length_scale(dom)
+    for poly in p.polygons:
+        e = np.roll(poly, -1, 0) - poly
+        turn = e[:, 0] * np.roll(e, -1, 0)[:, 1] - e[:, 1] * np.roll(e, -1, 0)[:, 0]
+        assert turn.min() >= -1e-12 * scale**2
+        assert inside_convex(dom, poly, tol=1e-12 * scale**2).all()
+    # random points lie in exactly one region (brute force over all regions), found by locate
+    U = sample_domain(rng, dom, 300)
+    hits = np.stack([inside_convex(poly, U) for poly in p.polygons], 1)
+    assert (hits.sum(1) == 1).all()
+    np.testing.assert_array_equal(p.locate(U), hits.argmax(1))
+
+
+@settings(max_examples=30)
+@given(case=nets)
+def test_each_region_has_one_pattern_and_affine_map(case):
+    rng, layers, domain, p = build(case)
+    act = case["activation"]
+    counts = p.counts
+    # interior points: centroids and random convex combinations of each region's vertices
+    weights = rng.dirichlet(np.ones(counts.max()), size=(len(p), 3))
+    combos = []
+    for k, poly in enumerate(p.polygons):
+        w = weights[k, :, : len(poly)]
+        combos.append(w / w.sum(1, keepdims=True) @ poly)
+    U = np.concatenate([p.centroids, np.concatenate(combos)])
+    region = np.concatenate([np.arange(len(p)), np.repeat(np.arange(len(p)), 3)])
+    pre, _ = forward(layers, U, act)
+    scale = geo.length_scale(p.domain)
+    for layer, (A, c) in enumerate(p.pre):
+        z_region = np.einsum("nk,nkw->nw", U, A[region]) + c[region]
+        assert_close_rel(z_region, pre[layer])
+        if layer < p.n_hidden:
+            mismatch = piece_index(pre[layer], act) != p.patterns[layer][region]
+            # a different piece only within the snapping tolerance of a breakpoint
+            tol = geo.affine_tol(np.swapaxes(A[region], 1, 2), np.abs(c[region]) + 1.0, scale)
+            bps = np.array(ACTIVATIONS[act].breakpoints)
+            gap = np.abs(pre[layer][..., None] - bps).min(-1, initial=np.inf)
+            assert np.all(gap[mismatch] <= tol[mismatch])
+
+
+@settings(max_examples=15)
+@given(case=nets)
+def test_patterns_identify_regions(case):
+    """Each region has its own activation pattern (the pattern sets are convex, so two
+    regions with one pattern would have been one region)."""
+    _, _, _, p = build(case)
+    if p.patterns:
+        assert len(np.unique(np.hstack(p.patterns), axis=0)) == len(p)
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**32 - 1), d=st.sampled_from([3, 4]),
+       activation=st.sampled_from(PIECEWISE_LINEAR))
+def test_slices_of_higher_dimensional_inputs(seed, d, activation):
+    rng = np.random.default_rng(seed)
+    layers = random_net(rng, [d, 6, 5, 3])
+    origin, directions = rng.normal(size=d), rng.normal(size=(2, d))
+    p = partition(layers, [[-2, 2], [-1, 3]], activation=activation, origin=origin,
+                  directions=directions)
+    assert abs(p.areas.sum() - 16.0) <= 1e-9 * 16
+    U = sample_domain(rng, p.domain, 1000)
+    pre, post = forward(layers, origin + U @ directions, activation)
+    np.testing.assert_allclose(p.inputs(U), origin + U @ directions)
+    for layer in range(len(layers)):
+        assert_close_rel(p.evaluate(U, layer), post[layer])
+        assert_close_rel(p.evaluate(U, layer, pre=True), pre[layer])
+
+
+@settings(max_examples=20)
+@given(seed=st.integers(0, 2**32 - 1), d=st.sampled_from([1, 2, 3]),
+       activation=st.sampled_from(PIECEWISE_LINEAR),
+       degeneracies=st.lists(st.sampled_from(DEGENERACIES), max_size=3, unique=True))
+def test_partition_line_equals_forward_pass(seed, d, activation, degeneracies):
+    rng = np.random.default_rng(seed)
+    layers = random_net(rng, [d, 7, 7, 2], degeneracies)
+    origin, direction = rng.normal(size=d), rng.normal(size=d)
+    lp = partition_line(layers, origin, direction, (-3.0, 2.0), activation=activation)
+    bp = lp.breakpoints
+    assert bp[0] == -3.0 and bp[-1] == 2.0 and np.all(np.diff(bp) > 0)
+    t = np.concatenate([rng.uniform(-3, 2, 2000), bp])
+    pre, post = forward(layers, origin + t[:, None] * direction, activation)
+    for layer in range(len(layers)):
+        assert_close_rel(lp.evaluate(t, layer), post[layer])
+        assert_close_rel(lp.evaluate(t, layer, pre=True), pre[layer])
+    mid = (bp[:-1] + bp[1:]) / 2
+    pre_mid, _ = forward(layers, origin + mid[:, None] * direction, activation)
+    for layer, pat in enumerate(lp.patterns):
+        np.testing.assert_array_equal(piece_index(pre_mid[layer], activation), pat)
+    assert np.isnan(lp.evaluate([-3.5, 2.5])).all()
+
+
+def test_line_partition_matches_the_planar_partition():
+    """Along a line in a 2-D net, the 1-D breakpoints are where the line crosses region
+    edges: every segment midpoint has the pattern of the region it lies in."""
+    rng = np.random.default_rng(3)
+    layers = random_net(rng, [2, 10, 10, 3])
+    p = partition(layers, None, activation="relu")
+    lp = partition_line(layers, np.array([-4.0, -1.0]), np.array([1.0, 0.3]), (0.0, 8.0),
+                        activation="relu")
+    mid = (lp.breakpoints[:-1] + lp.breakpoints[1:]) / 2
+    r = p.locate(np.array([-4.0, -1.0]) + mid[:, None] * np.array([1.0, 0.3]))
+    for pat2, pat1 in zip(p.patterns, lp.patterns):
+        np.testing.assert_array_equal(pat2[r], pat1)
+
+
+# ----------------------------------------------------------------------------- exact counts
+
+
+def test_arrangement_of_lines_in_general_position_has_known_region_count():
+    """n lines with all pairwise intersections inside the domain cut it into 1 + n + C(n, 2)
+    regions (Zaslavsky / Euler)."""
+    rng = np.random.default_rng(0)
+    n = 12
+    angles = np.sort(rng.uniform(0, np.pi, n))
+    W = np.stack([np.cos(angles), np.sin(angles)])
+    b = rng.uniform(-1, 1, n)
+    A = np.stack([W.T[:, None].repeat(n, 1), W.T[None].repeat(n, 0)], 2)
+    iu = np.triu_indices(n, 1)
+    X = np.linalg.solve(A[iu], -np.stack([b[iu[0]], b[iu[1]]], 1)[..., None])[..., 0]
+    half = np.abs(X).max() + 1.0
+    p = partition([(W, b), (np.ones((n, 1)), np.zeros(1))], [[-half, half]] * 2,
+                  activation="relu")
+    assert len(p) == 1 + n + comb(n, 2)
+
+
+@pytest.mark.parametrize("activation", PIECEWISE_LINEAR)
+def test_degenerate_lines_create_no_slivers(activation):
+    """Lines through domain corners, three lines through one point, duplicated, opposite and
+    zero neurons: the counts and areas are known exactly."""
+    box = [[-1, 1], [-1, 1]]
+    # diagonal through two corners; three lines through the origin (one duplicated, one
+    # reversed); a zero neuron; all on [-1, 1]^2
+    W = np.array([[1.0, 1.0, 0.0, 1.0, 1.0, -1.0, 0.0],
+                  [1.0, 0.0, 1.0, -1.0, -1.0, 1.0, 0.0]])
+    b = np.zeros(7)
+    p = partition([(W, b), (np.ones((7, 1)), np.zeros(1))], box, activation=activation)
+    n_bp = len(ACTIVATIONS[activation].breakpoints)
+    if n_bp == 0:
+        assert len(p) == 1
+    elif activation == "hard_tanh":
+        assert np.isclose(p.areas.sum(), 4.0, rtol=1e-12) and p.areas.min() > 1e-3
+    else:
+        # four distinct lines through the centre, at 0, 45, 90 and 135 degrees: 8 triangles
+        assert len(p) == 8
+        np.testing.assert_allclose(np.sort(p.areas), np.full(8, 0.5), rtol=1e-12)
+
+
+def test_parallel_and_dead_neurons():
+    box = [[0, 4], [0, 1]]
+    W = np.array([[1.0, 2.0, -3.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    b = np.array([-1.0, -4.0, 9.0, -1.0, -1.0])  # lines x = 1, 2, 3; a dead neuron; a duplicate
+    p = partition([(W, b), (np.ones((5, 2)), np.zeros(2))], box, activation="relu")
+    assert len(p) == 4
+    np.testing.assert_allclose(np.sort(p.areas), np.ones(4), rtol=1e-12)
+    assert np.all(p.patterns[0][:, 3] == 0)
+
+
+def test_mlp_input_and_default_domain():
+    model = MLP((2, 6, 3), "leaky_relu", rngs=nnx.Rngs(0))
+    p = partition(model)
+    assert p.activation == "leaky_relu" and p.widths == (2, 6, 3)
+    np.testing.assert_array_equal(p.domain, geo.as_domain(geo.DEFAULT_BOX))
+    U = np.random.default_rng(0).uniform(-4, 4, (500, 2))
+    layers, _ = models.as_layers(model, dtype=np.float64)
+    assert_close_rel(p.evaluate(U), forward(layers, U, "leaky_relu")[1][-1])
+
+
+def test_points_outside_the_domain():
+    p = partition([(np.eye(2), np.zeros(2)), (np.ones((2, 1)), np.zeros(1))], [[0, 1], [0, 1]],
+                  activation="relu")
+    U = np.array([[0.5, 0.5], [1.5, 0.5], [-0.1, 0.2], [1.0, 1.0]])
+    np.testing.assert_array_equal(p.locate(U) >= 0, [True, False, False, True])
+    assert np.isnan(p.evaluate(U)[1:3]).all() and not np.isnan(p.evaluate(U)[[0, 3]]).any()
+
+
+def test_distribution_like_domain_and_polygon_orientation():
+    class Dist:
+        domain = np.array([[-2.0, 1.0], [0.0, 3.0]])
+
+    layers = random_net(np.random.default_rng(1), [2, 5, 2])
+    p1 = partition(layers, Dist(), activation="abs")
+    p2 = partition(layers, [[-2, 0], [-2, 3], [1, 3], [1, 0]], activation="abs")  # clockwise
+    assert len(p1) == len(p2)
+    np.testing.assert_allclose(np.sort(p1.areas), np.sort(p2.areas), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_inputs_name_the_problem():
+    layers = random_net(np.random.default_rng(0), [2, 4, 2])
+    with pytest.raises(ValueError, match="smooth.*toylab.symbolic.*toylab.exact.smooth"):
+        partition(layers, activation="tanh")
+    with pytest.raises(ValueError, match="not convex"):
+        partition(layers, [[0, 0], [2, 0], [1, 0.5], [2, 2], [0, 2]], activation="relu")
+    with pytest.raises(ValueError, match="not convex"):  # a pentagram: every turn is left
+        star = np.array([[np.cos(a), np.sin(a)] for a in np.pi / 2 + 4 * np.pi / 5 * np.arange(5)])
+        partition(layers, star, activation="relu")
+    with pytest.raises(ValueError, match="repeated vertices"):
+        partition(layers, [[0, 0], [1, 0], [1, 0], [0, 1]], activation="relu")
+    with pytest.raises(ValueError, match="zero area"):
+        partition(layers, [[0, 0], [1, 1], [2, 2]], activation="relu")
+    with pytest.raises(ValueError, match="empty"):
+        partition(layers, [[1, 0], [0, 1]], activation="relu")
+    with pytest.raises(ValueError, match="shape"):
+        partition(layers, np.zeros((4, 3)), activation="relu")
+    with pytest.raises(ValueError, match="directions="):
+        partition(random_net(np.random.default_rng(0), [3, 4, 2]), activation="relu")
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        partition(random_net(np.random.default_rng(0), [3, 4, 2]), activation="relu",
+                  directions=np.eye(2))
+    with pytest.raises(ValueError, match="activation="):
+        partition(layers)
+    big = random_net(np.random.default_rng(0), [2, 16, 16, 2])
+    with pytest.raises(ValueError, match=r"reached \d+ regions.*max_regions=10.*max_regions="):
+        partition(big, activation="relu", max_regions=10)
+    p = partition(layers, activation="relu")
+    with pytest.raises(ValueError, match="layer=5"):
+        p.evaluate(np.zeros((1, 2)), 5)
+    with pytest.raises(ValueError, match="t_range"):
+        partition_line(layers, np.zeros(2), np.ones(2), (1.0, 1.0), activation="relu")
