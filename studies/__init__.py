@@ -13,11 +13,22 @@ Each study module defines
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from types import ModuleType
 
-from studies import blobs
 
-STUDIES: dict[str, ModuleType] = {module.NAME: module for module in (blobs,)}
+def _discover() -> dict[str, ModuleType]:
+    """Every module in this package that defines ``NAME`` is a study (no manual registry)."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "NAME"):
+            found[module.NAME] = module
+    return found
+
+
+STUDIES: dict[str, ModuleType] = _discover()
 
 
 def get_study(name: str) -> ModuleType:
