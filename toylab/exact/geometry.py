@@ -350,7 +350,7 @@ class Locator(NamedTuple):
     """Bucket grid over a polygon partition for vectorised point location.
 
     Cell ``k`` (``k = i * gy + j``) lists the polygons that may meet it in
-    ``cand[start[k]:start[k + 1]]``.
+    ``cand[start[k]:start[k + 1]]``; ``interior[k]``: the cell lies inside the domain.
     """
 
     lo: np.ndarray  # (2,)
@@ -358,12 +358,13 @@ class Locator(NamedTuple):
     shape: tuple[int, int]
     start: np.ndarray  # (gx * gy + 1,)
     cand: np.ndarray
+    interior: np.ndarray  # (gx * gy,) bool
     hp: HalfPlanes
     domain_hp: HalfPlanes
     tol: float
 
 
-def build_locator(verts, counts, domain, *, cells_per_region: float = 8.0,
+def build_locator(verts, counts, domain, *, cells_per_region: float = 16.0,
                   max_cells: int = 1 << 22) -> Locator:
     """Bucket grid with ``~cells_per_region * R`` cells over the domain's bounding box.
 
@@ -402,7 +403,14 @@ def build_locator(verts, counts, domain, *, cells_per_region: float = 8.0,
     order = np.argsort(cell, kind="stable")
     start = offsets_of(np.bincount(cell, minlength=gx * gy))
     dom_hp = halfplanes(domain, np.array([len(domain)]), 0.0)
-    return Locator(lo, size, (gx, gy), start, reg[order], hp, dom_hp, tol)
+    # a cell is inside the convex domain when its four corners are (with a margin)
+    ci, cj = np.divmod(np.arange(gx * gy), gy)
+    interior = np.ones(gx * gy, bool)
+    for di in (0, 1):
+        for dj in (0, 1):
+            corner = np.stack([lo[0] + (ci + di) * size[0], lo[1] + (cj + dj) * size[1]], 1)
+            interior &= inside_distance(dom_hp, np.zeros(len(corner), np.int64), corner) > tol
+    return Locator(lo, size, (gx, gy), start, reg[order], interior, hp, dom_hp, tol)
 
 
 def locate(loc: Locator, U: np.ndarray) -> np.ndarray:
@@ -411,27 +419,25 @@ def locate(loc: Locator, U: np.ndarray) -> np.ndarray:
     A point in several candidate polygons (on a shared edge) gets the one it is deepest in.
     """
     U = np.asarray(U, np.float64)
-    out = np.full(len(U), -1, np.int64)
-    inside = inside_distance(loc.domain_hp, np.zeros(len(U), np.int64), U) >= -loc.tol
-    idx = np.flatnonzero(inside)
-    Ui = U[idx]
     gx, gy = loc.shape
-    ij = np.floor((Ui - loc.lo) / loc.size).astype(np.int64)
-    cell = np.clip(ij[:, 0], 0, gx - 1) * gy + np.clip(ij[:, 1], 0, gy - 1)
+    ij = np.floor((U - loc.lo) / loc.size)
+    cell = (np.clip(ij[:, 0], 0, gx - 1) * gy + np.clip(ij[:, 1], 0, gy - 1)).astype(np.int64)
+    inside = loc.interior[cell]
+    edge = np.flatnonzero(~inside)
+    inside[edge] = inside_distance(loc.domain_hp, np.zeros(len(edge), np.int64), U[edge]) >= -loc.tol
     first, n_cand = loc.start[cell], loc.start[cell + 1] - loc.start[cell]
-    found = np.where(n_cand > 0, loc.cand[np.minimum(first, len(loc.cand) - 1)], -1)
-    multi = np.flatnonzero(n_cand > 1)
+    found = np.where(inside & (n_cand > 0), loc.cand[np.minimum(first, len(loc.cand) - 1)], -1)
+    multi = np.flatnonzero(inside & (n_cand > 1))
     if len(multi):
-        Um, fm, nm = Ui[multi], first[multi], n_cand[multi]
+        Um, fm, nm = U[multi], first[multi], n_cand[multi]
         best = np.full(len(multi), -np.inf)
         choice = found[multi]
         for slot in range(int(nm.max())):
-            sel = np.flatnonzero(nm > slot)
+            sel = np.flatnonzero(nm > slot) if slot > 1 else np.arange(len(multi))
             reg = loc.cand[fm[sel] + slot]
             dist = inside_distance(loc.hp, reg, Um[sel])
             better = dist > best[sel]
             best[sel[better]] = dist[better]
             choice[sel[better]] = reg[better]
         found[multi] = choice
-    out[idx] = found
-    return out
+    return found
