@@ -235,15 +235,16 @@ def _affine_moments(mom: Moments, A: np.ndarray, c: np.ndarray) -> tuple[np.ndar
     """Sum over regions of the moments of piecewise-affine functions (module docstring).
 
     Args:
-        mom: moments with leading shape ``(G, R)``. A: ``(R, 2, n)``. c: ``(R, n)``.
+        mom: moments with leading shape ``(G, R)``. A: ``(R, 2, n)``. c: ``(G, R, n)``
+            offsets (per group, so that they can be centred per group).
     Returns:
         ``first (G, n)`` = ``E[y 1_domain]`` and ``second (G, n, n)`` = ``E[y y^T 1_domain]``.
     """
     Am1 = np.einsum("gri,rin->grn", mom.m1, A)
-    first = Am1.sum(1) + np.einsum("gr,rn->gn", mom.m0, c)
-    cross = np.einsum("grn,rm->gnm", Am1, c)
+    first = Am1.sum(1) + np.einsum("gr,grn->gn", mom.m0, c)
+    cross = np.einsum("grn,grm->gnm", Am1, c)
     second = (np.einsum("rin,grij,rjm->gnm", A, mom.m2, A) + cross + np.swapaxes(cross, 1, 2)
-              + np.einsum("gr,rn,rm->gnm", mom.m0, c, c))
+              + np.einsum("gr,grn,grm->gnm", mom.m0, c, c))
     return first, second
 
 
@@ -261,7 +262,8 @@ def _lipschitz(p: Partition, neurons: Sequence[tuple[int, int]]) -> np.ndarray:
 
 
 def _tail_bounds(p: Partition, dist, group_weights, neurons, A, c):
-    """Rigorous bounds on ``|E[y 1_out]|`` ``(G, n)`` and ``|E[y y^T 1_out]|`` ``(G, n, n)``.
+    """Rigorous bounds on ``P(out)`` ``(G,)``, ``|E[y 1_out]|`` ``(G, n)`` and
+    ``|E[y y^T 1_out]|`` ``(G, n, n)`` per component weighting (not normalised).
 
     See the module docstring (Lipschitz growth + Rayleigh tail beyond the inscribed
     Mahalanobis disk).
@@ -291,33 +293,34 @@ def _tail_bounds(p: Partition, dist, group_weights, neurons, A, c):
               + (alpha[:, :, None] * b[:, None, :] + b[:, :, None] * alpha[:, None, :])
               * P1[:, None, None]
               + b[:, :, None] * b[:, None, :] * P2[:, None, None])
-    return group_weights @ first, np.tensordot(group_weights, second, axes=(1, 0))
+    return group_weights @ P0, group_weights @ first, np.tensordot(group_weights, second, (1, 0))
 
 
-class _Stats(NamedTuple):
-    """Means/second moments (normalised by group mass) with error bounds."""
+def _stats(p: Partition, dist, neurons, group_weights) -> LayerMoments:
+    """Means and covariances of the given neurons under each component weighting.
 
-    mean: np.ndarray  # (G, n)
-    second: np.ndarray  # (G, n, n)
-    mean_bound: np.ndarray
-    second_bound: np.ndarray
-    mass_outside: float
+    The covariance is computed from the centred maps ``y - E[y]`` (no cancellation).
+    Error bounds: with ``delta = E[y] - m`` (``|delta| <= b1``), the domain estimate is
+    ``Cov + delta delta^T - E[(y - m)(y - m)^T 1_out]``, bounded termwise by the tail bounds.
 
-
-def _stats(p: Partition, dist, neurons, group_weights) -> _Stats:
+    Args:
+        neurons: ``n`` addresses. group_weights: ``(G, K)``.
+    Returns:
+        :class:`LayerMoments` with a leading ``(G,)`` axis on every array.
+    """
     A, c = _columns(p, neurons)
     mom = _region_moments(p, dist, group_weights)
-    first, second = _affine_moments(mom, A, c)
-    b1, b2 = _tail_bounds(p, dist, group_weights, neurons, A, c)
+    G = len(group_weights)
     norm = group_weights.sum(1)
-    return _Stats(first / norm[:, None], second / norm[:, None, None], b1 / norm[:, None],
-                  b2 / norm[:, None, None], mass_outside(p, dist))
-
-
-def _cov_bound(mean, mean_bound, second_bound):
-    """Bound on the error of ``Cov = E[y y^T] - E[y] E[y]^T`` from bounds on its terms."""
-    m, d = np.abs(mean), mean_bound
-    return second_bound + m[:, None] * d[None, :] + d[:, None] * m[None, :] + np.outer(d, d)
+    mean = _affine_moments(mom, A, np.broadcast_to(c, (G,) + c.shape))[0] / norm[:, None]
+    cov = _affine_moments(mom, A, c[None] - mean[:, None, :])[1] / norm[:, None, None]
+    b0, b1, b2 = _tail_bounds(p, dist, group_weights, neurons, A, c)
+    b0, b1, b2 = b0 / norm, b1 / norm[:, None], b2 / norm[:, None, None]
+    m = np.abs(mean)
+    cov_bound = (b2 + m[:, :, None] * b1[:, None, :] + b1[:, :, None] * m[:, None, :]
+                 + m[:, :, None] * m[:, None, :] * b0[:, None, None]
+                 + b1[:, :, None] * b1[:, None, :])
+    return LayerMoments(mean, cov, b1, cov_bound, mass_outside(p, dist))
 
 
 def _layer_neurons(p: Partition, layer: int) -> list[tuple[int, int]]:
@@ -340,9 +343,7 @@ def layer_moments(p: Partition, dist, layer: int) -> LayerMoments:
 def _moments_of(p: Partition, dist, neurons) -> LayerMoments:
     w, _ = _groups(dist)
     s = _stats(p, dist, neurons, w[None])
-    mean, second, mb, sb = s.mean[0], s.second[0], s.mean_bound[0], s.second_bound[0]
-    cov = second - np.outer(mean, mean)
-    return LayerMoments(mean, cov, mb, _cov_bound(mean, mb, sb), s.mass_outside)
+    return LayerMoments(*(x[0] for x in s[:4]), s.mass_outside)
 
 
 def neuron_expectation(p: Partition, dist, neuron: Sequence[int]) -> Exact:
@@ -367,17 +368,16 @@ def neuron_correlation(p: Partition, dist, n1: Sequence[int], n2: Sequence[int])
     """Pearson correlation of two neurons under ``dist`` (exact).
 
     The error bound propagates the covariance bounds through ``c / sqrt(v1 v2)`` by interval
-    arithmetic (extremes over the corners of the error box; it is 2 when a variance's bound
-    reaches zero). A neuron with zero variance on the domain (dead or constant) gives NaN.
+    arithmetic (extremes over the corners of the error box). When a variance does not exceed
+    its own error bound (a dead or constant neuron) the correlation is undefined: NaN value
+    and bound.
     """
     m = _moments_of(p, dist, [n1, n2])
     (v1, c12), (_, v2) = m.cov
     (e1, ec), (_, e2) = m.cov_bound
-    if v1 <= 0 or v2 <= 0:
+    if v1 <= e1 or v2 <= e2:
         return Exact(float("nan"), float("nan"), m.mass_outside)
     value = c12 / np.sqrt(v1 * v2)
-    if v1 - e1 <= 0 or v2 - e2 <= 0:
-        return Exact(float(value), 2.0, m.mass_outside)
     corners = [(c12 + sc * ec) / np.sqrt((v1 + s1 * e1) * (v2 + s2 * e2))
                for sc in (-1, 1) for s1 in (-1, 1) for s2 in (-1, 1)]
     return Exact(float(value), float(np.max(np.abs(np.array(corners) - value))), m.mass_outside)
