@@ -14,3 +14,23 @@ from toylab.exact.boundary import (
     region_stats,
     superlevel_area,
 )
+from toylab.exact.gaussian import Moments, mixture_polygon_moments, polygon_moments
+from toylab.exact.population import (
+    BoundaryDistance,
+    Exact,
+    LayerMoments,
+    RegionMasses,
+    class_conditional_means,
+    excess_risk,
+    hausdorff_to_bayes,
+    layer_moments,
+    neuron_correlation,
+    neuron_covariance,
+    neuron_expectation,
+    neuron_variance,
+    population_accuracy,
+    population_partition,
+    population_risk,
+    region_masses,
+    regions_carrying,
+)
