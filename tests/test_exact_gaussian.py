@@ -11,6 +11,7 @@ from scipy.stats import multivariate_normal
 from toylab.exact.gaussian import (
     Moments,
     mixture_polygon_moments,
+    pad_csr,
     pad_polygons,
     polygon_moments,
 )
@@ -177,6 +178,9 @@ def test_batch_formats_and_mixture_agree():
         V[i, : len(p)] = p
     _assert_close(polygon_moments(V, means, covs, counts=counts), batch, 0)
     _assert_close(polygon_moments(pad_polygons(polys), means, covs), batch, 0)
+    _assert_close(polygon_moments(pad_csr(np.concatenate(polys), counts), means, covs), batch, 0)
+    with pytest.raises(ValueError, match="counts="):
+        pad_csr(np.concatenate(polys), counts + 1)
     for k in range(2):
         for i, p in enumerate(polys):
             one = polygon_moments(p, means[k], covs[k])

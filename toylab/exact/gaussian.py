@@ -73,11 +73,32 @@ class Moments(NamedTuple):
     m2: np.ndarray
 
 
-def pad_polygons(polygons: Sequence[np.ndarray]) -> np.ndarray:
-    """Stack polygons of different vertex counts into one padded array.
+def pad_csr(vertices: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Padded batch from polygons stored back to back (CSR, as :class:`Partition` stores them).
 
-    Each polygon is padded by repeating its first vertex; the padding adds only zero-length
+    Each polygon is padded by repeating its last vertex; the padding adds only zero-length
     edges, which carry no mass, so the padded array describes the same closed polygons.
+
+    Args:
+        vertices: ``(V, 2)`` all vertices, polygon after polygon.
+        counts: ``(B,)`` vertices per polygon (``>= 1``, summing to ``V``).
+    Returns:
+        ``(B, max counts, 2)`` float64 array.
+    """
+    counts = np.asarray(counts, np.int64)
+    vertices = np.asarray(vertices, np.float64)
+    if counts.ndim != 1 or np.any(counts < 1) or counts.sum() != len(vertices):
+        raise ValueError(
+            f"counts={counts!r} must be (B,) positive vertex counts summing to len(vertices)="
+            f"{len(vertices)}"
+        )
+    start = np.cumsum(counts) - counts
+    slot = np.minimum(np.arange(counts.max(initial=1))[None, :], counts[:, None] - 1)
+    return vertices[start[:, None] + slot]
+
+
+def pad_polygons(polygons: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack polygons of different vertex counts into one padded array (see :func:`pad_csr`).
 
     Args:
         polygons: sequence of ``(m_i, 2)`` vertex arrays (``m_i >= 1``).
@@ -91,12 +112,9 @@ def pad_polygons(polygons: Sequence[np.ndarray]) -> np.ndarray:
                 f"polygons[{i}] has shape {v.shape}; each polygon must be an (m, 2) array of "
                 "vertices with m >= 1"
             )
-    width = max((v.shape[0] for v in polygons), default=1)
-    out = np.zeros((len(polygons), width, 2))
-    for i, v in enumerate(polygons):
-        out[i, : len(v)] = v
-        out[i, len(v) :] = v[0]
-    return out
+    if not polygons:
+        return np.zeros((0, 1, 2))
+    return pad_csr(np.concatenate(polygons), [len(v) for v in polygons])
 
 
 def _as_vertex_array(polygons, counts) -> tuple[np.ndarray, bool]:
@@ -117,8 +135,8 @@ def _as_vertex_array(polygons, counts) -> tuple[np.ndarray, bool]:
                 raise ValueError(
                     f"counts={counts!r} must be (B,) = ({V.shape[0]},) ints in [1, {V.shape[1]}]"
                 )
-            pad = np.arange(V.shape[1])[None, :] >= counts[:, None]
-            V = np.where(pad[..., None], V[:, :1, :], V)
+            slot = np.minimum(np.arange(V.shape[1])[None, :], counts[:, None] - 1)
+            V = np.take_along_axis(V, slot[..., None], axis=1)
         return V, False
     if counts is not None:
         raise ValueError("counts= applies to a padded (B, M, 2) array; omit it for a list")

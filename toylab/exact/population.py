@@ -41,7 +41,7 @@ from scipy.special import logsumexp, ndtr
 
 from toylab.exact import geometry as geo
 from toylab.exact.boundary import class_cells, decision_boundary
-from toylab.exact.gaussian import Moments, mixture_polygon_moments, pad_polygons
+from toylab.exact.gaussian import Moments, mixture_polygon_moments, pad_csr
 from toylab.exact.partition import Partition, neuron_address, partition
 from toylab.models import get_activation
 
@@ -132,7 +132,7 @@ def _groups(dist) -> tuple[np.ndarray, np.ndarray]:
     return w, onehot * w[None, :]
 
 
-def mass_outside(p: Partition, dist) -> float:
+def domain_mass_outside(p: Partition, dist) -> float:
     """Probability outside ``p``'s domain, ``1 - sum_k w_k P_k(domain)`` in closed form.
 
     Args:
@@ -184,7 +184,7 @@ def _region_moments(p: Partition, dist, group_weights: np.ndarray) -> Moments:
     """
     _check_dist(dist)
     _check_plane(p)
-    mom = mixture_polygon_moments(pad_polygons(p.polygons), dist)
+    mom = mixture_polygon_moments(pad_csr(p.vertices, p.counts), dist)
     return Moments(*(np.tensordot(group_weights, m, axes=(1, 0)) for m in mom))
 
 
@@ -198,7 +198,7 @@ def region_masses(p: Partition, dist) -> RegionMasses:
     """
     w, cw = _groups(dist)
     m0 = _region_moments(p, dist, np.vstack([w, cw])).m0
-    return RegionMasses(m0[0], m0[1:], mass_outside(p, dist))
+    return RegionMasses(m0[0], m0[1:], domain_mass_outside(p, dist))
 
 
 def regions_carrying(p: Partition, dist, mass: float = 0.99) -> int:
@@ -320,7 +320,7 @@ def _stats(p: Partition, dist, neurons, group_weights) -> LayerMoments:
     cov_bound = (b2 + m[:, :, None] * b1[:, None, :] + b1[:, :, None] * m[:, None, :]
                  + m[:, :, None] * m[:, None, :] * b0[:, None, None]
                  + b1[:, :, None] * b1[:, None, :])
-    return LayerMoments(mean, cov, b1, cov_bound, mass_outside(p, dist))
+    return LayerMoments(mean, cov, b1, cov_bound, domain_mass_outside(p, dist))
 
 
 def _layer_neurons(p: Partition, layer: int) -> list[tuple[int, int]]:
@@ -393,11 +393,12 @@ def class_conditional_means(p: Partition, dist, neuron: Sequence[int]) -> Exact:
 # ----------------------------------------------------------------------------- decisions
 
 
-def _prediction_cells(p: Partition) -> tuple[list[np.ndarray], np.ndarray]:
+def _prediction_cells(p: Partition) -> tuple[np.ndarray, np.ndarray]:
     """Polygons where the network predicts each class, ties to the lowest index (np.argmax).
 
     Returns:
-        ``polygons`` (list of ``(m, 2)``) and ``label (N,)``. A class cell on which a lower
+        padded polygons ``(N, M, 2)`` (:func:`~toylab.exact.gaussian.pad_csr`) and their
+        ``label (N,)``. A class cell on which a lower
         class's logit is identically equal (a tie over positive area) is dropped; cells of
         different classes otherwise overlap only along edges (measure zero).
     """
@@ -411,9 +412,8 @@ def _prediction_cells(p: Partition) -> tuple[list[np.ndarray], np.ndarray]:
         diff = cells.verts[:, 0] * av[:, 0] + cells.verts[:, 1] * av[:, 1] + cv
         tied = (np.abs(diff) <= geo.affine_tol(av, cv, scale)) & (j < lab)
         shadowed |= geo.segment_sum(tied.astype(float), cells.counts) == cells.counts
-    keep = np.flatnonzero(~shadowed)
-    polys = geo.split_list(cells.verts, cells.counts)
-    return [polys[n] for n in keep], cells.label[keep]
+    keep = ~shadowed
+    return pad_csr(cells.verts[np.repeat(keep, cells.counts)], cells.counts[keep]), cells.label[keep]
 
 
 def population_accuracy(p: Partition, dist) -> Exact:
@@ -430,10 +430,8 @@ def population_accuracy(p: Partition, dist) -> Exact:
     _check_dist(dist)
     _check_plane(p)
     polys, label = _prediction_cells(p)
-    out = mass_outside(p, dist)
-    if not polys:
-        return Exact(0.0, out, out)
-    m0 = mixture_polygon_moments(pad_polygons(polys), dist).m0  # (K, N)
+    out = domain_mass_outside(p, dist)
+    m0 = mixture_polygon_moments(polys, dist).m0  # (K, N)
     correct = np.asarray(dist.labels)[:, None] == label[None, :]
     value = float(np.sum(np.asarray(dist.weights)[:, None] * correct * m0))
     return Exact(value, out, out)
