@@ -1,0 +1,18 @@
+"""Cross-cutting analyses: neurons compared with decision and Bayes boundaries, with the data
+distribution, with sampled interpretability tools, and across seeds (DESIGN.md, ``compare``).
+
+Modules:
+
+* :mod:`toylab.compare.neurons` -- every neuron's exact response function against the class
+  log-odds, component log-densities and signed distances to the Bayes and learned decision
+  boundaries (exact moments + adaptive Gauss-Legendre quadrature per linear region), its fold
+  geometry, and a classification into neuron kinds;
+* :mod:`toylab.compare.featureviz` -- gradient-ascent feature visualisation and top-k dataset
+  examples against the exact maximiser, superlevel sets and quantile sets;
+* :mod:`toylab.compare.universality` -- exact cross-network neuron correlations from the
+  joint partition of two networks, Hungarian matching and fold distances;
+* :mod:`toylab.compare.editing` -- ablation, pruning and their exact effects;
+* :mod:`toylab.compare.regions` -- region statistics.
+
+Each module's public names are re-exported here.
+"""
