@@ -11,8 +11,8 @@ Modules:
   examples against the exact maximiser, superlevel sets and quantile sets;
 * :mod:`toylab.compare.universality` -- exact cross-network neuron correlations from the
   joint partition of two networks, Hungarian matching and fold distances;
-* :mod:`toylab.compare.editing` -- ablation, pruning and their exact effects;
-* :mod:`toylab.compare.regions` -- region statistics.
+* :mod:`toylab.compare.editing` -- ablation and pruning, with their exact effects;
+* :mod:`toylab.compare.regions` -- linear-region counts against grid checks and theory.
 
 Each module's public names are re-exported here.
 """
