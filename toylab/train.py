@@ -5,8 +5,15 @@ data has a leading seed axis, in their data) with ``jax.vmap`` over seeds and ``
 over steps, recording loss/accuracy curves at every step and parameter snapshots every
 ``snapshot_every`` steps (the trajectory later analyses need).
 
-A seed's run depends only on its seed: seed ``s`` trained alone is the same network as seed
-``s`` trained inside an ensemble.
+A seed's run depends only on its seed and hyperparameters. Bit for bit, it also depends on the
+width of the vmap it runs in (XLA's batched kernels round differently for different batch
+sizes, ~1e-6 relative in float32): pass ``seed_chunk=`` to train seeds in fixed-width chunks
+(padded), and seed ``s`` trained alone is then bit-identical to seed ``s`` inside any ensemble.
+
+The learning rate, momentum and weight decay are *traced* inputs (:class:`Hyper`), not
+compile-time constants: configs that differ only in them share one compilation
+(:attr:`TrainConfig.spec` is the compile-time part). :mod:`toylab.sweep` builds on this to run
+grids of configs x seeds, sharded over devices.
 """
 
 from __future__ import annotations
@@ -47,28 +54,30 @@ LOSSES: dict[str, Callable[[Array, Array], Array]] = {
 """Loss name -> ``loss(outputs (n, C), y (n,) int or (n, C) float) -> scalar`` (mean)."""
 
 
-def _sgd(c: "TrainConfig") -> optax.GradientTransformation:
+def _sgd(c: "Hyper") -> optax.GradientTransformation:
     return optax.chain(optax.add_decayed_weights(c.weight_decay), optax.sgd(c.learning_rate))
 
 
-def _momentum(c: "TrainConfig") -> optax.GradientTransformation:
+def _momentum(c: "Hyper") -> optax.GradientTransformation:
     return optax.chain(
         optax.add_decayed_weights(c.weight_decay), optax.sgd(c.learning_rate, momentum=c.momentum)
     )
 
 
-def _adam(c: "TrainConfig") -> optax.GradientTransformation:
+def _adam(c: "Hyper") -> optax.GradientTransformation:
     # Decoupled weight decay (AdamW, Loshchilov & Hutter 2019); plain Adam when it is 0.
     return optax.adamw(c.learning_rate, weight_decay=c.weight_decay)
 
 
-OPTIMIZERS: dict[str, Callable[["TrainConfig"], optax.GradientTransformation]] = {
+OPTIMIZERS: dict[str, Callable[["Hyper"], optax.GradientTransformation]] = {
     "sgd": _sgd,
     "momentum": _momentum,
     "adam": _adam,
 }
-"""Optimizer name -> optax transformation. Weight decay is L2 (added to the gradient) for
-``sgd``/``momentum`` and decoupled (AdamW) for ``adam``."""
+"""Optimizer name -> optax transformation of a :class:`Hyper` (or a :class:`TrainConfig`: any
+object with ``learning_rate``, ``momentum``, ``weight_decay``; scalars or traced arrays).
+Weight decay is L2 (added to the gradient) for ``sgd``/``momentum`` and decoupled (AdamW) for
+``adam``."""
 
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
@@ -130,6 +139,38 @@ class TrainConfig:
     def snapshot_steps(self) -> np.ndarray:
         return np.arange(0, self.steps + 1, self.snapshot_every)
 
+    @property
+    def spec(self) -> "TrainSpec":
+        """The compile-time part: configs with equal specs share one compiled program."""
+        return TrainSpec(*(getattr(self, name) for name in TrainSpec._fields))
+
+    @property
+    def hyper(self) -> "Hyper":
+        """The traced part, as Python floats."""
+        return Hyper(*(float(getattr(self, name)) for name in Hyper._fields))
+
+
+class TrainSpec(NamedTuple):
+    """The fields of a :class:`TrainConfig` that fix the compiled program (shapes, loop
+    lengths, functions); everything else is a traced :class:`Hyper` input."""
+
+    widths: tuple[int, ...]
+    activation: str
+    optimizer: str
+    steps: int
+    batch_size: int | None
+    loss: str
+    snapshot_every: int
+    dtype: str
+
+
+class Hyper(NamedTuple):
+    """Traced hyperparameters: scalars for one run, or ``(R,)`` arrays for R runs."""
+
+    learning_rate: Array
+    momentum: Array
+    weight_decay: Array
+
 
 class TrainResult(NamedTuple):
     """An ensemble's training record. Arrays carry a leading seed axis ``S``.
@@ -174,18 +215,23 @@ def _accuracy(outputs: Array, y: Array) -> Array:
     return jnp.mean(jnp.argmax(outputs, -1) == y) if y.ndim == 1 else jnp.nan
 
 
-def _train_one(seed: Array, X: Array, y: Array, *, config: TrainConfig,
-               show_progress: bool = False) -> tuple:
-    """Train one network from ``seed``; pure, so it can be vmapped over seeds."""
-    dtype = DTYPES[config.dtype]
-    activation = config.activation
-    loss_fn = LOSSES[config.loss]
+def _train_one(seed: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpec,
+               progress_offset: Array | None = None) -> tuple:
+    """Train one network from ``seed`` with hyperparameters ``hyper`` (scalars); pure, so it
+    can be vmapped over seeds and hyperparameters.
+
+    ``progress_offset`` (a traced int, or None for no progress reports) is added to the
+    number of finished snapshot intervals reported to the progress bar.
+    """
+    dtype = DTYPES[spec.dtype]
+    activation = spec.activation
+    loss_fn = LOSSES[spec.loss]
     init_key, batch_key = jax.random.split(jax.random.key(seed))
-    layers = init_layers(init_key, config.widths, dtype=dtype)
-    tx = OPTIMIZERS[config.optimizer](config)
+    layers = init_layers(init_key, spec.widths, dtype=dtype)
+    tx = OPTIMIZERS[spec.optimizer](hyper)
     n = X.shape[0]
 
-    full_batch = config.batch_size is None or config.batch_size >= n
+    full_batch = spec.batch_size is None or spec.batch_size >= n
 
     def full_loss(params):
         outputs = apply(params, X, activation)
@@ -193,7 +239,7 @@ def _train_one(seed: Array, X: Array, y: Array, *, config: TrainConfig,
 
     def batch_loss(params, step):
         idx = jax.random.choice(
-            jax.random.fold_in(batch_key, step), n, (config.batch_size,), replace=False
+            jax.random.fold_in(batch_key, step), n, (spec.batch_size,), replace=False
         )
         return loss_fn(apply(params, X[idx], activation), y[idx])
 
@@ -208,13 +254,13 @@ def _train_one(seed: Array, X: Array, y: Array, *, config: TrainConfig,
         return (optax.apply_updates(params, updates), opt_state), (loss, acc)
 
     def chunk_fn(carry, chunk):
-        steps = chunk * config.snapshot_every + jnp.arange(config.snapshot_every)
+        steps = chunk * spec.snapshot_every + jnp.arange(spec.snapshot_every)
         carry, curves = jax.lax.scan(step_fn, carry, steps)
-        if show_progress:
-            jax.debug.callback(_tick_progress, chunk)
+        if progress_offset is not None:
+            jax.debug.callback(_tick_progress, progress_offset + chunk + 1)
         return carry, (carry[0], curves)
 
-    n_chunks = config.steps // config.snapshot_every
+    n_chunks = spec.steps // spec.snapshot_every
     (final, _), (snaps, (loss, acc)) = jax.lax.scan(
         chunk_fn, (layers, tx.init(layers)), jnp.arange(n_chunks)
     )
@@ -223,21 +269,74 @@ def _train_one(seed: Array, X: Array, y: Array, *, config: TrainConfig,
     return final, loss.reshape(-1), acc.reshape(-1), snapshots, final_loss, final_acc
 
 
-@partial(jax.jit, static_argnames=("config", "per_seed_data", "show_progress"))
-def _train_vmapped(seeds, X, y, *, config: TrainConfig, per_seed_data: bool,
-                   show_progress: bool):
+def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpec,
+               chunk: int, per_seed_data: bool = False, show_progress: bool = False) -> tuple:
+    """Train R runs as ``R / chunk`` sequential chunks of a ``chunk``-wide vmap (pure, traceable).
+
+    The per-chunk program is the same whatever ``R`` is, so a run's result does not depend on
+    how many runs share the call (see the module docstring). ``toylab.sweep`` wraps this in
+    ``shard_map`` to spread the runs over devices.
+
+    Args:
+        seeds: ``(R,)`` uint32 init seeds, ``R`` a multiple of ``chunk``.
+        hyper: :class:`Hyper` of ``(R,)`` arrays in the config dtype.
+        X: ``(n, d)`` shared data, or ``(R, n, d)`` with ``per_seed_data``; y likewise.
+        spec: the compile-time config (:attr:`TrainConfig.spec`).
+        chunk: vmap width.
+        show_progress: report finished snapshot intervals to the progress bar in flight.
+    Returns:
+        ``(final layers, loss (R, steps), accuracy (R, steps), snapshots, final_loss (R,),
+        final_accuracy (R,))``, every leaf with leading axis ``R``.
+    """
+    n_runs = seeds.shape[0]
+    if n_runs % chunk:
+        raise ValueError(f"{n_runs} runs is not a multiple of chunk={chunk}; pad the runs")
+    n_chunks = n_runs // chunk
+    intervals = spec.steps // spec.snapshot_every
     axes = 0 if per_seed_data else None
-    one = partial(_train_one, config=config, show_progress=show_progress)
-    return jax.vmap(one, in_axes=(0, axes, axes))(seeds, X, y)
+
+    def one_chunk(args):
+        index, seeds, hyper, X, y = args
+        offset = index * intervals if show_progress else None
+        one = partial(_train_one, spec=spec, progress_offset=offset)
+        return jax.vmap(one, in_axes=(0, 0, axes, axes))(seeds, hyper, X, y)
+
+    def chunked(a):
+        return a.reshape((n_chunks, chunk) + a.shape[1:])
+
+    data = (chunked(X), chunked(y)) if per_seed_data else (X, y)
+    args = (jnp.arange(n_chunks), chunked(seeds), jax.tree.map(chunked, hyper))
+    if per_seed_data:
+        out = jax.lax.map(one_chunk, args + data)
+    else:  # shared data is closed over, not copied per chunk
+        out = jax.lax.map(lambda a: one_chunk(a + data), args)
+    return jax.tree.map(lambda a: a.reshape((n_runs,) + a.shape[2:]), out)
+
+
+_train_jit = jax.jit(
+    train_runs, static_argnames=("spec", "chunk", "per_seed_data", "show_progress")
+)
+
+
+def hyper_arrays(hypers: Sequence[Hyper], dtype) -> Hyper:
+    """Stack per-run :class:`Hyper` scalars into ``(R,)`` arrays of ``dtype`` (a NumPy dtype)."""
+    return Hyper(*(np.asarray(column, dtype) for column in zip(*hypers)))
+
+
+def pad_runs(n_runs: int, multiple: int) -> np.ndarray:
+    """Indices ``(R',)`` taking ``n_runs`` runs to the next multiple of ``multiple`` by
+    repeating run 0 (padding runs are computed and then dropped)."""
+    total = -(-n_runs // multiple) * multiple
+    return np.concatenate([np.arange(n_runs), np.zeros(total - n_runs, np.int64)])
 
 
 _PROGRESS_BAR: list = []  # the bar of the run in flight, updated from inside the compiled loop
 
 
-def _tick_progress(chunk) -> None:
+def _tick_progress(position) -> None:
     if _PROGRESS_BAR:
         bar = _PROGRESS_BAR[-1]
-        bar.update(int(chunk) + 1 - bar.n)
+        bar.update(max(0, int(position) - bar.n))
 
 
 # ----------------------------------------------------------------------------- public API
@@ -251,6 +350,7 @@ def train_ensemble(
     config: TrainConfig = TrainConfig(),
     on_divergence: str = "raise",
     progress: bool = False,
+    seed_chunk: int | None = None,
 ) -> TrainResult:
     """Train one network per seed in a single jit-compiled, vmapped, scanned computation.
 
@@ -262,6 +362,10 @@ def train_ensemble(
         on_divergence: ``"raise"`` raises :class:`TrainingDiverged` naming the first seed and
             step whose loss is NaN/inf; ``"report"`` returns the result anyway (callers find
             diverged seeds with :func:`diverged_seeds`).
+        progress: show a progress bar of finished snapshot intervals.
+        seed_chunk: vmap width. ``None`` (default) vmaps all seeds at once (fastest); an int
+            trains the seeds in chunks of that many (padded), which bounds memory and makes
+            every seed's result bit-identical whatever else is in the ensemble.
     Returns:
         :class:`TrainResult` as NumPy arrays.
     """
@@ -270,49 +374,77 @@ def train_ensemble(
         raise ValueError(f"seeds={seeds!r} must be a positive count or a non-empty list of ints")
     if on_divergence not in ("raise", "report"):
         raise ValueError(f"on_divergence={on_divergence!r}; choose 'raise' or 'report'")
+    chunk = len(seeds) if seed_chunk is None else check_seed_chunk(seed_chunk)
     dtype = DTYPES[config.dtype]
     X, y = np.asarray(X), np.asarray(y)
     per_seed = _check_data(X, y, len(seeds), config)
+    rows = pad_runs(len(seeds), chunk)
+    if per_seed:
+        X, y = X[rows], y[rows]
+    hyper = hyper_arrays([config.hyper] * len(rows), dtype)
     bar = contextlib.nullcontext()
     if progress:
         bar = _progress_bar(iter(()), desc=f"training {len(seeds)} seeds",
-                            total=config.steps // config.snapshot_every)
+                            total=len(rows) // chunk * (config.steps // config.snapshot_every))
     with _precision(config.dtype), bar:
         if progress:
             _PROGRESS_BAR.append(bar)
         try:
-            out = _train_vmapped(
-                jnp.asarray(seeds, jnp.uint32),
+            out = _train_jit(
+                jnp.asarray(seeds[rows], jnp.uint32),
+                jax.tree.map(jnp.asarray, hyper),
                 jnp.asarray(X, dtype),
                 jnp.asarray(y) if y.dtype.kind in "iu" else jnp.asarray(y, dtype),
-                config=config,
+                spec=config.spec,
+                chunk=chunk,
                 per_seed_data=per_seed,
                 show_progress=progress,
             )
-            final, loss, acc, snaps, final_loss, final_acc = jax.tree.map(np.asarray, out)
+            out = jax.tree.map(np.asarray, out)
         finally:
             if progress:
                 _PROGRESS_BAR.pop()
-    result = TrainResult(
+    result = collect_result(out, np.arange(len(seeds)), config, seeds)
+    check_divergence(result, config, on_divergence)
+    return result
+
+
+def check_seed_chunk(seed_chunk) -> int:
+    """Validate a vmap width."""
+    if isinstance(seed_chunk, bool) or not isinstance(seed_chunk, (int, np.integer)) \
+            or seed_chunk < 1:
+        raise ValueError(f"seed_chunk={seed_chunk!r} must be a positive int, e.g. 64")
+    return int(seed_chunk)
+
+
+def collect_result(out: tuple, rows: np.ndarray, config: TrainConfig,
+                   seeds: np.ndarray) -> TrainResult:
+    """A :class:`TrainResult` of runs ``rows`` of :func:`train_runs`' NumPy outputs."""
+    final, loss, acc, snaps, final_loss, final_acc = jax.tree.map(lambda a: a[rows], out)
+    return TrainResult(
         layers=[tuple(p) for p in final],
         loss=loss,
         accuracy=acc,
         snapshots=[tuple(p) for p in snaps],
         snapshot_steps=config.snapshot_steps,
-        seeds=seeds,
+        seeds=np.asarray(seeds),
         final_loss=final_loss,
         final_accuracy=final_acc,
     )
-    if on_divergence == "raise":
-        bad = diverged_seeds(result)
-        if bad:
-            seed, step = bad[0]
-            raise TrainingDiverged(
-                f"training diverged: seed {seed} has a non-finite loss at step {step} "
-                f"({len(bad)} of {len(seeds)} seeds diverged); lower learning_rate="
-                f"{config.learning_rate} or use on_divergence='report' to keep the others"
-            )
-    return result
+
+
+def check_divergence(result: TrainResult, config: TrainConfig, on_divergence: str) -> None:
+    """Raise :class:`TrainingDiverged` for ``on_divergence="raise"`` if any seed diverged."""
+    if on_divergence != "raise":
+        return
+    bad = diverged_seeds(result)
+    if bad:
+        seed, step = bad[0]
+        raise TrainingDiverged(
+            f"training diverged: seed {seed} has a non-finite loss at step {step} "
+            f"({len(bad)} of {len(result.seeds)} seeds diverged); lower learning_rate="
+            f"{config.learning_rate} or use on_divergence='report' to keep the others"
+        )
 
 
 def diverged_seeds(result: TrainResult) -> list[tuple[int, int]]:
