@@ -9,7 +9,8 @@ Submodules (one stage each, pure functions in, NamedTuples out):
 - :mod:`~toylab.landscape.decompose`: ``H = G + R``, Papyan's class structure of ``G``.
 - :mod:`~toylab.landscape.subspace`: outliers, gradient / top-subspace overlap (Gur-Ari et
   al. 2018) at a point and along a trajectory.
-- :mod:`~toylab.landscape.neurons`: directions attributed to neurons.
+- :mod:`~toylab.landscape.neurons`: directions attributed to neurons; exact first-order
+  change of neurons, decision boundary and population accuracy on the exact partition.
 - :mod:`~toylab.landscape.slices`: 1-D/2-D slices, filter normalisation, linear paths,
   trajectory projections.
 
@@ -42,7 +43,9 @@ from toylab.landscape.decompose import (
     means_term,
 )
 from toylab.landscape.neurons import (
+    FirstOrderChange,
     NeuronMass,
+    first_order_change,
     neuron_mass,
     neuron_shares,
     neuron_table,
@@ -80,12 +83,12 @@ from toylab.landscape.subspace import (
 
 __all__ = [
     "CURVATURES", "MAX_BYTES", "OUTPUT_FACTORS", "TOP_EIGEN_METHODS",
-    "ClassStructure", "GaussNewtonSplit", "GradientOverlap", "LinearPath", "LossSlice",
+    "ClassStructure", "FirstOrderChange", "GaussNewtonSplit", "GradientOverlap", "LinearPath", "LossSlice",
     "NeuronMass", "PopulationLoss", "SpectralDensity", "Spectrum", "TrajectoryOverlap",
     "TrajectoryPCA",
     "captured_fraction", "class_structure", "count_outliers", "curvature_matrix",
     "curvature_operator", "eigendecomposition", "eigh_bytes", "empirical_fisher",
-    "filter_normalize", "flat_loss", "gauss_newton_split", "gradient", "gradient_overlap",
+    "filter_normalize", "first_order_change", "flat_loss", "gauss_newton_split", "gradient", "gradient_overlap",
     "hessian", "lanczos_tridiagonal", "linear_path", "loss_slice", "loss_value",
     "matrix_bytes", "means_term", "neuron_mass", "neuron_shares", "neuron_table",
     "participation_ratio", "population_loss", "project_trajectory", "random_direction",

@@ -1,0 +1,144 @@
+"""Exact Hessian + full spectrum vs the top eigenvalue by HVP power iteration.
+
+For a 2-32-32-3 ReLU MLP (1,251 parameters) and a 2-64-64-3 one (4,547) on 512 points of
+three Gaussian blobs, in float64, measured in one process after JIT warm-up:
+
+- ``hessian``: :func:`toylab.landscape.hessian` (chunked forward-over-reverse HVPs of all
+  basis vectors);
+- ``eigh``: its full eigendecomposition with eigenvectors
+  (:func:`toylab.landscape.eigendecomposition`, LAPACK ``syevd``);
+- ``power``: the baseline, PyHessian's method (Yao et al. 2020, ``hessian.eigenvalues``):
+  100 power-iteration steps, each one jitted HVP called from a Python loop, Rayleigh
+  quotient and renormalisation (run for all 100 steps, no early stop).
+
+Each timing is the median (and minimum) of ``--repeats`` runs. The ratio is
+``(hessian + eigh) / power``: <= 1 means the whole spectrum costs no more than the top
+eigenvalue alone. A chunk-size sweep of the exact Hessian is printed for the small net.
+
+    python benchmarks/hessian.py [--repeats 5] [--out benchmarks/results/hessian.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import toylab.landscape as L
+from toylab.data import make
+from toylab.models import init_layers
+
+NETS = {"2-32-32-3": (2, 32, 32, 3), "2-64-64-3": (2, 64, 64, 3)}
+N_POINTS = 512
+POWER_STEPS = 100
+CHUNKS = (16, 32, 64, 128, 256)
+
+
+def timed(fn, repeats: int) -> tuple[float, float, object]:
+    """``(median seconds, min seconds, last result)`` of ``fn()`` over ``repeats`` runs."""
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), float(np.min(times)), out
+
+
+def power_iteration(f, theta, steps: int, seed: int = 0) -> float:
+    """PyHessian's top-eigenvalue loop: ``v <- Hv / |Hv|``, eigenvalue ``v . Hv``."""
+    with jax.enable_x64(True):
+        theta = jnp.asarray(theta)
+        hvp = jax.jit(lambda v: jax.jvp(jax.grad(f), (theta,), (v,))[1])
+        v = jnp.asarray(np.random.default_rng(seed).standard_normal(theta.size))
+        v = v / jnp.linalg.norm(v)
+        eigenvalue = None
+        for _ in range(steps):
+            Hv = hvp(v)
+            eigenvalue = float(jnp.vdot(Hv, v))
+            v = Hv / jnp.linalg.norm(Hv)
+        return eigenvalue
+
+
+def bench_net(name: str, widths, X, y, repeats: int, sweep: bool) -> dict:
+    with jax.enable_x64(True):
+        layers = [(np.asarray(W), np.asarray(b)) for W, b in
+                  init_layers(jax.random.key(0), widths, dtype=jnp.float64)]
+    kw = dict(activation="relu")
+    f, theta = L.flat_loss(layers, X, y, **kw)
+    # warm-up (compilation) for every timed call
+    H = L.hessian(layers, X, y, **kw)
+    power_iteration(f, theta, 2)
+
+    t_h, t_h_min, H = timed(lambda: L.hessian(layers, X, y, **kw), repeats)
+    t_e, t_e_min, spec = timed(lambda: L.eigendecomposition(H), repeats)
+    t_v, t_v_min, _ = timed(lambda: L.eigendecomposition(H, vectors=False), repeats)
+    t_p, t_p_min, top = timed(lambda: power_iteration(f, theta, POWER_STEPS), repeats)
+    row = dict(
+        net=name, n_params=int(theta.size), n_points=int(X.shape[0]),
+        hessian_s=t_h, hessian_min_s=t_h_min,
+        eigh_s=t_e, eigh_min_s=t_e_min,
+        eigvals_only_s=t_v, eigvals_only_min_s=t_v_min,
+        power_s=t_p, power_min_s=t_p_min,
+        exact_total_s=t_h + t_e,
+        ratio_exact_over_power=(t_h + t_e) / t_p,
+        top_eigenvalue_exact=float(spec.eigenvalues[0]),
+        top_eigenvalue_power=float(top),
+        power_relative_error=abs(top - spec.eigenvalues[0]) / abs(spec.eigenvalues[0]),
+    )
+    if sweep:
+        row["chunk_sweep_s"] = chunk_sweep(layers, X, y, repeats)
+    return row
+
+
+def chunk_sweep(layers, X, y, repeats: int) -> dict[str, float]:
+    """Median exact-Hessian time per ``chunk`` (each compiled once before timing)."""
+    out = {}
+    for chunk in CHUNKS:
+        run = lambda: L.hessian(layers, X, y, activation="relu", chunk=chunk)
+        run()
+        out[str(chunk)] = timed(run, repeats)[0]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default="benchmarks/results/hessian.json")
+    args = parser.parse_args()
+    sample = make("blobs", k=3).sample(0, N_POINTS)
+    rows = [bench_net(name, widths, sample.X, sample.y, args.repeats, sweep=(i == 0))
+            for i, (name, widths) in enumerate(NETS.items())]
+
+    print(f"float64, {N_POINTS} points of 3 blobs, median of {args.repeats} runs "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    head = f"{'net':>10} {'P':>6} {'hessian':>9} {'eigh':>8} {'exact':>8} {'power100':>9} {'ratio':>6}"
+    print(head)
+    for r in rows:
+        print(f"{r['net']:>10} {r['n_params']:>6} {r['hessian_s']:>8.3f}s {r['eigh_s']:>7.3f}s "
+              f"{r['exact_total_s']:>7.3f}s {r['power_s']:>8.3f}s {r['ratio_exact_over_power']:>6.2f}")
+    for r in rows:
+        print(f"{r['net']}: eigenvalues only {r['eigvals_only_s']:.3f}s; top eigenvalue exact "
+              f"{r['top_eigenvalue_exact']:.6g}, power {r['top_eigenvalue_power']:.6g} "
+              f"(rel. error {r['power_relative_error']:.1e})")
+    if "chunk_sweep_s" in rows[0]:
+        print("chunk sweep (2-32-32-3 exact Hessian, median): " + ", ".join(
+            f"{c}: {t:.3f}s" for c, t in rows[0]["chunk_sweep_s"].items()))
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(repeats=args.repeats, load_average=os.getloadavg()[0], cpus=os.cpu_count(),
+                machine=platform.processor() or platform.machine(), jax=jax.__version__,
+                device=str(jax.devices()[0]))
+    out.write_text(json.dumps(dict(meta=meta, results=rows), indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
