@@ -300,6 +300,22 @@ def test_degenerate_lines_create_no_slivers(activation):
         np.testing.assert_allclose(np.sort(p.areas), np.full(8, 0.5), rtol=1e-12)
 
 
+@pytest.mark.parametrize("activation", ["relu", "abs"])
+def test_four_lines_through_every_grid_point(activation):
+    """Lines x = k, y = k, x + y = k, x - y = k (integer k) on [-4, 4]^2: four lines meet at
+    every integer point, and every unit square splits into 4 triangles of area 1/4."""
+    ks, kd = np.arange(-4, 5), np.arange(-8, 9)
+    one = np.ones
+    W = np.concatenate([np.stack([one(9), 0 * ks]), np.stack([0 * ks, one(9)]),
+                        np.stack([one(17), one(17)]), np.stack([one(17), -one(17)])], 1)
+    b = -np.concatenate([ks, ks, kd, kd]).astype(float)
+    p = partition([(W, b), (np.ones((len(b), 1)), np.zeros(1))], [[-4, 4], [-4, 4]],
+                  activation=activation)
+    assert len(p) == 256
+    np.testing.assert_allclose(p.areas, 0.25, rtol=1e-12)
+    assert np.all(p.counts == 3)
+
+
 def test_parallel_and_dead_neurons():
     box = [[0, 4], [0, 1]]
     W = np.array([[1.0, 2.0, -3.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
