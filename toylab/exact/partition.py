@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -88,6 +88,18 @@ def _post(A, c, pattern, slopes, intercepts):
 
 
 # ----------------------------------------------------------------------------- result
+
+
+def _layer_index(layer, n_hidden: int) -> int:
+    """Validate ``layer`` (None: the logits, negative: from the end) -> ``0..n_hidden``."""
+    if layer is None:
+        return n_hidden
+    if not isinstance(layer, (int, np.integer)) or not -n_hidden - 1 <= layer <= n_hidden:
+        raise ValueError(
+            f"layer={layer!r} is out of range; hidden layers are 0..{n_hidden - 1} and "
+            f"{n_hidden} (or None) is the logits"
+        )
+    return int(layer) % (n_hidden + 1)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -188,20 +200,9 @@ class Partition:
         U = np.asarray(U, np.float64).reshape(-1, 2)
         return geo.locate(self._locator, U)
 
-    def _check_layer(self, layer):
-        L = self.n_hidden
-        if layer is None:
-            return L
-        if not isinstance(layer, (int, np.integer)) or not -L - 1 <= layer <= L:
-            raise ValueError(
-                f"layer={layer!r} is out of range; hidden layers are 0..{L - 1} and {L} (or "
-                "None) is the logits"
-            )
-        return int(layer) % (L + 1)
-
     def affine(self, layer=None, *, pre: bool = False):
         """``(A (R, 2, w), c (R, w))`` of ``layer`` (None: logits), post- or pre-activation."""
-        layer = self._check_layer(layer)
+        layer = _layer_index(layer, self.n_hidden)
         return (self.pre if pre else self.post)[layer]
 
     def evaluate(self, U, layer=None, *, pre: bool = False) -> np.ndarray:
@@ -214,7 +215,7 @@ class Partition:
         Returns:
             ``(n, width_layer)``; rows of points outside the domain are NaN.
         """
-        layer = self._check_layer(layer)
+        layer = _layer_index(layer, self.n_hidden)
         U = np.asarray(U, np.float64).reshape(-1, 2)
         r = self.locate(U)
         rr = np.maximum(r, 0)
@@ -481,8 +482,7 @@ class LinePartition:
 
     def evaluate(self, t, layer=None, *, pre: bool = False) -> np.ndarray:
         """``(n, width)`` values of ``layer`` (None: logits) at ``t (n,)``; NaN outside."""
-        L = len(self.pre) - 1
-        layer = L if layer is None else int(layer) % (L + 1)
+        layer = _layer_index(layer, len(self.pre) - 1)
         slope, icpt = (self.pre if pre else self.post)[layer]
         t = np.asarray(t, np.float64).reshape(-1)
         k = self.locate(t)
@@ -498,15 +498,15 @@ def _cut_segments(bp, src, pattern, a, c, j, breakpoints, scale, len_eps):
     for beta in breakpoints:
         av, cv = a[src], c[src] - beta
         s_lo, s_hi = bp[:-1] * av + cv, bp[1:] * av + cv
-        tol = geo.SNAP_RTOL * (np.abs(av) * scale + np.abs(cv))
+        tol = geo.affine_tol2(av, 0.0, cv, scale)
         pos = (s_lo > tol) | (s_hi > tol)
         cut = ((s_lo > tol) & (s_hi < -tol)) | ((s_lo < -tol) & (s_hi > tol))
         k = np.flatnonzero(cut)
         t_cut = bp[k] + s_lo[k] / (s_lo[k] - s_hi[k]) * (bp[k + 1] - bp[k])
         ok = (t_cut - bp[k] > len_eps) & (bp[k + 1] - t_cut > len_eps)
         # a sliver cut is not made: the segment stays whole on its longer side
-        longer_pos = np.where(s_lo[k] > 0, t_cut - bp[k], bp[k + 1] - t_cut) > (bp[k + 1] - bp[k]) / 2
-        pos[k[~ok]] = longer_pos[~ok]
+        pos_len = np.where(s_lo[k] > 0, t_cut - bp[k], bp[k + 1] - t_cut)
+        pos[k[~ok]] = (pos_len > (bp[k + 1] - bp[k]) / 2)[~ok]
         k, t_cut = k[ok], t_cut[ok]
         side = pos.astype(np.int8)
         if len(k):
