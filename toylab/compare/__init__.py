@@ -16,3 +16,27 @@ Modules:
 
 Each module's public names are re-exported here.
 """
+
+from toylab.compare.editing import (
+    ABLATIONS,
+    Clusterability,
+    EditEffect,
+    FunctionDistance,
+    JointNetwork,
+    ablate,
+    cluster_alignment,
+    clusterability,
+    constant_neurons,
+    edit_effect,
+    function_distance,
+    hidden_neurons,
+    joint_network,
+    normalized_cut,
+    population_risk_of,
+    prune,
+    pruning_thresholds,
+    replace_neuron,
+    shuffle_weights,
+    spectral_clusters,
+    weight_graph,
+)
