@@ -40,3 +40,16 @@ from toylab.compare.editing import (
     spectral_clusters,
     weight_graph,
 )
+
+from toylab.compare.regions import (
+    GridPatterns,
+    PowerLaw,
+    RegionCount,
+    arrangement_regions,
+    grid_patterns,
+    hanin_rolnick_network,
+    pattern_of,
+    power_law,
+    region_count,
+    serra_bound,
+)
