@@ -38,9 +38,9 @@ domains are in slice coordinates ``u``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Callable, Sequence
+from typing import Callable
 
 import contourpy
 import jax
@@ -178,8 +178,8 @@ def grid_evaluate(net, domain=None, *, activation: str | None = None,
     """
     f = _evaluator(net, activation, layer, pre, origin, directions)
     xs, ys = _grid_axes(domain, resolution)
-    U = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
-    return GridResult(xs, ys, f(U).reshape(len(ys), len(xs), -1), f.layer, f.pre)
+    values = f(_grid_points(xs, ys)).reshape(len(ys), len(xs), -1)
+    return GridResult(xs, ys, values, f.layer, f.pre)
 
 
 # ----------------------------------------------------------------------------- level sets
@@ -219,7 +219,7 @@ class LevelSet:
             0.0 when there are no vertices.
         tol: the requested tolerance; ``converged`` is ``residual <= tol``.
         level: the level traced.
-        target: ``(layer, index)`` or ``"decision"``.
+        target: ``(layer, index)``, ``"decision"``, or None (:func:`trace_level_set`).
         spacing: ``(dx, dy)`` of the coarse grid (chords deviate from the curve by at most
             about a cell; features smaller than a cell may be missed).
     """
@@ -309,6 +309,93 @@ def _runs(line: np.ndarray, keep: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def _traced(Z: np.ndarray, g: Callable, xs, ys, level: float, tol: float) -> list[np.ndarray]:
+    """Marching-squares polylines of grid values ``Z (ny, nx)`` at ``level``, every vertex
+    refined onto ``g = level`` (``g: U (n, 2) -> (n,)``, the function ``Z`` samples)."""
+    return [_refine(lambda U: g(U) - level, _edge_brackets(raw, xs, ys), xs, ys, tol)
+            for raw in _contour(Z, level)]
+
+
+def _check_tol(tol: float) -> float:
+    if not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol={tol!r} must be a positive finite tolerance, e.g. 1e-8")
+    return float(tol)
+
+
+def trace_level_set(fn: Callable, domain=None, *, level: float = 0.0, tol: float = 1e-8,
+                    resolution: int | tuple[int, int] = 128) -> LevelSet:
+    """The level set ``{u : fn(u) = level}`` of any continuous function of the plane.
+
+    NUMERICAL, with stated tolerance (see :func:`level_set`, which applies this to a neuron).
+
+    Args:
+        fn: vectorised ``U (n, 2) -> (n,)`` float64, continuous.
+        domain: box ``(2, 2)``, convex polygon (its bounding box is gridded), an object with a
+            ``.domain`` box, or None (the default box).
+        level: the level; tol: tolerance on ``|fn - level|`` at the vertices.
+        resolution: coarse grid points per axis, or ``(nx, ny)``.
+    Returns:
+        :class:`LevelSet` with ``target=None``.
+    """
+    tol = _check_tol(tol)
+    if not np.isfinite(level):
+        raise ValueError(f"level={level!r} must be finite")
+    xs, ys = _grid_axes(domain, resolution)
+    Z = np.asarray(fn(_grid_points(xs, ys)), np.float64).reshape(len(ys), len(xs))
+    lines = _traced(Z, fn, xs, ys, float(level), tol)
+    residual = float(np.max(np.abs(fn(np.concatenate(lines)) - level))) if lines else 0.0
+    return LevelSet(lines, residual, tol, float(level), None, _spacing(xs, ys))
+
+
+def trace_decision_boundary(scores: Callable, domain=None, *, tol: float = 1e-8,
+                            resolution: int | tuple[int, int] = 128) -> LevelSet:
+    """Where the two largest of ``C`` continuous scores tie (for ``C = 1``: where it is 0).
+
+    Traced as the zero sets of the class margins (:func:`decision_margins`); with ``C > 2`` a
+    boundary shared by classes ``c < k`` is kept once, from class ``c``'s margin (decided at
+    each segment's midpoint). Ties over a 2-D set (identical scores) are not curves and are
+    not reported. NUMERICAL, with stated tolerance (see :func:`level_set`).
+
+    Args:
+        scores: vectorised ``U (n, 2) -> (n, C)`` float64 (network logits, or a distribution's
+            ``class_log_joint`` for the Bayes boundary).
+        domain, tol, resolution: as :func:`trace_level_set`; ``residual`` is the largest gap
+            between the top two scores at a vertex.
+    Returns:
+        :class:`LevelSet` with ``target="decision"``.
+    """
+    tol = _check_tol(tol)
+    xs, ys = _grid_axes(domain, resolution)
+    margins = decision_margins(scores(_grid_points(xs, ys))).reshape(len(ys), len(xs), -1)
+    n_classes = margins.shape[-1]
+    lines = []
+    for c in range(1 if n_classes <= 2 else n_classes):  # 2 classes: margin 1 = -margin 0
+        traced = _traced(margins[..., c], lambda U, c=c: decision_margins(scores(U))[:, c],
+                         xs, ys, 0.0, tol)
+        if n_classes <= 2:
+            lines += traced
+            continue
+        for pts in traced:
+            mid = 0.5 * (pts[:-1] + pts[1:])
+            lines += _runs(pts, _neighbour_class(scores(mid), c) > c)
+    residual = 0.0
+    if lines:
+        values = np.asarray(scores(np.concatenate(lines)), np.float64)
+        top2 = np.sort(values, -1)[:, -2:]
+        gap = np.abs(values[:, 0]) if n_classes == 1 else top2[:, 1] - top2[:, 0]
+        residual = float(np.max(gap))
+    return LevelSet(lines, residual, tol, 0.0, DECISION, _spacing(xs, ys))
+
+
+def _grid_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``(ny * nx, 2)`` grid points, row after row."""
+    return np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+
+
+def _spacing(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
+    return float(xs[1] - xs[0]), float(ys[1] - ys[0])
+
+
 def _check_target(target, n_layers: int, widths) -> object:
     if isinstance(target, str):
         if target != DECISION:
@@ -345,7 +432,7 @@ def level_set(net, target, domain=None, *, activation: str | None = None, level:
         net: an MLP or a layer list.
         target: ``(layer, index)`` of a neuron (negative layer counts from the logits), or
             ``"decision"``: the set where the top two logits tie (for a single logit, where
-            it is 0), traced as the zero set of :func:`decision_margins`.
+            it is 0); see :func:`trace_decision_boundary`.
         domain: as :func:`grid_evaluate` (its bounding box is gridded).
         activation: required with a layer list.
         level: the level of the neuron's function (ignored for ``"decision"``).
@@ -359,50 +446,12 @@ def level_set(net, target, domain=None, *, activation: str | None = None, level:
         :class:`LevelSet`.
     """
     layers, name = as_layers(net, activation, dtype=np.float64)
-    widths = widths_of(layers)
-    target = _check_target(target, len(layers), widths)
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol={tol!r} must be a positive finite tolerance, e.g. 1e-8")
-    if not np.isfinite(level):
-        raise ValueError(f"level={level!r} must be finite")
-    layer = None if target == DECISION else target[0]
-    grid = grid_evaluate(layers, domain, activation=name, resolution=resolution, layer=layer,
-                         pre=pre, origin=origin, directions=directions)
+    target = _check_target(target, len(layers), widths_of(layers))
+    if target == DECISION:
+        f = _evaluator(layers, name, None, False, origin, directions)
+        return trace_decision_boundary(f, domain, tol=tol, resolution=resolution)
+    layer, index = target
     f = _evaluator(layers, name, layer, pre, origin, directions)
-    xs, ys = grid.xs, grid.ys
-    if target == DECISION:
-        fields = decision_margins(grid.values)
-        level = 0.0
-        funcs = [lambda U, c=c: decision_margins(f(U))[:, c] for c in range(fields.shape[-1])]
-    else:
-        fields = grid.values[..., target[1] : target[1] + 1]
-        funcs = [lambda U: f(U)[:, target[1]]]
-    lines = []
-    for c, g in enumerate(funcs):
-        for raw in _contour(fields[..., c], level):
-            pts = _refine(lambda U: g(U) - level, _edge_brackets(raw, xs, ys), xs, ys, tol)
-            if target == DECISION and fields.shape[-1] > 2:
-                # class c's boundary against class k is also class k's; keep it once (k > c)
-                mid = 0.5 * (pts[:-1] + pts[1:])
-                lines += _runs(pts, _neighbour_class(f(mid), c) > c)
-            else:
-                lines.append(pts)
-        if target == DECISION and fields.shape[-1] == 2:
-            break  # two classes: class 1's margin is minus class 0's
-    residual = _residual(f, target, level, lines)
-    spacing = (float(xs[1] - xs[0]), float(ys[1] - ys[0]))
-    return LevelSet(lines, residual, float(tol), float(level), target, spacing)
-
-
-def _residual(f: _Evaluator, target, level: float, lines: Sequence[np.ndarray]) -> float:
-    """``max |f - level|`` over all vertices, by a fresh forward pass (top-two gap for the
-    decision boundary)."""
-    if not lines:
-        return 0.0
-    values = f(np.concatenate(lines))
-    if target == DECISION:
-        if values.shape[1] == 1:
-            return float(np.max(np.abs(values)))
-        top2 = np.sort(values, -1)[:, -2:]
-        return float(np.max(top2[:, 1] - top2[:, 0]))
-    return float(np.max(np.abs(values[:, target[1]] - level)))
+    traced = trace_level_set(lambda U: f(U)[:, index], domain, level=level, tol=tol,
+                             resolution=resolution)
+    return replace(traced, target=target)
