@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.special import erf
 
-from toylab import symbolic
+from toylab import data, symbolic
 from toylab.exact import decision_boundary, partition, smooth
 from toylab.models import ACTIVATIONS, LEAKY_SLOPE
 
@@ -195,3 +195,30 @@ def test_bad_input_messages():
         smooth.grid_evaluate(layers, activation="tanh", resolution=1)
     with pytest.raises(ValueError, match="layer=2 is out of range"):
         smooth.grid_evaluate(layers, activation="tanh", layer=2)
+
+
+def test_trace_level_set_of_a_circle():
+    """A closed curve: every vertex on the circle to tol / |grad| = tol / (2 r)."""
+    r = 1.3
+    ls = smooth.trace_level_set(lambda U: np.sum(U**2, 1), BOX, level=r**2, tol=1e-11,
+                                resolution=33)
+    assert len(ls.lines) == 1 and ls.target is None
+    line = ls.lines[0]
+    np.testing.assert_array_equal(line[0], line[-1])  # closed
+    assert np.max(np.abs(np.linalg.norm(line, axis=1) - r)) <= 1e-11 / (2 * r) * 1.01
+    assert ls.residual <= 1e-11
+
+
+@pytest.mark.parametrize("name", ["curved", "blobs", "xor"])
+def test_bayes_boundary_vertices_zero_the_sympy_log_odds(name):
+    """Traced on the numpy class log joints, checked on the sympy log-odds of the tied pair."""
+    dist = data.make(name)
+    ls = smooth.trace_decision_boundary(dist.class_log_joint, dist, tol=1e-10, resolution=48)
+    assert len(ls.points) > 0 and ls.residual <= 1e-10
+    joint = dist.class_log_joint(ls.points)
+    pair = np.sort(np.argsort(joint, 1)[:, -2:], 1)
+    xs = symbolic.input_symbols(2)
+    for i, j in {tuple(q) for q in pair.tolist()}:
+        log_odds = symbolic.lambdify_expression(dist.bayes_boundary(i, j), xs)
+        at = (pair == (i, j)).all(1)
+        assert np.max(np.abs(log_odds(ls.points[at]))) <= 1e-10 + 1e-12  # tol + rounding
