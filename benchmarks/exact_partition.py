@@ -13,7 +13,10 @@ Nets: 2-w-w-w-3 ReLU, He-normal weights (std sqrt(2 / fan_in)), biases N(0, 0.5^
 * ``naive`` (w = 32 only): a per-polygon Python clipping loop (the scale baseline), which must
   give the same number of regions.
 
-Run: ``python benchmarks/exact_partition.py`` (writes benchmarks/results/exact_partition.json).
+Run: ``python benchmarks/exact_partition.py`` (writes benchmarks/results/exact_partition.json,
+one entry per ``OPENBLAS_NUM_THREADS`` setting). The per-layer affine-map products are small
+matrix products; on 2 busy cores multi-threaded OpenBLAS spends far more time waiting than
+computing on them, so also run ``OPENBLAS_NUM_THREADS=1 python benchmarks/exact_partition.py``.
 """
 
 from __future__ import annotations
@@ -168,10 +171,15 @@ def main():
                   f"{r['speedup_vs_naive']:.1f}x faster")
     print(f"load average during run: {os.getloadavg()}, {os.cpu_count()} CPUs")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     meta = {"machine": platform.machine(), "cpus": os.cpu_count(), "loadavg": os.getloadavg(),
-            "jax_backend": jax.default_backend(), "repeats": args.repeats, "seed": args.seed}
-    RESULTS.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+            "jax_backend": jax.default_backend(), "repeats": args.repeats, "seed": args.seed,
+            "openblas_num_threads": blas}
+    runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    runs = runs if "meta" not in runs else {}  # older single-run format
+    runs[f"openblas_threads={blas}"] = {"meta": meta, "rows": rows}
+    RESULTS.write_text(json.dumps(runs, indent=2) + "\n")
+    print(f"wrote {RESULTS} (entry openblas_threads={blas})")
 
 
 if __name__ == "__main__":
