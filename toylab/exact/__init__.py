@@ -3,8 +3,10 @@
 from toylab.exact.geometry import DEFAULT_BOX
 from toylab.exact.partition import LinePartition, Partition, partition, partition_line
 from toylab.exact.boundary import (
+    ClassCells,
     Extrema,
     RegionStats,
+    class_cells,
     class_regions,
     decision_boundary,
     fold_length,
