@@ -1,0 +1,453 @@
+"""Sweeps: grids of training configs x seeds, one compiled program per shape group, sharded.
+
+A sweep trains every ``(config, seed)`` pair (a *run*). Configs are grouped by their
+compile-time part, :attr:`toylab.train.TrainConfig.spec` (widths, activation, optimizer,
+steps, ...); the learning rate, momentum and weight decay are traced inputs, so all runs of a
+group -- whatever their hyperparameters -- go through **one** compiled program. The runs of a
+group are split over devices with ``jax.shard_map`` on a one-axis :class:`jax.sharding.Mesh`;
+on each device they train as sequential chunks of a fixed-width vmap
+(:func:`toylab.train.train_runs`).
+
+Determinism. The per-device program trains chunks of ``min(seed_chunk, runs in the group)``
+runs whatever the number of devices, so a run's result is bit-identical on 1 or N devices and
+for any memory limit (tested in ``tests/test_sweep.py`` with two XLA host devices). It can
+differ from :func:`toylab.train.train_ensemble` with a different vmap width at float rounding
+level (~1e-6 relative in float32).
+
+Memory. :func:`plan_memory` estimates the peak bytes of a group from shapes alone (results of
+all runs on the host, one call's results on the device, the working set of the runs in flight
+and the data; constants calibrated against XLA's own buffer accounting). If the estimate
+exceeds ``max_bytes`` the group runs in several calls of fewer runs each; the sweep logs a
+warning and records it (:attr:`SweepResult.memory_chunked`, :attr:`MemoryPlan.calls`).
+
+Multi-host. Start every process with ``jax.distributed.initialize(...)`` before calling
+:func:`run_sweep`; the mesh then spans all processes' devices, each process feeds its own
+shards and every process receives all results. See ``docs/sweeps.md`` for the commands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from toylab.models import n_params
+from toylab.train import (
+    DTYPES,
+    TrainConfig,
+    TrainResult,
+    TrainSpec,
+    TrainingDiverged,
+    _check_data,
+    _precision,
+    check_divergence,
+    check_seed_chunk,
+    collect_result,
+    diverged_seeds,
+    hyper_arrays,
+    pad_runs,
+    train_runs,
+)
+
+log = logging.getLogger(__name__)
+
+AXIS = "runs"
+"""Name of the mesh axis the runs are sharded along."""
+
+DEFAULT_SEED_CHUNK = 64
+"""Default vmap width per device (runs trained at once on each device)."""
+
+DEFAULT_MAX_BYTES = 4 * 2**30
+"""Default limit for a group's estimated peak memory (4 GiB)."""
+
+WORK_PER_ACTIVATION = 3
+"""Working-set bytes per run, in units of ``itemsize * n_points * sum(widths[1:])``: forward
+activations and their gradients (XLA CPU measures 2.7-2.8, jax 0.10)."""
+
+WORK_PER_PARAMETER = 10
+"""Working-set bytes per run, in units of ``itemsize * n_params``: parameters, gradients,
+optimizer state, updates and the snapshot carry (XLA CPU measures ~9.4)."""
+
+
+# ----------------------------------------------------------------------------- configs
+
+
+def grid(base: TrainConfig = TrainConfig(), **axes) -> tuple[TrainConfig, ...]:
+    """All combinations of the given field values, the last axis varying fastest.
+
+    Example: ``grid(TrainConfig(steps=500), learning_rate=[1e-3, 1e-2], widths=[(2, 8, 3),
+    (2, 16, 3)])`` gives 4 configs in 2 shape groups.
+
+    Args:
+        base: the config whose other fields every grid point keeps.
+        axes: field name -> non-empty list/tuple of values.
+    Returns:
+        tuple of :class:`~toylab.train.TrainConfig` (each validated).
+    """
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name, values in axes.items():
+        if name not in fields:
+            raise ValueError(f"{name}= is not a TrainConfig field; choose from {sorted(fields)}")
+        if not isinstance(values, (list, tuple, np.ndarray)) or len(values) == 0:
+            raise ValueError(
+                f"{name}={values!r} must be a non-empty list of values, e.g. {name}=[{values!r}]"
+            )
+    names = list(axes)
+    return tuple(
+        dataclasses.replace(base, **dict(zip(names, point)))
+        for point in itertools.product(*(axes[n] for n in names))
+    )
+
+
+def shape_groups(configs: Sequence[TrainConfig]) -> dict[TrainSpec, list[int]]:
+    """Config indices grouped by compile-time spec, in order of first appearance."""
+    groups: dict[TrainSpec, list[int]] = {}
+    for i, config in enumerate(configs):
+        groups.setdefault(config.spec, []).append(i)
+    return groups
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+class MemoryPlan(NamedTuple):
+    """How a shape group is run, and its estimated peak memory.
+
+    Attributes:
+        runs: ``configs x seeds`` of the group, before padding.
+        padded_runs: runs actually trained (``calls * runs_per_call``; the padding repeats
+            run 0 and is dropped).
+        runs_per_call: runs per compiled call, a multiple of ``seed_chunk * devices``.
+        calls: number of calls (``> 1`` means memory forced the group to be split).
+        seed_chunk: vmap width on each device.
+        output_bytes_per_run: results of one run (snapshots, curves, finals).
+        working_bytes_per_run: live buffers of one run while it trains.
+        data_bytes: ``X`` and ``y``.
+        estimate: peak bytes of this plan = host results of all runs + twice one call's results
+            (device buffer and its transfer) + working set of the ``seed_chunk * devices``
+            runs in flight + data.
+        single_call_estimate: the same for one call with all runs.
+        max_bytes: the limit the plan was made for.
+    """
+
+    runs: int
+    padded_runs: int
+    runs_per_call: int
+    calls: int
+    seed_chunk: int
+    output_bytes_per_run: int
+    working_bytes_per_run: int
+    data_bytes: int
+    estimate: int
+    single_call_estimate: int
+    max_bytes: int
+
+
+def run_bytes(spec: TrainSpec, n_points: int) -> tuple[int, int]:
+    """``(output_bytes, working_bytes)`` of one run, from shapes.
+
+    Outputs: ``P`` parameters at ``steps / snapshot_every + 1`` snapshots plus the final ones,
+    loss and accuracy curves of ``steps`` entries, final loss and accuracy. Working set:
+    :data:`WORK_PER_ACTIVATION` and :data:`WORK_PER_PARAMETER` (all ``n_points`` are evaluated
+    every step for the curves, also with minibatches).
+    """
+    itemsize = np.dtype(DTYPES[spec.dtype]).itemsize
+    P = n_params(spec.widths)
+    snapshots = spec.steps // spec.snapshot_every + 1
+    outputs = itemsize * (P * (snapshots + 1) + 2 * spec.steps + 2)
+    working = itemsize * (WORK_PER_ACTIVATION * n_points * sum(spec.widths[1:])
+                          + WORK_PER_PARAMETER * P)
+    return outputs, working
+
+
+def plan_memory(spec: TrainSpec, n_points: int, n_runs: int, *, seed_chunk: int,
+                devices: int, max_bytes: float = DEFAULT_MAX_BYTES) -> MemoryPlan:
+    """The fewest calls for a group that keep its estimated peak within ``max_bytes``.
+
+    Args:
+        spec: the group's compile-time config; n_points: training points.
+        n_runs: configs x seeds of the group.
+        seed_chunk: vmap width per device (the group uses ``min(seed_chunk, n_runs)``).
+        devices: number of devices the runs are sharded over.
+        max_bytes: limit for the estimate.
+    Returns:
+        :class:`MemoryPlan`.
+    Raises:
+        ValueError: if even one chunk per device does not fit, naming the fixes.
+    """
+    if isinstance(n_runs, bool) or not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
+        raise ValueError(f"n_runs={n_runs!r} must be a positive int")
+    if not max_bytes > 0:
+        raise ValueError(f"max_bytes={max_bytes!r} must be a positive number of bytes")
+    chunk = min(check_seed_chunk(seed_chunk), int(n_runs))
+    unit = chunk * devices
+    units = -(-n_runs // unit)
+    out, work = run_bytes(spec, n_points)
+    itemsize = np.dtype(DTYPES[spec.dtype]).itemsize
+    data = n_points * (spec.widths[0] * itemsize + 8)
+
+    def estimate(calls: int) -> int:
+        per_call = -(-units // calls) * unit
+        return (calls * per_call + 2 * per_call) * out + unit * work + data
+
+    calls = next((k for k in range(1, units + 1) if estimate(k) <= max_bytes), None)
+    if calls is None:
+        raise ValueError(
+            f"max_bytes={max_bytes:.4g} is too small: {n_runs} runs of widths={spec.widths} "
+            f"need about {estimate(units) / 2**30:.3g} GiB even one chunk per call ({out} B of "
+            f"results per run, {work} B per run in flight); raise max_bytes, or use fewer seeds "
+            "or configs, a larger snapshot_every, or a smaller seed_chunk"
+        )
+    per_call = -(-units // calls) * unit
+    return MemoryPlan(
+        runs=int(n_runs), padded_runs=calls * per_call, runs_per_call=per_call, calls=calls,
+        seed_chunk=chunk, output_bytes_per_run=out, working_bytes_per_run=work,
+        data_bytes=data, estimate=estimate(calls), single_call_estimate=estimate(1),
+        max_bytes=int(max_bytes),
+    )
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def resolve_devices(devices=None) -> tuple:
+    """The devices a sweep shards over.
+
+    Args:
+        devices: ``None`` for all of ``jax.devices()`` (every process's, after
+            ``jax.distributed.initialize``), an int ``n`` for the first ``n``, or a sequence
+            of ``jax.Device``.
+    Returns:
+        tuple of devices.
+    """
+    available = jax.devices()
+    if devices is None:
+        return tuple(available)
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(
+                f"devices={devices} but {len(available)} JAX device(s) exist ({available}); "
+                f"pass devices <= {len(available)} or None for all. On CPU, start Python with "
+                f"XLA_FLAGS=--xla_force_host_platform_device_count={max(devices, 1)} for more "
+                "host devices"
+            )
+        chosen = tuple(available[: int(devices)])
+    else:
+        chosen = tuple(devices)
+        unknown = [d for d in chosen if d not in available]
+        if not chosen or unknown:
+            raise ValueError(
+                f"devices={devices!r} must be a non-empty sequence of jax.devices() "
+                f"({available}); unknown: {unknown}"
+            )
+    if jax.process_count() > 1 and len(chosen) != len(available):
+        raise ValueError(
+            f"devices={devices!r} selects {len(chosen)} of {len(available)} devices; in a "
+            "multi-process run every process must take part, so pass devices=None"
+        )
+    return chosen
+
+
+@lru_cache(maxsize=None)
+def _sharded_program(spec: TrainSpec, chunk: int, devices: tuple):
+    """The jitted, shard_mapped :func:`toylab.train.train_runs` for one group on ``devices``."""
+    mesh = Mesh(np.array(devices), (AXIS,))
+    runs, shared = PartitionSpec(AXIS), PartitionSpec()
+    body = partial(train_runs, spec=spec, chunk=chunk)
+    # check_vma=False: runs never communicate; the zero bias init is device-invariant while
+    # the trained carry varies, which the varying-axis checker would otherwise reject.
+    program = jax.shard_map(body, mesh=mesh, in_specs=(runs, runs, shared, shared),
+                            out_specs=runs, check_vma=False)
+    return jax.jit(program), mesh
+
+
+def _global(array: np.ndarray, mesh: Mesh, spec: PartitionSpec) -> jax.Array:
+    """A global array laid out by ``spec``; each process supplies its addressable shards."""
+    sharding = NamedSharding(mesh, spec)
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
+
+
+def _to_host(tree):
+    """All shards of every output, as NumPy arrays on every process."""
+    if jax.process_count() == 1:
+        return jax.tree.map(np.asarray, tree)
+    from jax.experimental import multihost_utils
+
+    return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+class GroupReport(NamedTuple):
+    """One shape group of a sweep.
+
+    Attributes:
+        spec: the compile-time config shared by the group.
+        configs: indices (into :attr:`SweepResult.configs`) of the group's configs.
+        plan: how it ran (:class:`MemoryPlan`: calls, vmap width, memory estimate).
+    """
+
+    spec: TrainSpec
+    configs: tuple[int, ...]
+    plan: MemoryPlan
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Results of a sweep.
+
+    Attributes:
+        configs: the configs, in the order given.
+        results: one :class:`~toylab.train.TrainResult` per config (leading axis: seeds).
+        seeds: ``(S,)`` the seeds every config was trained with.
+        groups: one :class:`GroupReport` per shape group (one compiled program each).
+        devices: number of devices the runs were sharded over.
+        memory_chunked: whether some group ran in several calls to stay within the memory
+            limit.
+    """
+
+    configs: tuple[TrainConfig, ...]
+    results: tuple[TrainResult, ...]
+    seeds: np.ndarray
+    groups: tuple[GroupReport, ...]
+    devices: int
+    memory_chunked: bool
+
+    def __len__(self) -> int:
+        return len(self.configs)
+
+    def result(self, config: TrainConfig) -> TrainResult:
+        """The result of the first config equal to ``config``."""
+        for c, r in zip(self.configs, self.results):
+            if c == config:
+                return r
+        raise KeyError(f"config={config!r} is not part of this sweep")
+
+    def diverged(self) -> list[tuple[int, int, int]]:
+        """``[(config index, seed, first bad step), ...]`` of runs with a non-finite loss."""
+        return [(i, seed, step) for i, r in enumerate(self.results)
+                for seed, step in diverged_seeds(r)]
+
+
+def _check_configs(configs) -> tuple[TrainConfig, ...]:
+    configs = (configs,) if isinstance(configs, TrainConfig) else tuple(configs)
+    if not configs:
+        raise ValueError("configs is empty; pass a TrainConfig or a list, e.g. grid(...)")
+    for i, c in enumerate(configs):
+        if not isinstance(c, TrainConfig):
+            raise TypeError(f"configs[{i}] is a {type(c).__name__}; pass TrainConfig objects")
+    return configs
+
+
+def _run_group(spec: TrainSpec, group: list[int], configs, seeds: np.ndarray, X, y,
+               devices: tuple, plan: MemoryPlan) -> list[TrainResult]:
+    """Train one shape group; returns the group's results in config order.
+
+    Run ``r = k * S + j`` is config ``group[k]`` with seed ``seeds[j]``, so each config's runs
+    are contiguous and its result is a view of the group's output arrays.
+    """
+    dtype = DTYPES[spec.dtype]
+    n_seeds = len(seeds)
+    rows = pad_runs(plan.runs, plan.padded_runs)
+    run_seeds = np.tile(seeds, len(group))[rows].astype(np.uint32)
+    hyper = hyper_arrays([configs[i].hyper for i in group for _ in seeds], dtype)
+    hyper = jax.tree.map(lambda h: h[rows], hyper)
+    program, mesh = _sharded_program(spec, plan.seed_chunk, devices)
+    runs, shared = PartitionSpec(AXIS), PartitionSpec()
+    labels = y.astype(np.int32) if y.dtype.kind in "iu" else np.asarray(y, dtype)
+    out = None
+    with _precision(spec.dtype):
+        data = (_global(np.asarray(X, dtype), mesh, shared), _global(labels, mesh, shared))
+        for call in range(plan.calls):
+            part = slice(call * plan.runs_per_call, (call + 1) * plan.runs_per_call)
+            call_out = _to_host(program(_global(run_seeds[part], mesh, runs),
+                                        jax.tree.map(lambda h: _global(h[part], mesh, runs),
+                                                     hyper), *data))
+            if plan.calls == 1:
+                out = call_out
+                break
+            if out is None:  # one host buffer for all calls, filled call by call
+                out = jax.tree.map(lambda a: np.empty((plan.padded_runs,) + a.shape[1:],
+                                                      a.dtype), call_out)
+            jax.tree.map(lambda full, a: full.__setitem__(part, a), out, call_out)
+    return [collect_result(out, slice(k * n_seeds, (k + 1) * n_seeds), configs[i], seeds)
+            for k, i in enumerate(group)]
+
+
+def run_sweep(
+    configs: TrainConfig | Sequence[TrainConfig],
+    X,
+    y,
+    seeds: Sequence[int] | int,
+    *,
+    devices=None,
+    seed_chunk: int = DEFAULT_SEED_CHUNK,
+    max_bytes: float = DEFAULT_MAX_BYTES,
+    on_divergence: str = "raise",
+) -> SweepResult:
+    """Train every config with every seed: one compiled program per shape group, sharded.
+
+    Args:
+        configs: a :class:`~toylab.train.TrainConfig` or a sequence (e.g. from :func:`grid`).
+        X: ``(n, d)`` inputs, y: ``(n,)`` integer labels (or ``(n, C)`` targets for ``mse``),
+            shared by all runs.
+        seeds: init seeds, or an int ``S`` for seeds ``0..S-1``; every config gets all of them.
+        devices: see :func:`resolve_devices` (default: all devices).
+        seed_chunk: vmap width per device; results are bit-identical for any number of
+            devices as long as it is kept.
+        max_bytes: limit for each group's estimated peak memory (:func:`plan_memory`); a group
+            above it runs in several calls, logged as a warning.
+        on_divergence: ``"raise"`` (:class:`~toylab.train.TrainingDiverged` naming config,
+            seed and step) or ``"report"`` (see :meth:`SweepResult.diverged`).
+    Returns:
+        :class:`SweepResult`.
+    """
+    configs = _check_configs(configs)
+    seeds = np.arange(seeds) if isinstance(seeds, (int, np.integer)) else np.asarray(seeds)
+    if seeds.ndim != 1 or seeds.size == 0 or seeds.dtype.kind not in "iu":
+        raise ValueError(f"seeds={seeds!r} must be a positive count or a non-empty list of ints")
+    if on_divergence not in ("raise", "report"):
+        raise ValueError(f"on_divergence={on_divergence!r}; choose 'raise' or 'report'")
+    devices = resolve_devices(devices)
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"X has shape {X.shape}; a sweep shares one (n, d) data set by all runs")
+    groups = shape_groups(configs)
+    for spec, group in groups.items():
+        try:
+            _check_data(X, y, len(seeds), configs[group[0]])
+        except ValueError as err:
+            raise ValueError(f"configs[{group[0]}] (widths={spec.widths}): {err}") from None
+
+    results: list[TrainResult | None] = [None] * len(configs)
+    reports = []
+    for spec, group in groups.items():
+        plan = plan_memory(spec, len(X), len(group) * len(seeds), seed_chunk=seed_chunk,
+                           devices=len(devices), max_bytes=max_bytes)
+        if plan.calls > 1:
+            log.warning(
+                "sweep: %d runs of widths=%s would need ~%.3g GiB in one call, more than "
+                "max_bytes=%.3g GiB; running them in %d calls of %d runs (~%.3g GiB)",
+                plan.runs, spec.widths, plan.single_call_estimate / 2**30,
+                plan.max_bytes / 2**30, plan.calls, plan.runs_per_call, plan.estimate / 2**30)
+        for i, result in zip(group, _run_group(spec, group, configs, seeds, X, y, devices, plan)):
+            results[i] = result
+        reports.append(GroupReport(spec, tuple(group), plan))
+    sweep = SweepResult(tuple(configs), tuple(results), seeds, tuple(reports), len(devices),
+                        any(r.plan.calls > 1 for r in reports))
+    if on_divergence == "raise":
+        for i, (config, result) in enumerate(zip(configs, results)):
+            try:
+                check_divergence(result, config, "raise")
+            except TrainingDiverged as err:
+                raise TrainingDiverged(f"configs[{i}]: {err}") from None
+    return sweep
