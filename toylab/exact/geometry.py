@@ -31,6 +31,7 @@ EDGE_RTOL = 1e-9
 normal direction is rounding noise)."""
 
 DEFAULT_BOX = np.array([[-4.0, 4.0], [-4.0, 4.0]])
+DEFAULT_BOX.flags.writeable = False
 """Domain used when none is given: ``[-4, 4]^2`` (rows = dimensions, as a distribution's
 ``.domain``)."""
 

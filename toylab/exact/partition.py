@@ -14,7 +14,11 @@ loop over polygons).
 Everything is float64. Degeneracies (dead neurons, zero weights, duplicate or parallel
 neurons, lines through corners or through earlier intersections) are handled by snapping
 vertices within rounding noise of a line onto it and by never splitting off pieces with
-area below ``AREA_RTOL`` times the domain area (see :mod:`toylab.exact.geometry`).
+area below ``AREA_RTOL`` times the domain area (see :mod:`toylab.exact.geometry`). The price
+is confined to rounding-noise scale: a snapped vertex lies at most ``SNAP_RTOL * (|a|_1 scale +
+|c|)`` (in pre-activation units) on the wrong side of a line, so a region's stored pattern can
+disagree with the forward pass only within that distance of its boundary, and a merged piece
+has area below ``AREA_RTOL`` times the domain's.
 """
 
 from __future__ import annotations
