@@ -224,7 +224,7 @@ class LevelSet:
             about a cell; features smaller than a cell may be missed).
     """
 
-    lines: list
+    lines: tuple
     residual: float
     tol: float
     level: float
@@ -344,7 +344,7 @@ def trace_level_set(fn: Callable, domain=None, *, level: float = 0.0, tol: float
     Z = np.asarray(fn(_grid_points(xs, ys)), np.float64).reshape(len(ys), len(xs))
     lines = _traced(Z, fn, xs, ys, float(level), tol)
     residual = float(np.max(np.abs(fn(np.concatenate(lines)) - level))) if lines else 0.0
-    return LevelSet(lines, residual, tol, float(level), None, _spacing(xs, ys))
+    return LevelSet(tuple(lines), residual, tol, float(level), None, _spacing(xs, ys))
 
 
 def trace_decision_boundary(scores: Callable, domain=None, *, tol: float = 1e-8,
@@ -384,7 +384,7 @@ def trace_decision_boundary(scores: Callable, domain=None, *, tol: float = 1e-8,
         top2 = np.sort(values, -1)[:, -2:]
         gap = np.abs(values[:, 0]) if n_classes == 1 else top2[:, 1] - top2[:, 0]
         residual = float(np.max(gap))
-    return LevelSet(lines, residual, tol, 0.0, DECISION, _spacing(xs, ys))
+    return LevelSet(tuple(lines), residual, tol, 0.0, DECISION, _spacing(xs, ys))
 
 
 def _grid_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
