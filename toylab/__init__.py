@@ -4,6 +4,13 @@ Tiny JAX networks trained on analytic low-dimensional distributions, with every 
 response function computed exactly. See DESIGN.md for the architecture.
 """
 
+import os
+
+# Tiny networks mean tiny matrices, where threaded BLAS only adds synchronisation cost
+# (10-100x slower on busy cores). Applies when toylab is imported before NumPy; set
+# OPENBLAS_NUM_THREADS yourself to override.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from toylab.models import ACTIVATIONS, MLP, activations, apply, flatten, param_index, unflatten
 
 __all__ = ["ACTIVATIONS", "MLP", "activations", "apply", "flatten", "param_index", "unflatten"]
