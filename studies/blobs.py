@@ -25,7 +25,8 @@ from toylab.exact import population
 from toylab.models import apply
 from toylab.plots import save
 from toylab.plots.data import draw_bayes_boundary, draw_density, draw_samples, set_box
-from toylab.plots.style import PALETTE, figure
+from toylab.plots.exact import LEARNED_STYLE, plot_neuron_grid, plot_regions
+from toylab.plots.style import figure
 from toylab.plots.training import plot_curves
 from toylab.results import StudyResult, progress
 from toylab.train import TrainConfig, diverged_seeds, train_ensemble
@@ -133,7 +134,7 @@ def plot_boundaries(result: StudyResult, config: Config):
     for n, index in enumerate(result.arrays["kept"]):
         p = exact.partition(member_layers(result, index), box, activation=config.activation)
         segments = exact.decision_boundary(p)
-        ax.plot(*_polyline_xy(segments), color=PALETTE[5], alpha=0.55, linewidth=0.8,
+        ax.plot(*_polyline_xy(segments), color=LEARNED_STYLE["color"], alpha=0.6, linewidth=0.8,
                 label="learned (one per seed)" if n == 0 else None)
     draw_bayes_boundary(ax, dist, box)
     set_box(ax, box)
@@ -151,16 +152,14 @@ def _polyline_xy(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Boundaries across seeds, one seed's neurons with exact folds, and training curves."""
-    from toylab.plots import exact as exact_plots
-
     config = replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
                                   for k, v in result.config.items()})
     dist = config.distribution()
     first = int(result.arrays["kept"][0])
     p = exact.partition(member_layers(result, first), dist.domain, activation=config.activation)
     paths = save(plot_boundaries(result, config), Path(out) / "boundaries")
-    paths += save(exact_plots.plot_neuron_grid(p), Path(out) / "neurons")
-    paths += save(exact_plots.plot_regions(p), Path(out) / "regions")
+    paths += save(plot_neuron_grid(p), Path(out) / "neurons")
+    paths += save(plot_regions(p), Path(out) / "regions")
     kept = result.arrays["kept"]
     paths += save(plot_curves(result.arrays["loss"][kept], result.arrays["accuracy"][kept],
                               bayes_error=result.summary["bayes_error"]), Path(out) / "curves")

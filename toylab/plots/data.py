@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from toylab.plots.style import BAYES_STYLE, SEQUENTIAL, class_colors
+from toylab.plots.style import BAYES_STYLE, class_colors
 
 GRID = 400
 """Grid points per axis for display-only contours (the exact quantities never use a grid)."""
+
+BAYES_TOL = 1e-8
+"""Log-joint tie tolerance of the traced Bayes boundary vertices."""
 
 
 def box_grid(box: np.ndarray, resolution: int = GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -18,29 +21,31 @@ def box_grid(box: np.ndarray, resolution: int = GRID) -> tuple[np.ndarray, np.nd
     return xs, ys, np.column_stack([XX.ravel(), YY.ravel()])
 
 
-def draw_density(ax, dist, box: np.ndarray | None = None, *, levels: int = 6) -> None:
-    """Filled contours of the mixture's density (SEQUENTIAL colormap, light)."""
+def draw_density(ax, dist, box: np.ndarray | None = None, *, levels: int = 6,
+                 resolution: int = GRID) -> None:
+    """Log-density contour lines in greys, ``levels`` lines spanning 6 nats below the peak."""
     box = dist.domain if box is None else np.asarray(box)
-    xs, ys, pts = box_grid(box)
-    density = np.exp(dist.log_density(pts)).reshape(len(ys), len(xs))
-    ax.contourf(xs, ys, density, levels=levels, cmap=SEQUENTIAL, alpha=0.35)
+    xs, ys, pts = box_grid(box, resolution)
+    logp = dist.log_density(pts).reshape(len(ys), len(xs))
+    top = float(np.max(logp))
+    ax.contour(xs, ys, logp, levels=np.linspace(top - 6.0, top - 0.25, levels), cmap="Greys",
+               vmin=top - 9.0, vmax=top, linewidths=0.6)
 
 
-def draw_bayes_boundary(ax, dist, box: np.ndarray | None = None, *, label: str = "Bayes") -> None:
-    """The Bayes decision boundary (where the two largest class posteriors tie), dashed.
+def draw_bayes_boundary(ax, dist, box: np.ndarray | None = None, *, label: str = "Bayes",
+                        resolution: int = GRID // 2) -> None:
+    """The Bayes decision boundary (where the two largest class log joints tie), dashed.
 
-    Drawn as the zero contour of each class's margin ``log pi_c p_c(x) - max_k log pi_k p_k(x)``
-    on a fine grid; display only (``toylab.exact`` computes exact geometry).
+    Traced by :func:`toylab.exact.smooth.trace_decision_boundary` (vertices on the boundary
+    to :data:`BAYES_TOL`), each boundary once so the dashes stay regular.
     """
+    from toylab.exact.smooth import trace_decision_boundary  # plots -> exact, not reverse
+
     box = dist.domain if box is None else np.asarray(box)
-    xs, ys, pts = box_grid(box)
-    joint = dist.class_log_joint(pts)
-    for c in range(dist.n_classes):
-        # class c's Bayes region is where its log joint beats every other class's
-        margin = joint[:, c] - np.delete(joint, c, axis=1).max(axis=1)
-        ax.contour(xs, ys, margin.reshape(len(ys), len(xs)), levels=[0.0],
-                   colors=BAYES_STYLE["color"], linestyles=BAYES_STYLE["linestyle"],
-                   linewidths=BAYES_STYLE["linewidth"])
+    bayes = trace_decision_boundary(dist.class_log_joint, box, tol=BAYES_TOL,
+                                    resolution=resolution)
+    for line in bayes.lines:
+        ax.plot(*line.T, **BAYES_STYLE)
     ax.plot([], [], label=label, **BAYES_STYLE)
 
 

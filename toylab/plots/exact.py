@@ -22,15 +22,13 @@ from matplotlib.colors import CenteredNorm, ListedColormap, Normalize, to_rgb
 from matplotlib.patches import Patch
 
 from toylab.exact.boundary import class_regions, decision_boundary, folds
-from toylab.exact.smooth import grid_evaluate, level_set, trace_decision_boundary
+from toylab.exact.smooth import grid_evaluate, level_set
 from toylab.models import as_layers, widths_of
-from toylab.plots.data import box_grid
+from toylab.plots.data import box_grid, draw_bayes_boundary, draw_density
 from toylab.plots.style import (
-    BAYES_STYLE,
     COLUMN_WIDTH,
     DIVERGING,
     PALETTE,
-    SEQUENTIAL,
     class_colors,
     figure,
 )
@@ -58,10 +56,6 @@ NEURON_PANEL_WIDTH = 0.85
 POSITIVE = ListedColormap(DIVERGING(np.linspace(0.5, 1.0, 256)), name="toylab_positive")
 """The upper half of :data:`DIVERGING` (white -> orange) for non-negative responses (relu),
 so 0 is white in every neuron grid and black folds stay visible."""
-
-BAYES_TOL = 1e-8
-"""Tolerance of the traced Bayes boundary (top-two log joint gap at its vertices)."""
-
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -260,15 +254,6 @@ def plot_smooth_neuron_grid(net, domain=None, *, activation: str | None = None,
 # ----------------------------------------------------------------------------- decision
 
 
-def _density_contours(ax, dist, box: np.ndarray, *, levels: int, resolution: int) -> None:
-    """Log-density contour lines, sequential colours, ``levels`` lines spanning 6 nats."""
-    xs, ys, pts = box_grid(box, resolution)
-    logp = dist.log_density(pts).reshape(len(ys), len(xs))
-    top = float(np.max(logp))
-    ax.contour(xs, ys, logp, levels=np.linspace(top - 6.0, top - 0.25, levels), cmap=SEQUENTIAL,
-               linewidths=0.6, alpha=0.9)
-
-
 def plot_decision_boundary(p, dist, ax=None, *, density_levels: int = 6,
                            resolution: int = 400, legend: bool = True,
                            title: str | None = None):
@@ -278,9 +263,7 @@ def plot_decision_boundary(p, dist, ax=None, *, density_levels: int = 6,
     tinted with :func:`class_colors`; the data density is shown by log-density contour lines
     (sequential colours, display-only grid); the learned boundary
     (:func:`~toylab.exact.boundary.decision_boundary`, exact segments) is solid, the Bayes
-    boundary dashed (``BAYES_STYLE``; traced by
-    :func:`toylab.exact.smooth.trace_decision_boundary` on the class log joints, vertices to
-    :data:`BAYES_TOL`, each boundary drawn once so the dashes stay regular).
+    boundary dashed (:func:`toylab.plots.data.draw_bayes_boundary`).
 
     Args:
         p: a :class:`toylab.exact.Partition` of a 2-D-input network.
@@ -305,14 +288,10 @@ def plot_decision_boundary(p, dist, ax=None, *, density_levels: int = 6,
         ax.add_collection(PolyCollection(polys, facecolors=colors[k], edgecolors="none",
                                          alpha=0.18))
     if density_levels:
-        _density_contours(ax, dist, box, levels=density_levels, resolution=resolution)
+        draw_density(ax, dist, box, levels=density_levels, resolution=resolution)
     ax.add_collection(LineCollection(decision_boundary(p), colors=LEARNED_STYLE["color"],
                                      linewidths=LEARNED_STYLE["linewidth"], capstyle="round"))
-    bayes = trace_decision_boundary(dist.class_log_joint, box, tol=BAYES_TOL,
-                                    resolution=resolution // 2)
-    for line in bayes.lines:
-        ax.plot(*line.T, **BAYES_STYLE)
-    ax.plot([], [], label="Bayes", **BAYES_STYLE)
+    draw_bayes_boundary(ax, dist, box, resolution=resolution // 2)
     _set_plane(ax, box)
     if title:
         ax.set_title(title)
