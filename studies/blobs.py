@@ -128,7 +128,7 @@ def plot_boundaries(result: StudyResult, config: Config):
     """Data, density and Bayes boundary with every kept seed's exact learned boundary."""
     dist = config.distribution()
     box = dist.domain
-    fig, ax = figure()
+    fig, ax = figure(aspect=0.75)
     draw_density(ax, dist, box)
     draw_samples(ax, result.arrays["X"], result.arrays["y"], n_classes=dist.n_classes, size=2.5)
     for n, index in enumerate(result.arrays["kept"]):
@@ -138,7 +138,8 @@ def plot_boundaries(result: StudyResult, config: Config):
                 label="learned (one per seed)" if n == 0 else None)
     draw_bayes_boundary(ax, dist, box)
     set_box(ax, box)
-    ax.legend(loc="upper left", fontsize=6, framealpha=0.9, markerscale=2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6, frameon=False,
+              markerscale=2)
     ax.set_title(f"{len(result.arrays['kept'])} seeds, exact learned vs Bayes boundary")
     return fig
 
