@@ -367,6 +367,12 @@ def test_neuron_shares_are_distributions(seed):
     assert m.share[rows].sum() >= 0.9 - 1e-12
     assert m.share[rows[:-1]].sum() < 0.9
     assert 1 <= m.participation_ratio <= len(m.share)
+    Q = np.linalg.qr(V)[0]
+    rotated = Q @ np.linalg.qr(np.random.default_rng(seed + 1).normal(size=(3, 3)))[0]
+    sub, sub_rot = L.subspace_mass(Q, widths), L.subspace_mass(rotated, widths)
+    np.testing.assert_allclose(sub.share, sub_rot.share, rtol=1e-12)
+    np.testing.assert_allclose(L.subspace_mass(Q[:, :1], widths).share,
+                               L.neuron_mass(Q[:, 0], widths).share, rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- slices
@@ -454,6 +460,8 @@ def test_bad_inputs_raise_clear_errors():
         L.eigendecomposition(np.eye(4), k=5)
     with pytest.raises(ValueError, match=r"direction has shape \(3,\).*\(" + str(P) + r",\)"):
         L.filter_normalize(np.ones(3), layers)
+    with pytest.raises(ValueError, match="zero vector"):
+        L.neuron_mass(np.zeros(P), WIDTHS)
     with pytest.raises(ValueError, match=r"v has shape"):
         L.neuron_mass(np.ones(P + 1), WIDTHS)
     with pytest.raises(ValueError, match=r"directions\[0\] has shape"):

@@ -51,6 +51,7 @@ from toylab.landscape.neurons import (
     neuron_table,
     participation_ratio,
     rescaling_direction,
+    subspace_mass,
 )
 from toylab.landscape.problem import (
     PopulationLoss,
@@ -92,6 +93,6 @@ __all__ = [
     "hessian", "lanczos_tridiagonal", "linear_path", "loss_slice", "loss_value",
     "matrix_bytes", "means_term", "neuron_mass", "neuron_shares", "neuron_table",
     "participation_ratio", "population_loss", "project_trajectory", "random_direction",
-    "rescaling_direction", "spectral_density", "subspace_overlap", "top_eigen",
+    "rescaling_direction", "spectral_density", "subspace_mass", "subspace_overlap", "top_eigen",
     "top_subspace_overlap", "trajectory_overlap", "trajectory_pca",
 ]

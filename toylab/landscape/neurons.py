@@ -20,6 +20,7 @@ from scipy.integrate import quad_vec
 
 from toylab.exact.boundary import decision_boundary
 from toylab.landscape.problem import check_direction, flat_params
+from toylab.landscape.subspace import check_orthonormal
 from toylab.models import activations, check_widths, get_activation, param_index, unflatten
 
 
@@ -92,6 +93,16 @@ def neuron_shares(V, widths: Sequence[int]) -> np.ndarray:
     return touch / touch.sum(axis=0, keepdims=True)
 
 
+def _mass(squares: np.ndarray, widths: tuple[int, ...]) -> NeuronMass:
+    """:class:`NeuronMass` of non-negative per-parameter masses ``squares: (P,)``."""
+    neurons, incoming, outgoing = neuron_table(widths)
+    total = squares.sum()
+    if total == 0:
+        raise ValueError("the direction is the zero vector; its neuron attribution is undefined")
+    inc, out = incoming @ squares / total, outgoing @ squares / total
+    return NeuronMass(neurons, inc, out, (inc + out) / (inc + out).sum())
+
+
 def neuron_mass(v, widths: Sequence[int]) -> NeuronMass:
     """Attribute a parameter direction to neurons.
 
@@ -99,16 +110,26 @@ def neuron_mass(v, widths: Sequence[int]) -> NeuronMass:
         v: ``(P,)`` non-zero direction in the flat order.
         widths: the net's ``(in, hidden..., out)``.
     Returns:
-        :class:`NeuronMass`.
+        :class:`NeuronMass` of the squared entries ``v_p^2``.
     """
     widths = check_widths(widths)
-    neurons, incoming, outgoing = neuron_table(widths)
-    v = check_direction(v, incoming.shape[1], "v")
-    total = v @ v
-    if total == 0:
-        raise ValueError("v is the zero vector; its neuron attribution is undefined")
-    share = neuron_shares(v, widths)[:, 0]
-    return NeuronMass(neurons, incoming @ v**2 / total, outgoing @ v**2 / total, share)
+    v = check_direction(v, neuron_table(widths)[1].shape[1], "v")
+    return _mass(v**2, widths)
+
+
+def subspace_mass(V, widths: Sequence[int]) -> NeuronMass:
+    """Attribute a subspace to neurons through the diagonal of its projector ``V V^T``
+    (``sum_j V_pj^2`` per parameter): the same for every orthonormal basis of the span, so
+    near-degenerate eigenvectors do not matter.
+
+    Args:
+        V: ``(P, k)`` orthonormal columns; widths: the net's ``(in, hidden..., out)``.
+    Returns:
+        :class:`NeuronMass` (incoming fractions sum to 1 over all neurons).
+    """
+    widths = check_widths(widths)
+    V = check_orthonormal(V, neuron_table(widths)[1].shape[1])
+    return _mass(np.sum(V**2, axis=1), widths)
 
 
 def rescaling_direction(net, layer: int, index: int) -> np.ndarray:

@@ -100,7 +100,7 @@ def plot_neuron_heatmap(shares, neurons, *, eigenvalues=None, top_neurons: int |
     if top_neurons is not None and top_neurons < rows.size:
         rows = np.sort(np.argsort(shares.sum(1))[::-1][:top_neurons])
     k = shares.shape[1]
-    fig, ax = figure(width=COLUMN_WIDTH, aspect=max(0.6, 0.07 * rows.size + 0.3))
+    fig, ax = figure(width=COLUMN_WIDTH, aspect=max(0.6, 0.045 * rows.size + 0.3))
     im = ax.imshow(shares[rows], aspect="auto", cmap=SEQUENTIAL, vmin=0,
                    interpolation="nearest")
     cols = [f"v{j + 1}" + ("" if eigenvalues is None else f"\n{eigenvalues[j]:.2g}")
