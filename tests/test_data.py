@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.integrate
 import scipy.special
 import scipy.stats
 import sympy
@@ -255,6 +256,22 @@ def test_quadrature_matches_monte_carlo_on_random_mixtures(gm):
     assert res.error_bound <= 1e-6
     p, se = _mc_error(gm, 200_000, seed=11)
     assert abs(p - res.value) <= Z * se + res.error_bound
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["xor", "curved", "blobs", "overlapping_blobs"])
+def test_bayes_error_matches_nested_quadpack(name):
+    """Independent reference: scipy dblquad of ``p - max_c pi_c p_c`` over the same box."""
+    gm = make(name)
+    box = gm.covering_box(data.QUADRATURE_MASS_OUTSIDE)
+
+    def h(x1, x0):
+        joint = gm.class_log_joint(np.array([[x0, x1]]))[0]
+        return np.exp(np.logaddexp.reduce(joint)) - np.exp(joint.max())
+
+    ref, ref_err = scipy.integrate.dblquad(h, *box[0], *box[1], epsabs=1e-8, epsrel=0)
+    res = gm.bayes_error_with_bound()
+    assert abs(ref - res.value) <= ref_err + res.error_bound
 
 
 # ---- Bayes boundary -------------------------------------------------------------------------

@@ -641,7 +641,7 @@ def _line_errors(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float) -> np
 def _signatures(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float) -> list[tuple[int, ...]]:
     """Run-length-compressed Bayes-class sequence on the grid of each line ``x0 = s``."""
     winners = _grid_winners(gm, s, lo, hi)[1]
-    return [tuple(int(c) for c, keep in zip(w, np.r_[True, w[1:] != w[:-1]]) if keep) for w in winners]
+    return [tuple(w[np.r_[True, w[1:] != w[:-1]]].tolist()) for w in winners]
 
 
 def _split_points(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
@@ -680,9 +680,15 @@ def _bayes_error_quadrature(gm: GaussianMixture) -> BayesError:
     behaviour at tangency split points.
 
     Error bound: ``mass_outside(B)`` (rigorous: the integrand is at most ``p``) plus the sum of
-    tanh-sinh's error estimates (successive-level differences, an estimate rather than a
-    proof). Root-finding error enters at second order because the integrand is continuous
-    across the boundary. Measured against the closed form in tests/test_data.py.
+    tanh-sinh's error estimates (successive-level differences: an estimate, not a proof; with
+    ``minlevel`` below ``QUADRATURE_MINLEVEL`` it was fooled, stopping at level 2 with an estimate
+    of 2e-12 for an actual error of 9e-9). Root-finding error enters at second order because the
+    integrand is continuous across the boundary. In 1-D the whole integral is exact up to rounding.
+
+    Measured (tests/test_data.py and the report): on 150 random shared-covariance mixtures
+    (1-D and 2-D, random weights) ``|quadrature - closed form| <= 2e-13`` and at most 0.27 times
+    the reported bound (bounds <= 8e-13); on the presets the value agrees with scipy ``dblquad``
+    (``epsabs=1e-10``) to ``<= 9e-12``.
     """
     box = gm.covering_box(QUADRATURE_MASS_OUTSIDE)
     outside = gm.mass_outside(box)
