@@ -11,7 +11,13 @@ import os
 # OPENBLAS_NUM_THREADS yourself to override.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from toylab.data import DISTRIBUTIONS, BayesError, GaussianMixture, Sample, make
 from toylab.models import ACTIVATIONS, MLP, activations, apply, flatten, param_index, unflatten
+from toylab.train import TrainConfig, TrainResult, train_ensemble
 
-__all__ = ["ACTIVATIONS", "MLP", "activations", "apply", "flatten", "param_index", "unflatten"]
+__all__ = [
+    "ACTIVATIONS", "DISTRIBUTIONS", "MLP", "BayesError", "GaussianMixture", "Sample",
+    "TrainConfig", "TrainResult", "activations", "apply", "flatten", "make", "param_index",
+    "train_ensemble", "unflatten",
+]
 __version__ = "0.1.0"
