@@ -41,14 +41,16 @@ POWER_STEPS = 100
 CHUNKS = (16, 32, 64, 128, 256)
 
 
-def timed(fn, repeats: int) -> tuple[float, float, object]:
-    """``(median seconds, min seconds, last result)`` of ``fn()`` over ``repeats`` runs."""
-    times, out = [], None
+def timed(fn, repeats: int) -> tuple[float, float, float, object]:
+    """``(median wall s, min wall s, median process-CPU s, last result)`` of ``fn()`` over
+    ``repeats`` runs (CPU time sums all threads; it shows contention on a shared machine)."""
+    wall, cpu, out = [], [], None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), float(np.min(times)), out
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return float(np.median(wall)), float(np.min(wall)), float(np.median(cpu)), out
 
 
 def power_iteration(f, theta, steps: int, seed: int = 0) -> float:
@@ -76,16 +78,16 @@ def bench_net(name: str, widths, X, y, repeats: int, sweep: bool) -> dict:
     H = L.hessian(layers, X, y, **kw)
     power_iteration(f, theta, 2)
 
-    t_h, t_h_min, H = timed(lambda: L.hessian(layers, X, y, **kw), repeats)
-    t_e, t_e_min, spec = timed(lambda: L.eigendecomposition(H), repeats)
-    t_v, t_v_min, _ = timed(lambda: L.eigendecomposition(H, vectors=False), repeats)
-    t_p, t_p_min, top = timed(lambda: power_iteration(f, theta, POWER_STEPS), repeats)
+    t_h, t_h_min, c_h, H = timed(lambda: L.hessian(layers, X, y, **kw), repeats)
+    t_e, t_e_min, c_e, spec = timed(lambda: L.eigendecomposition(H), repeats)
+    t_v, t_v_min, c_v, _ = timed(lambda: L.eigendecomposition(H, vectors=False), repeats)
+    t_p, t_p_min, c_p, top = timed(lambda: power_iteration(f, theta, POWER_STEPS), repeats)
     row = dict(
         net=name, n_params=int(theta.size), n_points=int(X.shape[0]),
-        hessian_s=t_h, hessian_min_s=t_h_min,
-        eigh_s=t_e, eigh_min_s=t_e_min,
-        eigvals_only_s=t_v, eigvals_only_min_s=t_v_min,
-        power_s=t_p, power_min_s=t_p_min,
+        hessian_s=t_h, hessian_min_s=t_h_min, hessian_cpu_s=c_h,
+        eigh_s=t_e, eigh_min_s=t_e_min, eigh_cpu_s=c_e,
+        eigvals_only_s=t_v, eigvals_only_min_s=t_v_min, eigvals_only_cpu_s=c_v,
+        power_s=t_p, power_min_s=t_p_min, power_cpu_s=c_p,
         exact_total_s=t_h + t_e,
         ratio_exact_over_power=(t_h + t_e) / t_p,
         top_eigenvalue_exact=float(spec.eigenvalues[0]),
@@ -123,6 +125,12 @@ def main() -> None:
     for r in rows:
         print(f"{r['net']:>10} {r['n_params']:>6} {r['hessian_s']:>8.3f}s {r['eigh_s']:>7.3f}s "
               f"{r['exact_total_s']:>7.3f}s {r['power_s']:>8.3f}s {r['ratio_exact_over_power']:>6.2f}")
+    print("min wall: " + "; ".join(
+        f"{r['net']} hessian {r['hessian_min_s']:.3f}s eigh {r['eigh_min_s']:.3f}s power "
+        f"{r['power_min_s']:.3f}s" for r in rows))
+    print("process CPU (all threads): " + "; ".join(
+        f"{r['net']} hessian {r['hessian_cpu_s']:.3f}s eigh {r['eigh_cpu_s']:.3f}s power "
+        f"{r['power_cpu_s']:.3f}s" for r in rows))
     for r in rows:
         print(f"{r['net']}: eigenvalues only {r['eigvals_only_s']:.3f}s; top eigenvalue exact "
               f"{r['top_eigenvalue_exact']:.6g}, power {r['top_eigenvalue_power']:.6g} "

@@ -103,6 +103,17 @@ def test_mlp_and_layer_list_give_the_same_hessian():
                                rtol=1e-12, atol=1e-14)
 
 
+def test_flat_loss_is_the_training_loss_of_the_flat_vector():
+    layers, X, y = net_and_data(2)
+    f, theta = L.flat_loss(layers, X, y, activation="tanh")
+    np.testing.assert_array_equal(theta, flat(layers))
+    with jax.enable_x64(True):
+        value = float(jax.jit(f)(jnp.asarray(theta)))
+        grad = np.asarray(jax.grad(f)(jnp.asarray(theta)))
+    assert value == pytest.approx(L.loss_value(layers, X, y, activation="tanh"), rel=1e-15)
+    np.testing.assert_allclose(grad, L.gradient(layers, X, y, activation="tanh"), rtol=1e-13)
+
+
 def test_chunk_size_does_not_change_the_hessian():
     layers, X, y = net_and_data(4)
     a = L.hessian(layers, X, y, activation="tanh", chunk=7)

@@ -204,12 +204,13 @@ def flat_loss(net, X, y, *, activation: str | None = None,
         flat parameters ``theta: (P,)``.
     """
     p = resolve(net, X, y, activation=activation, loss=loss)
-    X_, y_ = jnp.asarray(p.X), jnp.asarray(p.y)
-    return partial(_closed_loss, X=X_, y=y_, spec=p.spec), p.theta
+    return partial(_closed_loss, X=p.X, y=p.y, spec=p.spec), p.theta
 
 
-def _closed_loss(theta, *, X, y, spec):
-    return loss_of(theta, X.astype(theta.dtype), y, spec)
+def _closed_loss(theta, *, X: np.ndarray, y: np.ndarray, spec: Spec):
+    """The loss at ``theta`` with the (NumPy float64) data cast to ``theta``'s dtype."""
+    y = jnp.asarray(y, theta.dtype) if y.dtype.kind == "f" else jnp.asarray(y)
+    return loss_of(theta, jnp.asarray(X, theta.dtype), y, spec)
 
 
 @float64
