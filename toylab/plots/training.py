@@ -24,7 +24,8 @@ def spread_band(ax, steps: np.ndarray, curves: np.ndarray, *, color: str, label:
 
 def plot_curves(loss: np.ndarray, accuracy: np.ndarray, *, bayes_error: float | None = None,
                 label: str = "train"):
-    """Loss (log scale) and accuracy vs step across seeds: median, IQR and min-max bands.
+    """Loss (log scale) and accuracy vs step (symlog) across seeds: median, IQR and min-max
+    bands.
 
     Args:
         loss, accuracy: ``(S, steps)``.
@@ -44,6 +45,9 @@ def plot_curves(loss: np.ndarray, accuracy: np.ndarray, *, bayes_error: float | 
         ax_acc.axhline(1 - bayes_error, color="black", linestyle="--", linewidth=1,
                        label="Bayes-optimal")
     ax_acc.set(xlabel="step", ylabel="accuracy", ylim=(None, 1.005))
+    for ax in (ax_loss, ax_acc):  # early dynamics are fast: linear up to 10 steps, then log
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(0, steps[-1])
     ax_acc.legend(loc="lower right")
     ax_loss.legend(loc="upper right")
     return fig
