@@ -53,3 +53,14 @@ from toylab.compare.regions import (
     region_count,
     serra_bound,
 )
+
+from toylab.compare.landscape_neurons import (
+    DirectionMotion,
+    Participation,
+    SegmentIntegrals,
+    clip_to_box,
+    direction_motion,
+    fold_velocity,
+    participation,
+    segment_integrals,
+)

@@ -1,0 +1,285 @@
+"""Loss-landscape directions in input space: which neurons a parameter direction involves, and
+how far it moves the decision boundary and every neuron's fold, weighted by the data.
+
+A unit parameter direction ``v`` (a Hessian eigenvector) moves each piece of the decision
+boundary and of each hidden neuron's fold along its normal with the exact first-order
+*normal velocity* ``w(u) = -dz(u) / |grad_u z|``, where ``z`` is the tie-line (boundary) or
+pre-activation (fold) affine map of the region and ``dz = u . dA + dc`` its derivative along
+``v``. The derivatives ``dA, dc`` of every region's maps come from
+:func:`toylab.landscape.first_order_change` (``jax.jvp`` of the region affine maps); ``w`` is
+affine along each segment, so everything below is a closed-form line integral of
+``|affine| x Gaussian mixture density`` (:func:`segment_integrals`):
+
+* ``mass = int p ds``: data density along the curve (probability per unit length, summed);
+* ``flux = int |w| p ds``: the rate at which probability mass is swept by the moving curve per
+  unit parameter step (for the decision boundary: the first-order rate at which points change
+  predicted class) -- the data-weighted displacement;
+* ``motion = int |w| ds``: the purely geometric displacement rate (no data weighting);
+* ``flux / mass``: the mean normal speed of the curve, weighted by the density along it;
+* ``flux / motion`` inside a window (the data's domain box): the mean data density where the
+  curve moves (small when a direction moves folds where there is no data).
+
+Neuron participation of a direction is :func:`toylab.landscape.neuron_shares` and its
+participation ratio (effective number of neurons).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+from scipy.special import ndtr
+
+from toylab.exact.boundary import folds
+from toylab.exact.partition import Partition
+from toylab.landscape import first_order_change, neuron_shares, participation_ratio
+
+
+# ----------------------------------------------------------------------------- line integrals
+
+
+class SegmentIntegrals(NamedTuple):
+    """Per segment ``(S,)`` integrals along segments of a curve moving with normal velocity
+    ``w`` (affine along each segment) under a 2-D Gaussian mixture with density ``p``.
+
+    Attributes:
+        mass: ``int p ds``; flux: ``int |w| p ds``; motion: ``int |w| ds``; length: ``int ds``.
+    """
+
+    mass: np.ndarray
+    flux: np.ndarray
+    motion: np.ndarray
+    length: np.ndarray
+
+
+def _phi_diff(z0: np.ndarray, z1: np.ndarray) -> np.ndarray:
+    """``Phi(z1) - Phi(z0)`` for ``z0 <= z1``, via the upper tail when ``z0 > 0`` (accuracy)."""
+    return np.where(z0 > 0, ndtr(-z0) - ndtr(-z1), ndtr(z1) - ndtr(z0))
+
+
+def _gauss_line_moments(P0, e, lo, hi, dist) -> tuple[np.ndarray, np.ndarray]:
+    """``int_lo^hi p(P0 + s e) ds`` and ``int_lo^hi s p(P0 + s e) ds`` per segment.
+
+    Along the line each component ``w_k N(mu_k, S_k)`` is ``K_k N1(s; m_k, sd_k^2)`` with
+    ``q(s) = a s^2 + 2 b s + c`` (``a = e.S^-1 e``, ``b = e.S^-1 (P0 - mu)``,
+    ``c = (P0 - mu).S^-1 (P0 - mu)``), ``m = -b/a``, ``sd = a^-1/2`` and
+    ``K = w (2 pi)^-1 det(S)^-1/2 exp(-(c - b^2/a)/2) sqrt(2 pi / a)``.
+
+    Args:
+        P0: ``(S, 2)`` line origins; e: ``(S, 2)`` unit directions; lo, hi: ``(S,)``.
+    Returns:
+        ``(I0 (S,), I1 (S,))`` summed over components.
+    """
+    prec = np.linalg.inv(np.asarray(dist.covs, np.float64))  # (K, 2, 2)
+    det = np.linalg.det(np.asarray(dist.covs, np.float64))
+    d = P0[:, None, :] - np.asarray(dist.means, np.float64)[None]  # (S, K, 2)
+    a = np.einsum("si,kij,sj->sk", e, prec, e)
+    b = np.einsum("si,kij,skj->sk", e, prec, d)
+    c = np.einsum("ski,kij,skj->sk", d, prec, d)
+    m, sd = -b / a, 1.0 / np.sqrt(a)
+    K = (np.asarray(dist.weights) / (2 * np.pi * np.sqrt(det)) * np.exp(-0.5 * (c - b * b / a))
+         * np.sqrt(2 * np.pi / a))
+    z0, z1 = (lo[:, None] - m) / sd, (hi[:, None] - m) / sd
+    mass = _phi_diff(z0, z1)
+    pdf_diff = (np.exp(-0.5 * z1**2) - np.exp(-0.5 * z0**2)) / np.sqrt(2 * np.pi)
+    return np.sum(K * mass, 1), np.sum(K * (m * mass - sd * pdf_diff), 1)
+
+
+def segment_integrals(segments, velocity, dist) -> SegmentIntegrals:
+    """Closed-form line integrals of a moving piecewise-linear curve (module docstring).
+
+    The velocity is affine along each segment, ``w(s) = w0 + (w1 - w0) s / L``; ``|w|`` is
+    integrated exactly by splitting at its zero. Exact up to float rounding (Gaussian line
+    integrals via ``ndtr``).
+
+    Args:
+        segments: ``(S, 2, 2)`` in input coordinates; velocity: ``(S, 2)`` normal velocity at
+            both ends; dist: 2-D Gaussian mixture.
+    Returns:
+        :class:`SegmentIntegrals`.
+    """
+    segments = np.asarray(segments, np.float64).reshape(-1, 2, 2)
+    velocity = np.asarray(velocity, np.float64).reshape(-1, 2)
+    if len(segments) != len(velocity):
+        raise ValueError(f"segments {segments.shape} and velocity {velocity.shape} must have "
+                         "one row per segment")
+    P0 = segments[:, 0]
+    delta = segments[:, 1] - P0
+    L = np.linalg.norm(delta, axis=1)
+    keep = L > 0
+    e = np.divide(delta, L[:, None], out=np.zeros_like(delta), where=keep[:, None])
+    e[~keep] = (1.0, 0.0)  # zero-length segments integrate to 0 anyway
+    w0, w1 = velocity[:, 0], velocity[:, 1]
+    beta = np.divide(w1 - w0, L, out=np.zeros_like(L), where=keep)
+    crosses = (w0 * w1 < 0) & keep
+    root = np.where(crosses, -w0 / np.where(beta != 0, beta, 1.0), L)  # zero of w, else L
+    zero = np.zeros_like(L)
+    first0, first1 = _gauss_line_moments(P0, e, zero, root, dist)
+    second0, second1 = _gauss_line_moments(P0, e, root, L, dist)
+    sign0 = np.sign(np.where(w0 != 0, w0, w1))  # sign of w on [0, root]
+    flux = sign0 * (w0 * first0 + beta * first1) - sign0 * (w0 * second0 + beta * second1)
+    motion = np.where(crosses, (np.abs(w0) * root + np.abs(w1) * (L - root)) / 2,
+                      L * (np.abs(w0) + np.abs(w1)) / 2)
+    return SegmentIntegrals(first0 + second0, flux, motion, L)
+
+
+def clip_to_box(segments, velocity, box) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of segments inside an axis-aligned box, with their (linearly interpolated)
+    end-point velocities (Liang-Barsky clipping; empty parts dropped).
+
+    Args:
+        segments: ``(S, 2, 2)``; velocity: ``(S, 2)``; box: ``(2, 2)`` ``[[xlo, xhi], [ylo, yhi]]``.
+    Returns:
+        ``segments (S', 2, 2)``, ``velocity (S', 2)``.
+    """
+    segments = np.asarray(segments, np.float64).reshape(-1, 2, 2)
+    velocity = np.asarray(velocity, np.float64).reshape(-1, 2)
+    box = np.asarray(box, np.float64)
+    start, delta = segments[:, 0], segments[:, 1] - segments[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t0, t1 = (box[:, 0] - start) / delta, (box[:, 1] - start) / delta  # (S, 2)
+    inside = (start >= box[:, 0]) & (start <= box[:, 1])
+    enter = np.where(delta != 0, np.minimum(t0, t1), np.where(inside, -np.inf, np.inf))
+    leave = np.where(delta != 0, np.maximum(t0, t1), np.where(inside, np.inf, -np.inf))
+    lo, hi = np.maximum(enter.max(1), 0.0), np.minimum(leave.min(1), 1.0)
+    keep = lo < hi
+    lo, hi = lo[keep], hi[keep]
+    start, delta, v = start[keep], delta[keep], velocity[keep]
+    clipped = np.stack([start + lo[:, None] * delta, start + hi[:, None] * delta], 1)
+    dv = v[:, 1] - v[:, 0]
+    return clipped, np.stack([v[:, 0] + lo * dv, v[:, 0] + hi * dv], 1)
+
+
+# ----------------------------------------------------------------------------- folds
+
+
+def fold_velocity(p: Partition, change, neuron: Sequence[int], *,
+                  segments: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fold segments of hidden neuron ``(layer, index)`` and their normal velocity along the
+    direction of ``change``.
+
+    A fold edge separates two regions that agree on every layer before the neuron's, so the
+    neuron's pre-activation map ``z = u . a + c`` and its derivative ``u . da + dc`` are the
+    same on both sides; the velocity is ``-(u . da + dc) / |a|`` at the segment ends.
+
+    Args:
+        p: the partition; change: :func:`toylab.landscape.first_order_change` of ``p``.
+        neuron: hidden ``(layer, index)``.
+        segments: ``folds(p, neuron)`` if already computed.
+    Returns:
+        ``segments (S, 2, 2)``, ``velocity (S, 2)``.
+    """
+    layer, i = (int(x) for x in neuron)
+    segments = folds(p, (layer, i)) if segments is None else segments
+    if len(segments) == 0:
+        return segments, np.zeros((0, 2))
+    region = p.locate(segments.mean(axis=1))
+    a = p.pre[layer][0][region, :, i]
+    da, dc = change.pre[layer][0][region, :, i], change.pre[layer][1][region, i]
+    rate = np.einsum("sei,si->se", segments, da) + dc[:, None]
+    return segments, -rate / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------- directions
+
+
+class DirectionMotion(NamedTuple):
+    """Data-weighted first-order motion of one network along parameter directions.
+
+    Every array has a leading axis ``(k,)`` over the directions (columns of ``V``). Mass and
+    flux integrals run over the whole partition (all but ~1e-12 of the probability for a
+    ``population_partition``); the geometric motion, and the flux it is compared with, only
+    over ``box`` (folds extend to the partition's edge, far beyond the data).
+
+    Attributes:
+        boundary_mass: ``int_boundary p ds`` (the same for every direction).
+        boundary_flux: ``int_boundary |w| p ds``.
+        boundary_motion: ``int_{boundary in box} |w| ds``.
+        fold_mass: ``(k, H)`` per hidden neuron ``int_fold p ds``.
+        fold_flux: ``(k, H)`` ``int_fold |w| p ds``.
+        fold_flux_box: ``(k, H)`` ``int_{fold in box} |w| p ds``.
+        fold_motion: ``(k, H)`` ``int_{fold in box} |w| ds``.
+        neurons: ``(H, 2)`` the hidden neurons ``(layer, index)``.
+        box: ``(2, 2)``.
+    """
+
+    boundary_mass: np.ndarray
+    boundary_flux: np.ndarray
+    boundary_motion: np.ndarray
+    fold_mass: np.ndarray
+    fold_flux: np.ndarray
+    fold_flux_box: np.ndarray
+    fold_motion: np.ndarray
+    neurons: np.ndarray
+    box: np.ndarray
+
+    @property
+    def boundary_speed(self) -> np.ndarray:
+        """``(k,)`` mean normal speed of the boundary weighted by the density along it."""
+        return self.boundary_flux / self.boundary_mass
+
+    @property
+    def fold_density(self) -> np.ndarray:
+        """``(k,)`` mean data density where the folds move inside ``box``:
+        ``sum flux_box / sum motion`` (probability per unit area)."""
+        return self.fold_flux_box.sum(1) / self.fold_motion.sum(1)
+
+
+def direction_motion(p: Partition, dist, V, *, box=None) -> DirectionMotion:
+    """First-order motion of the decision boundary and of every hidden fold along each column
+    of ``V`` (module docstring).
+
+    Args:
+        p: exact partition of a 2-input network (e.g. ``population_partition``, so that the
+            integrals cover all but ~1e-12 of the mass); dist: 2-D Gaussian mixture.
+        V: ``(P,)`` or ``(P, k)`` parameter directions in the flat order (unit norm for
+            comparable per-unit-step rates).
+        box: ``(2, 2)`` window of the geometric motion; default ``dist.domain``.
+    Returns:
+        :class:`DirectionMotion`.
+    """
+    V = np.asarray(V, np.float64)
+    V = V[:, None] if V.ndim == 1 else V
+    box = np.asarray(dist.domain if box is None else box, np.float64)
+    neurons = np.array([(l, i) for l, w in enumerate(p.widths[1:-1]) for i in range(w)], int)
+    fold_segments = [folds(p, tuple(n)) for n in neurons]
+    fold_mass = np.array([segment_integrals(s, np.zeros((len(s), 2)), dist).mass.sum()
+                          for s in fold_segments])
+    rows = []
+    for v in V.T:
+        change = first_order_change(p, v)
+        b = segment_integrals(change.segments, change.velocity, dist)
+        b_box = segment_integrals(*clip_to_box(change.segments, change.velocity, box), dist)
+        moving = [fold_velocity(p, change, n, segments=s) for n, s in zip(neurons, fold_segments)]
+        whole = [segment_integrals(*m, dist) for m in moving]
+        inside = [segment_integrals(*clip_to_box(*m, box), dist) for m in moving]
+        rows.append((b.mass.sum(), b.flux.sum(), b_box.motion.sum(),
+                     [f.flux.sum() for f in whole], [f.flux.sum() for f in inside],
+                     [f.motion.sum() for f in inside]))
+    mass, flux, motion, f_flux, f_box, f_motion = (np.array(x, np.float64) for x in zip(*rows))
+    return DirectionMotion(mass, flux, motion, np.broadcast_to(fold_mass, f_flux.shape).copy(),
+                           f_flux, f_box, f_motion, neurons, box)
+
+
+class Participation(NamedTuple):
+    """How parameter directions spread over neurons (:func:`toylab.landscape.neuron_shares`).
+
+    Attributes:
+        shares: ``(N, k)`` each neuron's share of each direction (columns sum to 1; neurons in
+            :func:`toylab.landscape.neuron_table` order: hidden layers, then logits).
+        ratio: ``(k,)`` participation ratio, the effective number of neurons involved.
+        layer_shares: ``(L + 1, k)`` total share per layer (hidden layers, then logits).
+    """
+
+    shares: np.ndarray
+    ratio: np.ndarray
+    layer_shares: np.ndarray
+
+
+def participation(V, widths: Sequence[int]) -> Participation:
+    """:class:`Participation` of the columns of ``V: (P, k)`` in a ``widths`` network."""
+    shares = neuron_shares(V, widths)
+    layer_of = np.repeat(np.arange(len(widths) - 1), widths[1:])
+    layer_shares = np.stack([shares[layer_of == l].sum(0) for l in range(len(widths) - 1)])
+    return Participation(shares, np.array([participation_ratio(s) for s in shares.T]),
+                         layer_shares)
