@@ -1,0 +1,255 @@
+"""Study ``bayes-gap``: how fast does a small ReLU net's exact excess risk over the Bayes
+classifier shrink with the training-set size, and how does its boundary approach Bayes?
+
+Question. For two Gaussian classes with equal covariances (``two_gaussians``: a linear Bayes
+boundary) and with unequal covariances (``curved``: a parabolic one), what is the exact
+excess population risk ``R(f) - R*`` of a one-hidden-layer ReLU net as a function of the
+training-set size ``n`` and the width, and how far (Hausdorff distance) is its decision
+boundary from the Bayes boundary?
+
+Method. For every (distribution, ``n``, width) cell, an ensemble of seeds is trained (Adam,
+full batch), each seed on its own training sample of size ``n`` and with its own init. For
+every trained net the exact partition over a box holding all but 1e-12 of the mass gives the
+exact population risk (``population_accuracy``) and the excess risk over the Bayes error
+(closed form for ``two_gaussians``, quadrature with a stated bound for ``curved``), with a
+rigorous error bound; ``hausdorff_to_bayes`` gives the Hausdorff distance between the exact
+learned boundary and the Bayes boundary inside ``dist.domain`` (exact for the linear Bayes
+boundary, a traced curve to ``1e-6`` for the parabola). Rates are least-squares slopes of
+``log(median excess) ~ log(n)``. Each cell is cached (``cached_run``), so an interrupted run
+resumes.
+
+Result. See ``studies/README.md`` for the headline numbers of the full run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.collections import LineCollection
+
+from toylab import data
+from toylab.compare.regions import power_law
+from toylab.exact import decision_boundary, partition
+from toylab.exact.population import excess_risk, hausdorff_to_bayes, population_partition
+from toylab.plots import save
+from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
+from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
+from toylab.results import StudyResult, cached_run, progress
+from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+
+NAME = "bayes-gap"
+DESCRIPTION = "Exact excess risk over Bayes and Hausdorff distance to the Bayes boundary vs n and width"
+
+HAUSDORFF_TOL = 1e-6
+"""Accuracy asked of ``hausdorff_to_bayes`` (a curved Bayes boundary is traced to this)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of the ``bayes-gap`` study."""
+
+    distributions: tuple[str, ...] = ("two_gaussians", "curved")
+    n_trains: tuple[int, ...] = (16, 64, 256, 1024)
+    widths: tuple[int, ...] = (4, 16, 64)
+    depth: int = 1
+    activation: str = "relu"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-2
+    steps: int = 2000
+    data_seed: int = 0
+    seeds: int = 5
+
+    @classmethod
+    def quick(cls) -> "Config":
+        """Smoke configuration (a few seconds)."""
+        return cls(n_trains=(32, 128), widths=(4,), steps=200, seeds=2)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (distribution, n, width) sweep cell: the cache key of ``cached_run``."""
+
+    distribution: str
+    n_train: int
+    widths: tuple[int, ...]
+    activation: str
+    optimizer: str
+    learning_rate: float
+    steps: int
+    data_seed: int
+    seeds: int
+
+
+def _cells_root() -> Path:
+    """Root of the per-cell cache (``TOYLAB_RESULTS``, default ``results``)."""
+    return Path(os.environ.get("TOYLAB_RESULTS", "results"))
+
+
+def _float64(layers):
+    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
+
+
+def exact_gap(net, dist, activation: str) -> tuple[float, float, float, float]:
+    """``(excess risk, its error bound, Hausdorff distance to Bayes, its tolerance)`` of one
+    network, from its exact partition over ``dist``'s covering box."""
+    p = population_partition(net, dist, activation=activation)
+    ex = excess_risk(p, dist)
+    h = hausdorff_to_bayes(p, dist, tol=HAUSDORFF_TOL)
+    return ex.value, ex.error_bound, h.value, h.tolerance
+
+
+def compute_cell(cell: Cell) -> tuple[dict, dict]:
+    """Train one cell's ensemble (seed ``s`` on sample ``data_seed + s``); exact excess risk
+    and Hausdorff distance of every kept seed (NaN for diverged seeds)."""
+    dist = data.make(cell.distribution)
+    samples = [dist.sample(cell.data_seed + s, cell.n_train) for s in range(cell.seeds)]
+    X = np.stack([smp.X for smp in samples])
+    y = np.stack([smp.y for smp in samples])
+    config = TrainConfig(widths=cell.widths, activation=cell.activation,
+                         optimizer=cell.optimizer, learning_rate=cell.learning_rate,
+                         steps=cell.steps, snapshot_every=cell.steps)
+    run = train_ensemble(X, y, np.arange(cell.seeds), config=config, on_divergence="report",
+                         progress=True)
+    bad = sorted(seed for seed, _ in diverged_seeds(run))
+    stats = np.full((cell.seeds, 4), np.nan)  # excess, bound, hausdorff, tolerance
+    for s in progress([s for s in range(cell.seeds) if s not in bad],
+                      desc=f"exact {cell.distribution} n={cell.n_train} {cell.widths}"):
+        stats[s] = exact_gap(_float64(run.member(s)), dist, cell.activation)
+    arrays = {"stats": stats, "train_accuracy": run.final_accuracy}
+    for depth, (W, b) in enumerate(run.layers):
+        arrays[f"W{depth}"], arrays[f"b{depth}"] = W, b
+    return {"diverged": bad}, arrays
+
+
+def _rate(n_trains, values) -> dict:
+    """Power-law fit of the median over seeds vs ``n`` (cells with a non-positive or
+    non-finite median are left out; None when fewer than 3 remain)."""
+    med = np.nanmedian(values, axis=-1)
+    ok = np.isfinite(med) & (med > 0)
+    if ok.sum() < 3:
+        return {"exponent": None, "exponent_stderr": None, "points": int(ok.sum())}
+    fit = power_law(np.asarray(n_trains)[ok], med[ok])
+    return {"exponent": fit.exponent, "exponent_stderr": fit.exponent_stderr,
+            "points": int(ok.sum())}
+
+
+def _finite_or_none(values) -> list:
+    return [float(v) if np.isfinite(v) else None for v in np.ravel(values)]
+
+
+def compute(config: Config) -> tuple[dict, dict]:
+    """Run (or load) every cell; excess risks, Hausdorff distances and their rates."""
+    D, N, W = len(config.distributions), len(config.n_trains), len(config.widths)
+    stats = np.full((D, N, W, config.seeds, 4), np.nan)
+    arrays, diverged = {}, {}
+    cells = [(d, n, w) for n in range(N) for w in range(W) for d in range(D)]
+    for d, n, w in progress(cells, desc="cells"):
+        name, n_train, width = config.distributions[d], config.n_trains[n], config.widths[w]
+        cell = Cell(name, n_train, (2,) + (width,) * config.depth + (2,), config.activation,
+                    config.optimizer, config.learning_rate, config.steps, config.data_seed,
+                    config.seeds)
+        result, _ = cached_run(f"{NAME}/cell", cell, compute_cell, out=_cells_root())
+        stats[d, n, w] = result.arrays["stats"]
+        key = f"{name}_n{n_train}_w{width}"
+        diverged[key] = result.summary["diverged"]
+        for layer in range(config.depth + 1):
+            arrays[f"{key}__W{layer}"] = result.arrays[f"W{layer}"]
+            arrays[f"{key}__b{layer}"] = result.arrays[f"b{layer}"]
+    excess, bound, haus = stats[..., 0], stats[..., 1], stats[..., 2]
+    summary = {
+        "seeds": config.seeds,
+        "diverged": {k: v for k, v in diverged.items() if v},
+        "bayes_error": {name: data.make(name).bayes_error() for name in config.distributions},
+        "min_excess_over_bound": float(np.nanmin(excess / bound)),
+        "max_error_bound": float(np.nanmax(bound)),
+        "max_hausdorff_tolerance": float(np.nanmax(stats[..., 3])),
+    }
+    for d, name in enumerate(config.distributions):
+        summary[name] = {
+            "n_trains": list(config.n_trains),
+            "widths": list(config.widths),
+            "excess_median": [_finite_or_none(np.nanmedian(excess[d, :, w], -1))
+                              for w in range(W)],
+            "excess_q25": [_finite_or_none(np.nanquantile(excess[d, :, w], 0.25, -1))
+                           for w in range(W)],
+            "excess_q75": [_finite_or_none(np.nanquantile(excess[d, :, w], 0.75, -1))
+                           for w in range(W)],
+            "hausdorff_median": [_finite_or_none(np.nanmedian(haus[d, :, w], -1))
+                                 for w in range(W)],
+            "excess_rate": [_rate(config.n_trains, excess[d, :, w]) for w in range(W)],
+            "hausdorff_rate": [_rate(config.n_trains, haus[d, :, w]) for w in range(W)],
+        }
+    arrays.update({"excess": excess, "error_bound": bound, "hausdorff": haus,
+                   "hausdorff_tolerance": stats[..., 3], "n_trains": np.asarray(config.n_trains),
+                   "widths": np.asarray(config.widths)})
+    return summary, arrays
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _config_of(result: StudyResult) -> Config:
+    return replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
+                                for k, v in result.config.items()})
+
+
+def plot_vs_n(result: StudyResult, config: Config, key: str, ylabel: str, rate_key: str):
+    """One panel per distribution: ``result.arrays[key]`` vs n per width (median, IQR)."""
+    values = result.arrays[key]
+    n = np.asarray(config.n_trains, float)
+    fig, axes = figure(1, len(config.distributions), width=PAGE_WIDTH * 0.8, aspect=0.85)
+    for d, name in enumerate(config.distributions):
+        ax = axes[0, d] if len(config.distributions) > 1 else axes
+        for w, width in enumerate(config.widths):
+            q = np.nanquantile(values[d, :, w], [0.25, 0.5, 0.75], axis=-1)
+            slope = result.summary[name][rate_key][w]["exponent"]
+            ax.errorbar(n * (1 + 0.04 * w), q[1], yerr=[q[1] - q[0], q[2] - q[1]], fmt="o-",
+                        ms=3, capsize=2, color=PALETTE[w],
+                        label=f"width {width}: slope "
+                              + ("n/a" if slope is None else f"{slope:.2f}"))
+        ax.set(xscale="log", yscale="log", xlabel="training-set size $n$", ylabel=ylabel,
+               title=f"{name} (Bayes error {result.summary['bayes_error'][name]:.4f})")
+        ax.legend(fontsize=6)
+    return fig
+
+
+def plot_boundaries(result: StudyResult, config: Config):
+    """Learned boundaries (seed 0, widest net) for growing n over density and Bayes boundary."""
+    fig, axes = figure(1, len(config.distributions), width=PAGE_WIDTH * 0.8, aspect=0.9)
+    width = config.widths[-1]
+    colors = colormaps[SEQUENTIAL](np.linspace(0.0, 0.85, len(config.n_trains)))
+    for d, name in enumerate(config.distributions):
+        ax = axes[0, d] if len(config.distributions) > 1 else axes
+        dist = data.make(name)
+        draw_density(ax, dist)
+        for n, (n_train, color) in enumerate(zip(config.n_trains, colors)):
+            key = f"{name}_n{n_train}_w{width}"
+            net = [(result.arrays[f"{key}__W{l}"][0].astype(float),
+                    result.arrays[f"{key}__b{l}"][0].astype(float)) for l in range(config.depth + 1)]
+            if not all(np.all(np.isfinite(W)) for W, _ in net):
+                continue
+            segs = decision_boundary(partition(net, dist.domain, activation=config.activation))
+            ax.add_collection(LineCollection(segs, colors=[color], linewidths=1.0,
+                                             label=f"learned, n = {n_train}"))
+        draw_bayes_boundary(ax, dist)
+        set_box(ax, dist.domain)
+        ax.set_title(f"{name}: width {width}, seed 0")
+        ax.legend(fontsize=5, loc="upper right", framealpha=0.9)
+    return fig
+
+
+def make_figures(result: StudyResult, out: Path) -> list[Path]:
+    """Excess risk and Hausdorff distance vs n, and learned vs Bayes boundaries."""
+    config = _config_of(result)
+    out = Path(out)
+    paths = save(plot_vs_n(result, config, "excess", "exact excess risk $R(f) - R^*$",
+                           "excess_rate"), out / "excess_risk")
+    paths += save(plot_vs_n(result, config, "hausdorff",
+                            "Hausdorff distance to the Bayes boundary (input units)",
+                            "hausdorff_rate"), out / "hausdorff")
+    paths += save(plot_boundaries(result, config), out / "boundaries")
+    return paths

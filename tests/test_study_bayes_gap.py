@@ -1,0 +1,69 @@
+"""Study ``bayes-gap``: quick-mode smoke test; no network beats the Bayes classifier (excess
+risk >= -bound); a ReLU net with exactly the Bayes boundary has zero excess and distance."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from studies import bayes_gap as study
+from toylab import data
+from toylab.results import StudyResult, config_dict
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    config = study.Config.quick()
+    path = tmp_path_factory.mktemp("bayes_gap")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TOYLAB_RESULTS", str(path / "cells"))
+        summary, arrays = study.compute(config)
+    return config, StudyResult(study.NAME, config_dict(config), summary, arrays, path)
+
+
+def test_quick_summary_and_arrays(quick):
+    config, result = quick
+    s, a = result.summary, result.arrays
+    assert {"seeds", "diverged", "bayes_error", "min_excess_over_bound"} <= set(s)
+    shape = (len(config.distributions), len(config.n_trains), len(config.widths), config.seeds)
+    assert a["excess"].shape == a["hausdorff"].shape == shape
+    for name in config.distributions:
+        assert len(s[name]["excess_median"]) == len(config.widths)
+        assert len(s[name]["excess_median"][0]) == len(config.n_trains)
+    assert s["max_error_bound"] < 1e-9
+
+
+def test_figures_are_written(quick, tmp_path):
+    _, result = quick
+    paths = study.make_figures(result, tmp_path)
+    assert len(paths) == 6 and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_trained_nets_never_beat_bayes(quick):
+    _, result = quick
+    a = result.arrays
+    kept = np.isfinite(a["excess"])
+    assert np.all(a["excess"][kept] >= -a["error_bound"][kept])
+    assert np.all(a["hausdorff"][kept] >= 0)
+
+
+def _bayes_relu(scale):
+    """relu(x0) - relu(-x0) = x0: logits (-s x0, s x0) put the boundary exactly at x0 = 0,
+    the Bayes boundary of ``two_gaussians``."""
+    W0 = np.array([[1.0, -1.0], [0.0, 0.0]])
+    W1 = scale * np.array([[-1.0, 1.0], [1.0, -1.0]])
+    return [(W0, np.zeros(2)), (W1, np.zeros(2))]
+
+
+def test_a_net_with_the_bayes_boundary_has_zero_gap():
+    dist = data.two_gaussians()
+    excess, bound, haus, tol = study.exact_gap(_bayes_relu(3.0), dist, "relu")
+    assert abs(excess) <= bound and haus <= tol
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 10**6), name=st.sampled_from(["two_gaussians", "curved"]))
+def test_random_nets_never_beat_bayes(seed, name):
+    rng = np.random.default_rng(seed)
+    net = [(rng.normal(size=(2, 6)), rng.normal(size=6)), (rng.normal(size=(6, 2)), rng.normal(size=2))]
+    excess, bound, haus, tol = study.exact_gap(net, data.make(name), "relu")
+    assert excess >= -bound and (haus >= 0 or np.isinf(haus))
