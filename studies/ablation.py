@@ -74,13 +74,16 @@ class Config:
     prune_fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     clusters: int = 4
     shuffles: int = 20
+    permutations: int = 200
     seeds: int = 5
 
     @classmethod
     def quick(cls) -> "Config":
-        """Smoke configuration (a few seconds)."""
-        return cls(n_train=128, widths=(2, 4, 4, 2), steps=200, snapshot_every=200,
-                   prune_fractions=(0.0, 0.3, 0.6), clusters=2, shuffles=3, seeds=2)
+        """Smoke configuration (a few seconds; its training compile is shared with the other
+        studies' quick configs)."""
+        return cls(n_train=128, widths=(2, 4, 4, 2), steps=200, snapshot_every=100,
+                   prune_fractions=(0.0, 0.3, 0.6), clusters=2, shuffles=3, permutations=20,
+                   seeds=2)
 
     def distribution_(self) -> data.GaussianMixture:
         return data.make(self.distribution)
@@ -132,7 +135,10 @@ def _pruning(net, dist, config: Config, risk) -> dict:
 
 def _modularity(net, init, config: Config, seed: int, effects: np.ndarray) -> dict:
     """Clusterability of the trained and the initial net, and whether ablation effects
-    (``effects (M, H, U)``) follow the trained net's clusters (vs permuted labels)."""
+    (``effects (M, H, U)``) follow the trained net's clusters: the median over ablated neurons
+    of the inside/outside effect ratio, against the same statistic with the affected units'
+    cluster labels permuted (``permutations`` times; ``alignment_p`` = fraction of
+    permutations at least as aligned)."""
     trained = clusterability(net, config.clusters, n_shuffles=config.shuffles, seed=seed)
     at_init = clusterability(init, config.clusters, n_shuffles=config.shuffles, seed=seed)
     units = trained.units
@@ -143,12 +149,14 @@ def _modularity(net, init, config: Config, seed: int, effects: np.ndarray) -> di
     align = np.array([np.nanmedian(cluster_alignment(e, source_labels, target_labels))
                       for e in effects])
     rng = np.random.default_rng(seed)
-    null = np.array([np.nanmedian(cluster_alignment(e, source_labels, rng.permutation(target_labels)))
-                     for e in effects])
+    perms = [rng.permutation(target_labels) for _ in range(config.permutations)]
+    null = np.array([[np.nanmedian(cluster_alignment(e, source_labels, perm)) for perm in perms]
+                     for e in effects])  # (M, permutations)
     return {"ncut": trained.ncut, "ncut_z": trained.z_score, "ncut_percentile": trained.percentile,
             "ncut_init": at_init.ncut, "ncut_init_z": at_init.z_score,
             "shuffled": trained.shuffled, "labels": trained.labels,
-            "alignment": align, "alignment_null": null}
+            "alignment": align, "alignment_null": null,
+            "alignment_p": np.mean(null >= align[:, None], axis=1)}
 
 
 def _seed_result(net, init, dist, config: Config, seed: int) -> dict:
@@ -191,6 +199,10 @@ def compute(config: Config) -> tuple[dict, dict]:
     stack = {key: np.array([r[key] for r in per_seed]) for key in per_seed[0]}
     modes = list(ABLATIONS)
     live = ~stack["dead"]  # (S, H)
+    n_out = config.widths[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):  # dead neurons: 0 / 0, dropped
+        mean_over_zero = (stack["effects"][:, 1, :, -n_out:].mean(-1)
+                          / stack["effects"][:, 0, :, -n_out:].mean(-1))[live]
     fractions = np.asarray(config.prune_fractions)
     summary = {
         "bayes_error": dist.bayes_error(),
@@ -205,15 +217,13 @@ def compute(config: Config) -> tuple[dict, dict]:
                 "max_risk_change_per_seed": stack["risk_change"][:, m].max(1).tolist(),
                 "frac_neurons_risk_change_above_0.01": float(
                     np.mean(stack["risk_change"][:, m][live] > RISK_TOLERANCE)),
-                "logit_relative_change": _spread(stack["effects"][:, m, :, -config.widths[-1]:][live]),
+                "logit_relative_change": _spread(stack["effects"][:, m, :, -n_out:][live]),
                 "dead_neuron_max_effect": float(np.nan_to_num(
                     np.nanmax(stack["effects"][:, m][~live], initial=0.0))),
             }
             for m, mode in enumerate(modes)
         },
-        "mean_vs_zero_logit_change_ratio": _spread(
-            (stack["effects"][:, 1, :, -config.widths[-1]:].mean(-1)
-             / stack["effects"][:, 0, :, -config.widths[-1]:].mean(-1))[live]),
+        "mean_vs_zero_logit_change_ratio": _spread(mean_over_zero),
         "pruning": {
             "fractions": fractions.tolist(),
             "risk_change_median": np.median(stack["prune_risk"], 0).tolist(),
@@ -231,7 +241,9 @@ def compute(config: Config) -> tuple[dict, dict]:
             "ncut_init_z": _spread(stack["ncut_init_z"]),
             "alignment_zero": _spread(stack["alignment"][:, 0]),
             "alignment_mean": _spread(stack["alignment"][:, 1]),
-            "alignment_null_zero": _spread(stack["alignment_null"][:, 0]),
+            "alignment_null_median_zero": _spread(np.median(stack["alignment_null"][:, 0], 1)),
+            "alignment_p_zero": stack["alignment_p"][:, 0].tolist(),
+            "alignment_p_mean": stack["alignment_p"][:, 1].tolist(),
         },
     }
     arrays = {"seeds": seeds, "kept": np.asarray(kept), "fractions": fractions,
@@ -263,11 +275,12 @@ def plot_ablation(result: StudyResult, config: Config):
         logits = a["effects"][:, m, :, -n_out:].mean(-1)[~a["dead"]]
         ax_scatter.scatter(logits, change, s=8, color=PALETTE[m], label=f"{mode} ablation",
                            alpha=0.8, edgecolor="none")
-    ax_rank.axhline(0, color="black", lw=0.6)
+    for ax in (ax_rank, ax_scatter):
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_yscale("symlog", linthresh=1e-5)
     ax_rank.set(xlabel="neuron rank (live neurons, all seeds)",
                 ylabel="exact change in population risk", title="(a) risk change per neuron")
     ax_rank.legend()
-    ax_scatter.axhline(0, color="black", lw=0.6)
     ax_scatter.set(xlabel=r"relative logit change $\|f-g\|_2/\|f\|_2$ (mean over logits)",
                    ylabel="exact change in population risk", title="(b) function vs risk")
     return fig
@@ -290,9 +303,9 @@ def plot_pruning(result: StudyResult, config: Config):
         ax_curve.plot(frac, np.median(values, 0), "o-", ms=3, color=color,
                       label=f"{label} (median, range)")
     ax_curve.axhline(RISK_TOLERANCE, color="black", ls=":", lw=0.8, label="risk +0.01")
+    ax_curve.set_yscale("symlog", linthresh=1e-5)
     ax_curve.set(xlabel="fraction of weights pruned (smallest |w| first)",
-                 ylabel="exact change", yscale="symlog", title="(b) magnitude pruning")
-    ax_curve.set_yscale("symlog", linthresh=1e-3)
+                 ylabel="exact change", title="(b) magnitude pruning", ylim=(-1e-5, 2.0))
     ax_curve.legend(fontsize=6)
     return fig
 
@@ -336,12 +349,14 @@ def plot_modularity(result: StudyResult, config: Config):
                 title="(b) clusterability", xticks=range(S))
     ax_ncut.legend(fontsize=6)
     for m, mode in enumerate(ABLATIONS):
-        ax_align.scatter(np.arange(S) + 0.1 * m, a["alignment"][:, m], color=PALETTE[m],
-                         s=16, label=f"{mode} ablation")
-    ax_align.scatter(np.arange(S), a["alignment_null"][:, 0], color="0.6", s=10, marker="x",
-                     label="permuted clusters")
+        x = np.arange(S) + 0.2 * m
+        lo, hi = np.quantile(a["alignment_null"][:, m], [0.05, 0.95], axis=1)
+        ax_align.vlines(x, lo, hi, color="0.6", lw=2,
+                        label="permuted clusters (5-95%)" if m == 0 else None)
+        ax_align.scatter(x, a["alignment"][:, m], color=PALETTE[m], s=16, zorder=3,
+                         label=f"{mode} ablation")
     ax_align.axhline(1, color="black", lw=0.6)
-    ax_align.set(xlabel="seed", ylabel="effect inside / outside own cluster (median)",
+    ax_align.set(xlabel="seed", ylabel="effect ratio, own cluster / others",
                  title="(c) do effects follow clusters?", yscale="log", xticks=range(S))
     ax_align.legend(fontsize=6)
     return fig

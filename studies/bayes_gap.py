@@ -65,8 +65,8 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        """Smoke configuration (a few seconds)."""
-        return cls(n_trains=(32, 128), widths=(4,), steps=200, seeds=2)
+        """Smoke configuration (a few seconds): one cell per distribution."""
+        return cls(n_trains=(64,), widths=(4,), steps=200, seeds=2)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class Config:
     optimizer: str = "adam"
     learning_rate: float = 1e-2
     steps: int = 2000
-    snapshot_every: int = 200
+    snapshot_every: int = 400
     mass_level: float = 0.99
     seeds: int = 4
 
