@@ -65,8 +65,8 @@ class Config:
     activation: str = "relu"
     optimizer: str = "adam"
     learning_rate: float = 1e-2
-    steps: int = 2000
-    snapshot_every: int = 400
+    steps: int = 1000
+    snapshot_every: int = 50
     mass_level: float = 0.99
     seeds: int = 4
 
@@ -226,7 +226,7 @@ def compute(config: Config) -> tuple[dict, dict]:
         },
     }
     if len(config.train_totals) >= 3:
-        final = np.array([[np.median(arrays[f"N{t}_L{d}/counts"][:, -1, :], 0)
+        final = np.array([[np.median(arrays[f"N{t}_L{d}__counts"][:, -1, :], 0)
                            for d in config.train_depths] for t in config.train_totals])
         summary["training"]["final_fit"] = {
             name: [power_law(config.train_totals, final[:, d, k]).exponent

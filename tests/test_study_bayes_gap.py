@@ -25,7 +25,7 @@ def test_quick_summary_and_arrays(quick):
     s, a = result.summary, result.arrays
     assert {"seeds", "diverged", "bayes_error", "min_excess_over_bound"} <= set(s)
     shape = (len(config.distributions), len(config.n_trains), len(config.widths), config.seeds)
-    assert a["excess"].shape == a["hausdorff"].shape == shape
+    assert a["excess"].shape == a["hausdorff"].shape == a["hausdorff_core"].shape == shape
     for name in config.distributions:
         assert len(s[name]["excess_median"]) == len(config.widths)
         assert len(s[name]["excess_median"][0]) == len(config.n_trains)
@@ -56,8 +56,8 @@ def _bayes_relu(scale):
 
 def test_a_net_with_the_bayes_boundary_has_zero_gap():
     dist = data.two_gaussians()
-    excess, bound, haus, tol = study.exact_gap(_bayes_relu(3.0), dist, "relu")
-    assert abs(excess) <= bound and haus <= tol
+    excess, bound, haus, tol, core = study.exact_gap(_bayes_relu(3.0), dist, "relu", 0.05)
+    assert abs(excess) <= bound and haus <= tol and core <= tol
 
 
 @settings(max_examples=4, deadline=None)
@@ -65,5 +65,5 @@ def test_a_net_with_the_bayes_boundary_has_zero_gap():
 def test_random_nets_never_beat_bayes(seed, name):
     rng = np.random.default_rng(seed)
     net = [(rng.normal(size=(2, 6)), rng.normal(size=6)), (rng.normal(size=(6, 2)), rng.normal(size=2))]
-    excess, bound, haus, tol = study.exact_gap(net, data.make(name), "relu")
-    assert excess >= -bound and (haus >= 0 or np.isinf(haus))
+    excess, bound, haus, _, core = study.exact_gap(net, data.make(name), "relu", 0.05)
+    assert excess >= -bound and haus >= 0 and core >= 0
