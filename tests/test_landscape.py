@@ -114,6 +114,50 @@ def test_flat_loss_is_the_training_loss_of_the_flat_vector():
     np.testing.assert_allclose(grad, L.gradient(layers, X, y, activation="tanh"), rtol=1e-13)
 
 
+PL_PAIRS = [("leaky_relu", "mse"), ("abs", "cross_entropy"), ("hard_tanh", "mse")]
+"""Default pairs; relu (vs finite differences) and linear + mse (vs the hand-derived Hessian)
+go through ``blocks`` in the tests above; the rest are ``slow``."""
+ALL_PL_PAIRS = [(a, l) for a in ("relu", "leaky_relu", "abs", "hard_tanh", "linear")
+                for l in ("cross_entropy", "mse")]
+
+
+def _check_blocks_against_hvp(activation, loss):
+    widths = (2, 4, 6, 3)
+    layers, X, y = net_and_data(7, widths, n=100)  # 100 points: a padded last point chunk
+    a = L.hessian(layers, X, y, activation=activation, loss=loss, method="blocks")
+    b = L.hessian(layers, X, y, activation=activation, loss=loss, method="hvp")
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("activation,loss", PL_PAIRS)
+def test_blocks_method_equals_the_hvp_sweep(activation, loss):
+    """Gauss-Newton + residual blocks (piecewise-linear nets) vs HVPs of every basis vector."""
+    _check_blocks_against_hvp(activation, loss)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation,loss", sorted(set(ALL_PL_PAIRS) - set(PL_PAIRS)))
+def test_blocks_method_equals_the_hvp_sweep_remaining_pairs(activation, loss):
+    _check_blocks_against_hvp(activation, loss)
+
+
+def test_blocks_gauss_newton_equals_the_gauss_newton_product_sweep():
+    layers, X, y = net_and_data(6, n=100)
+    G = L.curvature_matrix(layers, X, y, curvature="gauss_newton", activation="tanh",
+                           method="blocks")
+    G_ref = L.curvature_matrix(layers, X, y, curvature="gauss_newton", activation="tanh",
+                               method="hvp")
+    np.testing.assert_allclose(G, G_ref, rtol=0, atol=1e-13 * np.abs(G_ref).max())
+
+
+def test_blocks_method_refuses_smooth_activations():
+    layers, X, y = net_and_data(7)
+    with pytest.raises(ValueError, match="activation='tanh' is smooth.*method='hvp'"):
+        L.hessian(layers, X, y, activation="tanh", method="blocks")
+    with pytest.raises(ValueError, match="method='newton'"):
+        L.hessian(layers, X, y, activation="relu", method="newton")
+
+
 def test_chunk_size_does_not_change_the_hessian():
     layers, X, y = net_and_data(4)
     a = L.hessian(layers, X, y, activation="tanh", chunk=7)

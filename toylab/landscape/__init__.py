@@ -4,8 +4,8 @@ Submodules (one stage each, pure functions in, NamedTuples out):
 
 - :mod:`~toylab.landscape.problem`: the loss as a function of the flat parameter vector,
   gradient, population loss (a stated Monte Carlo estimate with standard error).
-- :mod:`~toylab.landscape.curvature`: exact chunked Hessian / Gauss-Newton / empirical
-  Fisher, eigendecomposition, Lanczos top-k (ARPACK), stochastic Lanczos quadrature.
+- :mod:`~toylab.landscape.curvature`: exact Hessian / Gauss-Newton / empirical Fisher
+  (chunked HVPs of basis vectors, or Gauss-Newton + residual blocks for piecewise-linear nets), eigendecomposition, Lanczos top-k (ARPACK), stochastic Lanczos quadrature.
 - :mod:`~toylab.landscape.decompose`: ``H = G + R``, Papyan's class structure of ``G``.
 - :mod:`~toylab.landscape.subspace`: outliers, gradient / top-subspace overlap (Gur-Ari et
   al. 2018) at a point and along a trajectory.
@@ -19,7 +19,9 @@ Everything is float64 (public functions enable 64-bit JAX for their own duration
 
 from toylab.landscape.curvature import (
     CURVATURES,
+    MATRIX_METHODS,
     MAX_BYTES,
+    OUTPUT_FACTORS,
     TOP_EIGEN_METHODS,
     SpectralDensity,
     Spectrum,
@@ -34,7 +36,6 @@ from toylab.landscape.curvature import (
     top_eigen,
 )
 from toylab.landscape.decompose import (
-    OUTPUT_FACTORS,
     ClassStructure,
     GaussNewtonSplit,
     class_structure,
@@ -83,7 +84,7 @@ from toylab.landscape.subspace import (
 )
 
 __all__ = [
-    "CURVATURES", "MAX_BYTES", "OUTPUT_FACTORS", "TOP_EIGEN_METHODS",
+    "CURVATURES", "MATRIX_METHODS", "MAX_BYTES", "OUTPUT_FACTORS", "TOP_EIGEN_METHODS",
     "ClassStructure", "FirstOrderChange", "GaussNewtonSplit", "GradientOverlap", "LinearPath", "LossSlice",
     "NeuronMass", "PopulationLoss", "SpectralDensity", "Spectrum", "TrajectoryOverlap",
     "TrajectoryPCA",

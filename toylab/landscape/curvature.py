@@ -31,6 +31,7 @@ import scipy.sparse.linalg
 from scipy.stats import norm
 
 from toylab.landscape.problem import Problem, Spec, float64, logits_of, loss_of, resolve
+from toylab.models import get_activation, param_index
 from toylab.train import LOSSES
 
 Array = jax.Array
@@ -40,6 +41,9 @@ MAX_BYTES = 4 * 2**30
 
 DEFAULT_CHUNK = 64
 """Basis vectors per vmapped batch in the exact path (see benchmarks/hessian.py)."""
+
+POINT_CHUNK = 64
+"""Points whose logit Jacobians are held at once by the ``blocks`` method."""
 
 _LIVE_ARRAYS = 8
 """Estimated live float64 arrays per hidden/output unit and point in one product."""
@@ -80,6 +84,27 @@ CURVATURES: dict[str, Callable[[Array, Array, Array, Array, Spec], Array]] = {
 """Curvature name -> ``product(theta (P,), v (P,), X, y, spec) -> M v (P,)``."""
 
 
+def _softmax_factors(z: Array) -> Array:
+    """``(n, C, C)``: row ``c'`` of point ``i`` is ``sqrt(p_ic') (e_c' - p_i)``."""
+    p = jax.nn.softmax(z, axis=-1)
+    eye = jnp.eye(z.shape[-1], dtype=z.dtype)
+    return jnp.sqrt(p)[..., None] * (eye - p[:, None, :])
+
+
+def _identity_factors(z: Array) -> Array:
+    return jnp.broadcast_to(jnp.eye(z.shape[-1], dtype=z.dtype), z.shape + z.shape[-1:])
+
+
+OUTPUT_FACTORS: dict[str, Callable[[Array], Array]] = {
+    "cross_entropy": _softmax_factors,
+    "mse": _identity_factors,
+}
+"""Loss name -> ``a(z (n, C)) -> (n, C, C)`` with ``sum_c' a[i, c'] a[i, c']^T`` equal to the
+per-point output Hessian ``d^2 l / dz_i^2``. For softmax cross-entropy this is Papyan
+(2019)'s factorisation ``diag(p) - p p^T = sum_c' p_c' (e_c' - p)(e_c' - p)^T``; for
+``mse`` (``l = |z - t|^2 / 2``) the identity."""
+
+
 @partial(jax.jit, static_argnames=("spec", "curvature"))
 def _product(theta, v, X, y, spec, curvature):
     return CURVATURES[curvature](theta, v, X, y, spec)
@@ -95,6 +120,50 @@ def _basis_products(theta, X, y, spec, curvature, chunk):
     return jax.lax.map(column, jnp.arange(size), batch_size=chunk)
 
 
+@partial(jax.jit, static_argnames=("spec", "point_chunk"))
+def _gauss_newton_dense(theta, X, y, spec, point_chunk):
+    """``G = A^T A / n`` with rows ``a_ic'^T J_i`` of ``A`` (:data:`OUTPUT_FACTORS`), per-point
+    logit Jacobians ``J_i`` built ``point_chunk`` points at a time (zero-weight padding)."""
+    n, d = X.shape
+    size = theta.shape[0]
+    pad = (-n) % point_chunk
+    Xp = jnp.concatenate([X, jnp.zeros((pad, d), X.dtype)]).reshape(-1, point_chunk, d)
+    weight = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).astype(theta.dtype)
+    jac = jax.vmap(jax.jacrev(lambda t, x: logits_of(t, x[None], spec)[0]), in_axes=(None, 0))
+
+    def accumulate(G, chunk):
+        Xc, wc = chunk
+        a = OUTPUT_FACTORS[spec.loss](logits_of(theta, Xc, spec))         # (m, C', C)
+        A = jnp.einsum("mkc,mcp->mkp", a, jac(theta, Xc)) * wc[:, None, None]
+        A = A.reshape(-1, size)
+        return G + A.T @ A, None
+
+    G, _ = jax.lax.scan(accumulate, jnp.zeros((size, size), theta.dtype),
+                        (Xp, weight.reshape(-1, point_chunk)))
+    return G / n
+
+
+@partial(jax.jit, static_argnames=("spec", "chunk", "point_chunk"))
+def _blocks_hessian(theta, X, y, cols, rest, spec, chunk, point_chunk):
+    """``H = G + R`` for piecewise-linear nets, where ``R = (1/n) sum_ic r_ic d^2 z_ic`` has
+    zero diagonal layer blocks (each logit is linear in any one layer's parameters when the
+    activation pattern is fixed): ``R``'s columns ``cols`` (every layer but the largest) come
+    from HVPs of ``s(t) = sum_ic r_ic z_ic(t)`` with ``r`` frozen, the block
+    ``R[cols, rest]`` by symmetry, ``R[rest, rest] = 0``."""
+    H = _gauss_newton_dense(theta, X, y, spec, point_chunk)
+    if cols.shape[0] == 0:
+        return H
+    size = theta.shape[0]
+    z = logits_of(theta, X, spec)
+    r = jax.grad(lambda zz: LOSSES[spec.loss](zz, y))(z)             # (n, C), includes 1/n
+    grad_s = jax.grad(lambda t: jnp.sum(r * logits_of(t, X, spec)))
+    R_cols = jax.lax.map(
+        lambda i: jax.jvp(grad_s, (theta,), (jax.nn.one_hot(i, size, dtype=theta.dtype),))[1],
+        cols, batch_size=chunk)                                        # row j = R e_cols[j]
+    H = H.at[:, cols].add(R_cols.T)
+    return H.at[cols[:, None], rest[None, :]].add(R_cols[:, rest])
+
+
 def check_curvature(curvature: str) -> str:
     if curvature not in CURVATURES:
         raise ValueError(f"curvature={curvature!r} is unknown; choose one of {sorted(CURVATURES)}")
@@ -104,12 +173,20 @@ def check_curvature(curvature: str) -> str:
 # ----------------------------------------------------------------------------- memory
 
 
-def matrix_bytes(widths, n_points: int, *, chunk: int = DEFAULT_CHUNK) -> int:
-    """Estimated peak bytes of :func:`curvature_matrix`: the float64 ``(P, P)`` result plus
-    ``chunk`` simultaneous products (each ~``_LIVE_ARRAYS`` arrays of ``n_points`` x units)."""
+def matrix_bytes(widths, n_points: int, *, chunk: int = DEFAULT_CHUNK,
+                 method: str = "hvp") -> int:
+    """Estimated peak bytes of :func:`curvature_matrix` with ``method`` (see
+    :data:`MATRIX_METHODS`): ``hvp`` holds the float64 ``(P, P)`` result plus ``chunk``
+    simultaneous products (each ~``_LIVE_ARRAYS`` arrays of ``n_points`` x units); ``blocks``
+    holds two ``(P, P)`` arrays (result and update), ``POINT_CHUNK`` per-point Jacobians and
+    factored rows ``(POINT_CHUNK, C, P)``, and the residual columns."""
     size = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
     per_product = 8 * (_LIVE_ARRAYS * n_points * sum(widths[1:]) + 4 * size)
-    return 8 * size * size + min(chunk, size) * per_product
+    products = min(chunk, size) * per_product
+    if method == "hvp":
+        return 8 * size * size + products
+    jacobians = 2 * 8 * min(POINT_CHUNK, n_points) * widths[-1] * size
+    return 2 * 8 * size * size + jacobians + products + 8 * size * size // 2
 
 
 def eigh_bytes(size: int, *, vectors: bool = True) -> int:
@@ -131,29 +208,83 @@ def _check_memory(needed: int, max_bytes: float, what: str) -> None:
 # ----------------------------------------------------------------------------- exact path
 
 
-def problem_matrix(p: Problem, curvature: str = "hessian", *, chunk: int = DEFAULT_CHUNK,
-                   max_bytes: float = MAX_BYTES) -> np.ndarray:
-    """Exact ``(P, P)`` curvature matrix of a resolved problem (call inside float64)."""
+def _hvp_matrix(p: Problem, curvature: str, chunk: int) -> np.ndarray:
+    rows = _basis_products(jnp.asarray(p.theta), jnp.asarray(p.X), jnp.asarray(p.y), p.spec,
+                           curvature, min(chunk, p.n_params))
+    return np.asarray(rows).T
+
+
+def _blocks_matrix(p: Problem, curvature: str, chunk: int) -> np.ndarray:
+    theta, X, y = jnp.asarray(p.theta), jnp.asarray(p.X), jnp.asarray(p.y)
+    point_chunk = min(POINT_CHUNK, p.X.shape[0])
+    if curvature == "gauss_newton":
+        return np.asarray(_gauss_newton_dense(theta, X, y, p.spec, point_chunk))
+    layer = param_index(p.spec.widths).layer
+    largest = np.argmax(np.bincount(layer))
+    cols, rest = np.flatnonzero(layer != largest), np.flatnonzero(layer == largest)
+    return np.asarray(_blocks_hessian(theta, X, y, jnp.asarray(cols), jnp.asarray(rest), p.spec,
+                                      min(chunk, max(cols.size, 1)), point_chunk))
+
+
+MATRIX_METHODS: dict[str, Callable[[Problem, str, int], np.ndarray]] = {
+    "hvp": _hvp_matrix,
+    "blocks": _blocks_matrix,
+}
+"""Exact-matrix algorithms. ``hvp``: the curvature product applied to all ``P`` basis vectors
+(any curvature, any activation). ``blocks``: ``G = A^T A`` from per-point logit Jacobians and
+output-Hessian factors (:data:`OUTPUT_FACTORS`), plus, for the Hessian of a piecewise-linear
+net, the residual from HVPs of only the basis vectors outside the largest layer (its diagonal
+layer blocks vanish); typically several times faster (benchmarks/hessian.py)."""
+
+
+def _blocks_apply(p: Problem, curvature: str) -> str | None:
+    """Why ``blocks`` cannot compute this matrix, or ``None`` if it can."""
+    if curvature not in ("hessian", "gauss_newton"):
+        return f"curvature={curvature!r} (blocks covers hessian and gauss_newton)"
+    if p.spec.loss not in OUTPUT_FACTORS:
+        return f"loss={p.spec.loss!r} has no output factorisation in OUTPUT_FACTORS"
+    if curvature == "hessian" and not get_activation(p.spec.activation).piecewise_linear:
+        return (f"activation={p.spec.activation!r} is smooth, so the residual's diagonal "
+                "blocks do not vanish")
+    return None
+
+
+def problem_matrix(p: Problem, curvature: str = "hessian", *, method: str = "auto",
+                   chunk: int = DEFAULT_CHUNK, max_bytes: float = MAX_BYTES) -> np.ndarray:
+    """Exact ``(P, P)`` curvature matrix of a resolved problem (call inside float64).
+
+    ``method="auto"`` uses ``blocks`` where it applies and fits in ``max_bytes``, else ``hvp``.
+    """
     check_curvature(curvature)
     if int(chunk) != chunk or chunk < 1:
         raise ValueError(f"chunk={chunk!r} must be a positive int (basis vectors per batch)")
-    _check_memory(matrix_bytes(p.spec.widths, p.X.shape[0], chunk=chunk), max_bytes,
-                  f"the exact {curvature} of P={p.n_params} parameters on {p.X.shape[0]} points")
-    rows = _basis_products(jnp.asarray(p.theta), jnp.asarray(p.X), jnp.asarray(p.y), p.spec,
-                           curvature, min(int(chunk), p.n_params))
-    return np.asarray(rows).T
+    widths, n = p.spec.widths, p.X.shape[0]
+    if method == "auto":
+        fits = matrix_bytes(widths, n, chunk=chunk, method="blocks") <= max_bytes
+        method = "blocks" if _blocks_apply(p, curvature) is None and fits else "hvp"
+    elif method not in MATRIX_METHODS:
+        raise ValueError(f"method={method!r} is unknown; choose 'auto' or one of "
+                         f"{sorted(MATRIX_METHODS)}")
+    elif method == "blocks" and _blocks_apply(p, curvature) is not None:
+        raise ValueError(f"method='blocks' does not apply: {_blocks_apply(p, curvature)}; "
+                         "use method='hvp'")
+    _check_memory(matrix_bytes(widths, n, chunk=chunk, method=method), max_bytes,
+                  f"the exact {curvature} of P={p.n_params} parameters on {n} points")
+    return MATRIX_METHODS[method](p, curvature, int(chunk))
 
 
 @float64
 def curvature_matrix(net, X, y, *, curvature: str = "hessian", activation: str | None = None,
-                     loss: str = "cross_entropy", chunk: int = DEFAULT_CHUNK,
-                     max_bytes: float = MAX_BYTES) -> np.ndarray:
+                     loss: str = "cross_entropy", method: str = "auto",
+                     chunk: int = DEFAULT_CHUNK, max_bytes: float = MAX_BYTES) -> np.ndarray:
     """Exact curvature matrix ``(P, P)`` of the mean training loss in the flat order.
 
     Args:
         net: layer list or :class:`toylab.models.MLP`; X: ``(n, d)``; y: ``(n,)`` labels.
         curvature: name in :data:`CURVATURES` (``hessian``, ``gauss_newton``, ``fisher``).
         activation: required for a layer list; loss: name in :data:`toylab.train.LOSSES`.
+        method: ``auto`` (``blocks`` where it applies and fits, else ``hvp``) or a name in
+            :data:`MATRIX_METHODS`; both are exact and agree to round-off.
         chunk: basis vectors per vmapped batch of products (memory vs speed).
         max_bytes: limit for the estimated peak memory (:func:`matrix_bytes`); above it a
             ``ValueError`` points to :func:`top_eigen` / :func:`spectral_density`.
@@ -161,15 +292,17 @@ def curvature_matrix(net, X, y, *, curvature: str = "hessian", activation: str |
         ``M: (P, P)`` float64 with column ``j`` equal to ``M e_j`` (not symmetrised).
     """
     return problem_matrix(resolve(net, X, y, activation=activation, loss=loss), curvature,
-                          chunk=chunk, max_bytes=max_bytes)
+                          method=method, chunk=chunk, max_bytes=max_bytes)
 
 
 def hessian(net, X, y, *, activation: str | None = None, loss: str = "cross_entropy",
-            chunk: int = DEFAULT_CHUNK, max_bytes: float = MAX_BYTES) -> np.ndarray:
-    """Exact Hessian ``(P, P)`` of the mean training loss (forward-over-reverse HVPs of all
-    basis vectors, ``chunk`` at a time); see :func:`curvature_matrix`."""
+            method: str = "auto", chunk: int = DEFAULT_CHUNK,
+            max_bytes: float = MAX_BYTES) -> np.ndarray:
+    """Exact Hessian ``(P, P)`` of the mean training loss: forward-over-reverse HVPs of all
+    basis vectors ``chunk`` at a time (``hvp``), or Gauss-Newton + residual blocks for
+    piecewise-linear nets (``blocks``); see :func:`curvature_matrix`."""
     return curvature_matrix(net, X, y, curvature="hessian", activation=activation, loss=loss,
-                            chunk=chunk, max_bytes=max_bytes)
+                            method=method, chunk=chunk, max_bytes=max_bytes)
 
 
 class Spectrum(NamedTuple):

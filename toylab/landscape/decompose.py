@@ -21,7 +21,7 @@ eigenspace.
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +30,7 @@ import numpy as np
 from toylab.landscape.curvature import (
     DEFAULT_CHUNK,
     MAX_BYTES,
+    OUTPUT_FACTORS,
     Spectrum,
     curvature_matrix,
     problem_matrix,
@@ -76,25 +77,6 @@ def empirical_fisher(net, X, y, *, activation: str | None = None, loss: str = "c
 
 
 # ----------------------------------------------------------------------------- class structure
-
-
-def _softmax_factors(z: Array) -> Array:
-    """``(n, C, C)``: row ``c'`` of point ``i`` is ``sqrt(p_ic') (e_c' - p_i)``."""
-    p = jax.nn.softmax(z, axis=-1)
-    eye = jnp.eye(z.shape[-1], dtype=z.dtype)
-    return jnp.sqrt(p)[..., None] * (eye - p[:, None, :])
-
-
-def _identity_factors(z: Array) -> Array:
-    return jnp.broadcast_to(jnp.eye(z.shape[-1], dtype=z.dtype), z.shape + z.shape[-1:])
-
-
-OUTPUT_FACTORS: dict[str, Callable[[Array], Array]] = {
-    "cross_entropy": _softmax_factors,
-    "mse": _identity_factors,
-}
-"""Loss name -> ``a(z (n, C)) -> (n, C, C)`` with ``sum_c' a[i, c'] a[i, c']^T`` equal to the
-per-point output Hessian ``d^2 l / dz_i^2`` (Papyan 2019's factorisation for softmax)."""
 
 
 @partial(jax.jit, static_argnames=("spec",))
