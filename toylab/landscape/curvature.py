@@ -11,11 +11,15 @@ Three curvatures share one interface, the table :data:`CURVATURES` of matrix-vec
   per-example gradients ``g_i = J_i^T r_i``, ``r_i = dl/dz_i`` (Kunstner et al. 2019), through
   the same jvp/vjp with ``H_out,i`` replaced by ``r_i r_i^T``.
 
-The exact path (:func:`curvature_matrix`, :func:`hessian`) applies a product to every basis
-vector, ``chunk`` at a time (``jax.lax.map(..., batch_size=chunk)``, i.e. a vmap of products
-over chunks of basis vectors), so memory is the ``(P, P)`` result plus ``chunk`` products; an
-estimate of it is checked against ``max_bytes`` before anything is allocated. The iterative
-path (:func:`top_eigen`, :func:`spectral_density`) only ever forms products.
+The exact path (:func:`curvature_matrix`, :func:`hessian`) has two algorithms
+(:data:`MATRIX_METHODS`). ``hvp`` applies a product to every basis vector, ``chunk`` at a
+time (``jax.lax.map(..., batch_size=chunk)``, i.e. a vmap of products over chunks of basis
+vectors), so memory is the ``(P, P)`` result plus ``chunk`` products. ``blocks`` builds
+``G = A^T A`` from per-point logit Jacobians and, for piecewise-linear nets, adds the residual
+from HVPs of the basis vectors outside the largest layer only (``R``'s diagonal layer blocks
+are exactly zero there). An estimate of the peak memory is checked against ``max_bytes``
+before anything is allocated. The iterative path (:func:`top_eigen`,
+:func:`spectral_density`) only ever forms products.
 """
 
 from __future__ import annotations
