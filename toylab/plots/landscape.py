@@ -48,17 +48,20 @@ def plot_spectrum(eigenvalues, *, n_outliers: int | None = None,
                 ylabel=f"|{label} eigenvalue|")
     ax_rank.legend(loc="lower left")
 
-    ax_dens.hist(lam, bins=min(100, max(10, lam.size // 5)), density=True, color=PALETTE[0],
-                 alpha=0.5, label="exact (histogram)")
+    counts, _, _ = ax_dens.hist(lam, bins=min(100, max(10, lam.size // 5)), density=True,
+                                color=PALETTE[0], alpha=0.5, label="exact (histogram)")
+    peak = counts.max()
     if density is not None:
         span = lam.max() - lam.min()
         width = sigma if sigma is not None else max(span, 1e-12) / 200
         grid = np.linspace(lam.min() - 0.05 * span, lam.max() + 0.05 * span, 2000)
-        ax_dens.plot(grid, np.maximum(density.density(grid, width), 1e-12), color=PALETTE[5],
-                     label=f"SLQ (sigma = {width:.2g})")
+        curve = density.density(grid, width)
+        peak = max(peak, curve.max())
+        ax_dens.plot(grid, curve, color=PALETTE[5], label=f"SLQ (sigma = {width:.2g})")
     for value in lam[:k]:
         ax_dens.axvline(value, color=PALETTE[1], linewidth=0.6, linestyle=":")
-    ax_dens.set(yscale="log", xlabel=f"{label} eigenvalue", ylabel="spectral density")
+    ax_dens.set(yscale="log", ylim=(peak * 1e-5, peak * 3), xlabel=f"{label} eigenvalue",
+                ylabel="spectral density")
     ax_dens.legend(loc="upper right")
     return fig
 
@@ -150,8 +153,8 @@ def plot_slice_2d(s: LossSlice, *, labels: tuple[str, str] = ("direction 1", "di
     lv = np.geomspace(lo, hi, levels) if lo > 0 else np.linspace(lo, hi, levels)
     cs = ax.contourf(s.grids[0], s.grids[1], s.losses.T, levels=lv, cmap=SEQUENTIAL)
     ax.contour(s.grids[0], s.grids[1], s.losses.T, levels=lv, colors="white", linewidths=0.3)
-    ax.plot(0, 0, marker="*", color=PALETTE[1], markersize=8, label="trained parameters")
-    ax.set(xlabel=labels[0], ylabel=labels[1], aspect="equal")
-    ax.legend(loc="upper right")
+    ax.plot(0, 0, marker="*", color=PALETTE[1], markersize=8)
+    ax.set(xlabel=labels[0], ylabel=labels[1], aspect="equal",
+           title="star: the trained parameters")
     fig.colorbar(cs, ax=ax, label="training loss (nats)", format="%.2g")
     return fig
