@@ -244,32 +244,37 @@ def plot_vs_n(result: StudyResult, config: Config, keys: tuple[str, ...], ylabel
                title=f"{name} (Bayes error {result.summary['bayes_error'][name]:.4f})")
         ax.set_xticks(n, [str(int(v)) for v in n])
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.legend(fontsize=5)
+        ax.legend(fontsize=5, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
     return fig
 
 
 def plot_boundaries(result: StudyResult, config: Config):
-    """Learned boundaries (seed 0, widest net) for growing n over density and Bayes boundary."""
-    fig, axes = figure(1, len(config.distributions), width=PAGE_WIDTH * 0.8, aspect=0.9)
-    width = config.widths[-1]
+    """Learned boundaries (seed 0) for growing n over the density and the Bayes boundary: one
+    row per width (narrowest, widest), one column per distribution."""
+    widths = sorted({config.widths[0], config.widths[-1]})
+    D = len(config.distributions)
+    fig, axes = figure(len(widths), D, width=PAGE_WIDTH * 0.8, aspect=0.75 * D / max(D, 1))
+    axes = np.asarray(axes).reshape(len(widths), D)
     colors = colormaps[SEQUENTIAL](np.linspace(0.0, 0.85, len(config.n_trains)))
-    for d, name in enumerate(config.distributions):
-        ax = axes[0, d] if len(config.distributions) > 1 else axes
-        dist = data.make(name)
-        draw_density(ax, dist)
-        for n, (n_train, color) in enumerate(zip(config.n_trains, colors)):
-            key = f"{name}_n{n_train}_w{width}"
-            net = [(result.arrays[f"{key}__W{l}"][0].astype(float),
-                    result.arrays[f"{key}__b{l}"][0].astype(float)) for l in range(config.depth + 1)]
-            if not all(np.all(np.isfinite(W)) for W, _ in net):
-                continue
-            segs = decision_boundary(partition(net, dist.domain, activation=config.activation))
-            ax.add_collection(LineCollection(segs, colors=[color], linewidths=1.0,
-                                             label=f"learned, n = {n_train}"))
-        draw_bayes_boundary(ax, dist)
-        set_box(ax, dist.domain)
-        ax.set_title(f"{name}: width {width}, seed 0")
-        ax.legend(fontsize=5, loc="upper right", framealpha=0.9)
+    for row, width in enumerate(widths):
+        for d, name in enumerate(config.distributions):
+            ax = axes[row, d]
+            dist = data.make(name)
+            draw_density(ax, dist)
+            for n_train, color in zip(config.n_trains, colors):
+                key = f"{name}_n{n_train}_w{width}"
+                net = [(result.arrays[f"{key}__W{l}"][0].astype(float),
+                        result.arrays[f"{key}__b{l}"][0].astype(float))
+                       for l in range(config.depth + 1)]
+                if not all(np.all(np.isfinite(W)) for W, _ in net):
+                    continue
+                segs = decision_boundary(partition(net, dist.domain, activation=config.activation))
+                ax.add_collection(LineCollection(segs, colors=[color], linewidths=1.0,
+                                                 label=f"learned, n = {n_train}"))
+            draw_bayes_boundary(ax, dist)
+            set_box(ax, dist.domain)
+            ax.set_title(f"{name}: width {width}, seed 0")
+    axes[0, -1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
 
 

@@ -65,8 +65,8 @@ class Config:
     activation: str = "relu"
     optimizer: str = "adam"
     learning_rate: float = 1e-2
-    steps: int = 1000
-    snapshot_every: int = 50
+    steps: int = 300
+    snapshot_every: int = 20
     mass_level: float = 0.99
     seeds: int = 4
 
