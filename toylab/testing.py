@@ -164,6 +164,10 @@ def _covariance(rng: np.random.Generator, d: int, scale: float, condition: float
     return (cov + cov.T) / 2
 
 
+TINY_SEPARATION = 1e-6
+"""Drawn separations below this become ``min_separation`` (exactly 0 by default): coincident
+means are the degenerate case; separations like 1e-300 would only probe float underflow."""
+
 MIN_SPREAD_RATIO = 0.25
 """Generated means span at most ``1 / MIN_SPREAD_RATIO`` times their separation per axis
 (unless the fallback line layout is needed), which keeps worlds compact."""
@@ -228,6 +232,7 @@ def distributions(
             ``C + 2``; extra components get random classes, as in XOR).
         min_separation, max_separation: smallest distance between the means of components of
             different classes. Default minimum: 0 (coincident means) if ``degenerate`` else 1.
+            Draws below :data:`TINY_SEPARATION` are replaced by ``min_separation``.
         max_condition: largest condition number of a covariance (each drawn log-uniformly in
             ``[1, max_condition]``, hitting both ends). Default ``1e3`` if ``degenerate``
             (standard deviations ~32x apart, within reach of the Bayes-error quadrature's
@@ -266,7 +271,8 @@ def distributions(
         K = draw(st.integers(max(C, k_lo), k_hi))
         extra = draw(st.lists(st.integers(0, C - 1), min_size=K - C, max_size=K - C))
         labels = np.array(list(range(C)) + extra, dtype=np.int64)
-        separation = draw(_range_with_ends(sep_lo, sep_hi))
+        separation = draw(_range_with_ends(sep_lo, sep_hi).map(
+            lambda s: s if s >= TINY_SEPARATION else sep_lo))
         shared = draw(st.booleans()) if shared_covariance is None else shared_covariance
         n_covs = 1 if shared else K
         conditions = draw(st.lists(_range_with_ends(1.0, cond_hi, log=True),
