@@ -181,7 +181,7 @@ def test_trained_networks_are_trained_on_their_world(net):
         (lambda: tt.domains(min_size=0.0), "min_size"),
         (lambda: tt.domains(max_aspect=0.5), "max_aspect"),
         (lambda: tt.parameter_directions((2, 3, 2), kinds=["diagonal"]), "kinds"),
-        (lambda: tt.trained_networks(hidden=((),)), "hidden"),
+        (lambda: tt.trained_networks(hidden=((8, 0),)), "hidden"),
         (lambda: tt.trained_networks(learning_rates=(0.0,)), "learning_rates"),
         (lambda: tt.trained_networks(steps=100, snapshot_every=30), "snapshot_every"),
     ],

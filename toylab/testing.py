@@ -609,6 +609,12 @@ class TrainedNetwork(NamedTuple):
     final_loss: float
     final_accuracy: float
 
+    def __repr__(self) -> str:  # hypothesis prints falsifying examples with repr
+        return (f"TrainedNetwork(widths={self.config.widths}, activation={self.activation!r}, "
+                f"dist={self.dist!r}, means={self.dist.means.tolist()}, seed={self.seed}, "
+                f"learning_rate={self.config.learning_rate}, final_loss={self.final_loss:.4g}, "
+                f"final_accuracy={self.final_accuracy:.4g})")
+
 
 class _World:
     """A distribution hashed by its parameters (GaussianMixture compares by identity), so
@@ -665,7 +671,8 @@ def trained_networks(
     Args:
         dists: strategy of distributions (default: :func:`distributions` in 2-D with 2-3
             well-separated classes, ``degenerate=False``).
-        hidden: hidden-layer width tuples to choose from, e.g. ``((8,), (8, 8))``.
+        hidden: hidden-layer width tuples to choose from, e.g. ``((8,), (8, 8))``; ``()`` is
+            a linear model.
         activations: activation name(s); learning_rates: to choose from.
         steps, snapshot_every, optimizer: training (see :class:`toylab.train.TrainConfig`).
         n_points: training sample size (sample seed drawn from ``seeds`` too).
@@ -677,9 +684,9 @@ def trained_networks(
 
     names = _check_activations(activations)
     hidden = tuple(tuple(int(w) for w in h) for h in hidden)
-    if not hidden or any(not h or min(h) < 1 for h in hidden):
-        raise ValueError(f"hidden={hidden!r} must be non-empty tuples of positive widths, "
-                         "e.g. ((8,), (8, 8))")
+    if not hidden or any(h and min(h) < 1 for h in hidden):
+        raise ValueError(f"hidden={hidden!r} must be tuples of positive widths, e.g. "
+                         "((8,), (8, 8)), or () for no hidden layer")
     rates = tuple(float(r) for r in learning_rates)
     if not rates or min(rates) <= 0:
         raise ValueError(f"learning_rates={learning_rates!r} must be positive, e.g. (1e-2,)")

@@ -82,13 +82,11 @@ def test_no_network_beats_the_bayes_error_in_general_worlds(data):
     assert excess.value >= -excess.error_bound
 
 
-@pytest.mark.xfail(strict=True, reason="toylab.exact.population drops every class cell when "
-                   "logits differ by ~1e-200 (reported; accuracy must be in [0.0668, 0.5])")
 def test_population_accuracy_of_nearly_tied_logits():
-    """B1's degenerate edge, found by hypothesis: a linear net whose two logits differ by
-    ``2e-200 x0`` predicts class 0 on ``x0 > 0`` (accuracy ``Phi(-1.5) = 0.0668`` on
-    ``two_gaussians``); were the logits treated as tied, class 0 everywhere (0.5). The
-    library returns 0, which no classifier of two classes covering the plane can have."""
+    """B1's degenerate edge, found by hypothesis (the library returned accuracy 0 until
+    ``exact.boundary.class_cells`` normalised its half-planes): a linear net whose two logits
+    differ by ``2e-200 x0`` predicts class 0 on ``x0 > 0`` (accuracy ``Phi(-1.5) = 0.0668`` on
+    ``two_gaussians``); were the logits treated as tied, class 0 everywhere (0.5)."""
     from toylab import data
     from toylab.exact.population import population_accuracy
 
