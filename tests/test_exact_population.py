@@ -183,6 +183,41 @@ def test_tied_logits_predict_the_first_class():
     assert pop.hausdorff_to_bayes(p, dist).value == np.inf  # no learned boundary at all
 
 
+def _tie(net, mode, rng):
+    """Make the output layer's logits tie: ``exact`` copies logit 0 into logit 1, ``near``
+    adds ~1e-200 noise to that copy, ``tiny`` scales every logit by 1e-200 (all differences
+    ~1e-200, the regression case of nearly tied logits that once lost every class cell)."""
+    *hidden, (W, b) = net
+    W, b = W.copy(), b.copy()
+    if mode == "tiny":
+        W, b = W * 1e-200, b * 1e-200
+    elif mode != "none":
+        noise = 1e-200 * (mode == "near")
+        W[:, 1] = W[:, 0] + noise * rng.normal(size=len(W))
+        b[1] = b[0] + noise * rng.normal()
+    return [*hidden, (W, b)]
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), activation=st.sampled_from(PIECEWISE_LINEAR),
+       hidden=st.lists(st.integers(1, 4), min_size=0, max_size=1), n_classes=st.sampled_from([2, 3]),
+       mode=st.sampled_from(["none", "exact", "near", "tiny"]))
+def test_prediction_cells_cover_the_domain(seed, activation, hidden, n_classes, mode):
+    """Every point of the domain is predicted as exactly one class: summed over the cyclic
+    relabellings of the components, the accuracies add up to ``P(domain) = 1 - mass_outside``
+    (a gap or an overlap of class cells of any area would show)."""
+    rng = np.random.default_rng(seed)
+    net = _tie(_random_net(seed, (2, *hidden, n_classes)), mode, rng)
+    means = rng.normal(size=(n_classes, 2))
+    total, out = 0.0, None
+    for shift in range(n_classes):
+        dist = data.GaussianMixture(means, 1.0, labels=(np.arange(n_classes) + shift) % n_classes)
+        acc = pop.population_accuracy(pop.population_partition(net, dist, activation=activation),
+                                      dist)
+        total, out = total + acc.value, acc.mass_outside
+    assert abs(total - (1.0 - out)) < 1e-12
+
+
 # ----------------------------------------------------------------------------- boundaries
 
 

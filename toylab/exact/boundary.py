@@ -136,9 +136,26 @@ class ClassCells(NamedTuple):
     label: np.ndarray
 
 
+def _unit_affine(a: np.ndarray, c: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rescale affine functions ``u -> a . u + c`` (``a (n, 2)``, ``c (n,)``) by positive
+    factors so that ``|a|_1 scale + |c| = 1`` (identically zero ones stay zero).
+
+    The half-plane ``a . u + c >= 0`` and the relative snapping tolerance are unchanged, but
+    the vertex values no longer underflow: for logits differing by ~1e-200, products of two
+    vertex values (``geometry.clip_halfplane`` tests crossings by ``s * s_next < 0``) would
+    round to 0 and every cell would be lost.
+    """
+    norm = geo.affine_tol(a, c, scale) / geo.SNAP_RTOL
+    unit = np.where(norm > 0, norm, 1.0)
+    return a / unit[:, None], c / unit
+
+
 def class_cells(p: Partition) -> ClassCells:
     """Clip every region by the half-planes ``logit_k >= logit_j`` (all ``j != k``), for each
-    class ``k``. Cells of area below ``AREA_RTOL`` times the domain area are dropped."""
+    class ``k``. Cells of area below ``AREA_RTOL`` times the domain area are dropped.
+
+    Cells of tied classes overlap (a tie over a whole cell puts it in every tied class);
+    together the cells cover the domain up to the dropped slivers."""
     A, c = p.pre[-1]
     n_cls = A.shape[2]
     scale = geo.length_scale(p.domain)
@@ -149,8 +166,8 @@ def class_cells(p: Partition) -> ClassCells:
         for j in range(n_cls):
             if j == k:
                 continue
-            av = np.repeat(A[reg, :, k] - A[reg, :, j], counts, 0)
-            cv = np.repeat(c[reg, k] - c[reg, j], counts)
+            av, cv = _unit_affine(A[reg, :, k] - A[reg, :, j], c[reg, k] - c[reg, j], scale)
+            av, cv = np.repeat(av, counts, 0), np.repeat(cv, counts)
             s = verts[:, 0] * av[:, 0] + verts[:, 1] * av[:, 1] + cv
             verts, counts = geo.clip_halfplane(verts, counts, s, geo.affine_tol(av, cv, scale))
             keep = geo.polygon_areas(verts, counts) > area_eps
