@@ -244,7 +244,7 @@ def plot_vs_n(result: StudyResult, config: Config, keys: tuple[str, ...], ylabel
                title=f"{name} (Bayes error {result.summary['bayes_error'][name]:.4f})")
         ax.set_xticks(n, [str(int(v)) for v in n])
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.legend(fontsize=5, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+        ax.legend(fontsize=5, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     return fig
 
 

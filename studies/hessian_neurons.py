@@ -204,8 +204,12 @@ def _config_of(result: StudyResult) -> Config:
 
 
 def _scatter_groups(ax, x, y, top, bulk) -> None:
+    """Bulk, leading non-outlier and outlier eigenvectors in three styles."""
+    rest = ~top & ~bulk
     ax.scatter(x[bulk], y[bulk], s=8, color=PALETTE[0], alpha=0.7, edgecolor="none",
                label="bulk eigenvectors")
+    ax.scatter(x[rest], y[rest], s=8, color="0.55", edgecolor="none",
+               label="leading, not outliers")
     ax.scatter(x[top], y[top], s=14, color=PALETTE[5], marker="D", edgecolor="none",
                label="top (outlier) eigenvectors")
 
@@ -225,15 +229,15 @@ def plot_spectrum(result: StudyResult, config: Config):
     ax_spec.set(xscale="log", xlabel="eigenvalue rank", ylabel="Hessian eigenvalue",
                 title="(a) training-loss Hessian spectrum")
     ax_spec.legend(fontsize=6)
-    eig = np.take_along_axis(a["eigenvalues"], a["indices"], 1)
-    _scatter_groups(ax_pr, np.abs(eig), a["ratio"], a["top"], a["bulk"])
+    rank = a["indices"] + 1
+    _scatter_groups(ax_pr, rank, a["ratio"], a["top"], a["bulk"])
     n_neurons = sum(config.widths[1:])
     ax_pr.axhline(n_neurons, color="black", ls=":", lw=0.8, label=f"all {n_neurons} neurons")
-    ax_pr.set(xscale="log", xlabel="|eigenvalue|", ylabel="participation ratio (neurons)",
-              title="(b) neurons involved")
-    ax_pr.legend(fontsize=6)
-    _scatter_groups(ax_layer, np.abs(eig), a["layer_shares"][:, -1], a["top"], a["bulk"])
-    ax_layer.set(xscale="log", xlabel="|eigenvalue|", ylabel="share on logit neurons",
+    ax_pr.set(xscale="log", xlabel="eigenvalue rank", ylabel="participation ratio (neurons)",
+              title="(b) neurons involved", ylim=(0, n_neurons + 1))
+    ax_pr.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.33), ncol=2)
+    _scatter_groups(ax_layer, rank, a["layer_shares"][:, -1], a["top"], a["bulk"])
+    ax_layer.set(xscale="log", xlabel="eigenvalue rank", ylabel="share on logit neurons",
                  title="(c) share of the output layer", ylim=(0, 1))
     return fig
 
@@ -241,7 +245,7 @@ def plot_spectrum(result: StudyResult, config: Config):
 def plot_motion(result: StudyResult, config: Config):
     """Boundary speed (density-weighted) and where folds move, per studied eigenvector."""
     a = result.arrays
-    eig = np.abs(np.take_along_axis(a["eigenvalues"], a["indices"], 1))
+    rank = a["indices"] + 1
     fig, axes = figure(1, 3, width=PAGE_WIDTH, aspect=0.9)
     panels = (("boundary_speed", "boundary speed, density-weighted\n(input units per unit step)",
                "(a) decision boundary"),
@@ -250,9 +254,8 @@ def plot_motion(result: StudyResult, config: Config):
               ("fold_motion_density", "mean data density where folds move\n(per unit area)",
                "(c) folds: in or out of the data?"))
     for ax, (key, ylabel, title) in zip(axes[0], panels):
-        values = np.maximum(a[key], 1e-300)
-        _scatter_groups(ax, eig, values, a["top"], a["bulk"])
-        ax.set(xscale="log", yscale="log", xlabel="|Hessian eigenvalue|", ylabel=ylabel,
+        _scatter_groups(ax, rank, np.maximum(a[key], 1e-300), a["top"], a["bulk"])
+        ax.set(xscale="log", yscale="log", xlabel="Hessian eigenvalue rank", ylabel=ylabel,
                title=title)
     axes[0, 0].legend(fontsize=6)
     return fig
@@ -292,14 +295,14 @@ def plot_directions(result: StudyResult, config: Config):
     spectrum = eigendecomposition((H + H.T) / 2)
     p = population_partition(net, dist, activation=config.activation)
     bulk_rank = int(a["indices"][0][config.top_store + config.bulk_samples // 2])
-    fig, axes = figure(1, 2, width=PAGE_WIDTH * 0.85, aspect=0.62)
+    fig, axes = figure(2, 1, width=PAGE_WIDTH * 0.6, aspect=0.55)
     norm = LogNorm(SPEED_RANGE[0], SPEED_RANGE[1], clip=True)
     for ax, rank, label in ((axes[0, 0], 0, "top eigenvector"),
-                            (axes[0, 1], bulk_rank, f"bulk eigenvector (rank {bulk_rank + 1})")):
+                            (axes[1, 0], bulk_rank, f"bulk eigenvector (rank {bulk_rank + 1})")):
         lines = _draw_direction(ax, p, dist, spectrum.eigenvectors[:, rank],
                                 f"{label}, $\\lambda$ = {spectrum.eigenvalues[rank]:.2g}", norm)
-    fig.colorbar(lines, ax=axes[0, :], shrink=0.7, location="bottom", extend="both",
-                 label="normal speed of boundary and folds (input units per unit parameter step)")
+    fig.colorbar(lines, ax=axes[:, 0], shrink=0.9, location="bottom", extend="both",
+                 label="normal speed of boundary and folds\n(input units per unit parameter step)")
     return fig
 
 
