@@ -11,11 +11,17 @@ from toylab import models
 
 def _forward(layers, X, activation):
     """``(pre, post)``: per layer (logits last) pre- and post-activations at ``X (n, d)``,
-    float64, by the plain forward pass of :func:`toylab.models.activations`."""
+    float64, by the plain forward pass of :func:`toylab.models.activations`.
+
+    Rows are padded to a power of two (>= 256) so that few distinct shapes are compiled."""
+    X = np.asarray(X, np.float64)
+    n = len(X)
+    padded = np.zeros((max(256, 1 << (n - 1).bit_length()), X.shape[1]))
+    padded[:n] = X
     with jax.enable_x64(True):
-        out = models.activations([(np.asarray(W), np.asarray(b)) for W, b in layers],
-                                 np.asarray(X, np.float64), activation)
-        return [np.asarray(z) for z in out.pre], [np.asarray(h) for h in out.post]
+        out = models.activations([(np.asarray(W), np.asarray(b)) for W, b in layers], padded,
+                                 activation)
+        return [np.asarray(z)[:n] for z in out.pre], [np.asarray(h)[:n] for h in out.post]
 
 
 def _points_in(polygon, n, seed):

@@ -40,7 +40,8 @@ from toylab.models import flatten, n_params, param_index, unflatten
 WIDTHS = (2, 4, 3)
 SAMPLE = data.blobs(3).sample(0, 64)
 X, Y = SAMPLE.X, SAMPLE.y
-HOMOGENEOUS = ("relu", "leaky_relu")
+HOMOGENEOUS = ("relu", "leaky_relu", "abs", "linear")
+"""Positively homogeneous activations; relu in the default run, all of them with -m slow."""
 
 
 def _permutation(widths, layer, order):
@@ -64,12 +65,14 @@ def _close(got, want, scale, rtol=1e-9):
     np.testing.assert_allclose(got, want, rtol=0, atol=rtol * scale)
 
 
+@pytest.mark.parametrize("activation", [
+    a if a == "relu" else pytest.param(a, marks=pytest.mark.slow) for a in HOMOGENEOUS])
 @settings(max_examples=12)
-@given(net=tt.networks(widths=WIDTHS, activations=HOMOGENEOUS),
-       choice=st.tuples(st.integers(0, 2**16), st.integers(0, 3)),
+@given(data_=st.data(), choice=st.tuples(st.integers(0, 2**16), st.integers(0, 3)),
        a=st.sampled_from([0.3, 2.0, 5.0]))
-def test_hessian_symmetries(net, choice, a):
+def test_hessian_symmetries(activation, data_, choice, a):
     """H1-H4 at one generated network."""
+    net = data_.draw(tt.networks(widths=WIDTHS, activations=activation))
     layers, act = net.layers, net.activation
     theta = flatten(layers)
     H = L.hessian(layers, X, Y, activation=act)
