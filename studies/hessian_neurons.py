@@ -108,6 +108,7 @@ def _seed_result(net, X, y, dist, config: Config) -> dict:
     n_hidden = len(motion.neurons)
     return {
         "eigenvalues": spectrum.eigenvalues,
+        "eigenvectors": V,
         "outliers": count_outliers(spectrum.eigenvalues, max_count=config.max_outliers),
         "indices": idx,
         "ratio": part.ratio,
@@ -291,16 +292,16 @@ def plot_directions(result: StudyResult, config: Config):
     dist = config.distribution_()
     net = [(a[f"W{d}"][0].astype(float), a[f"b{d}"][0].astype(float))
            for d in range(len(config.widths) - 1)]
-    H = hessian(net, a["X"], a["y"], activation=config.activation)
-    spectrum = eigendecomposition((H + H.T) / 2)
     p = population_partition(net, dist, activation=config.activation)
-    bulk_rank = int(a["indices"][0][config.top_store + config.bulk_samples // 2])
+    bulk = config.top_store + config.bulk_samples // 2  # column of the middle bulk direction
     fig, axes = figure(2, 1, width=PAGE_WIDTH * 0.6, aspect=0.55)
     norm = LogNorm(SPEED_RANGE[0], SPEED_RANGE[1], clip=True)
-    for ax, rank, label in ((axes[0, 0], 0, "top eigenvector"),
-                            (axes[1, 0], bulk_rank, f"bulk eigenvector (rank {bulk_rank + 1})")):
-        lines = _draw_direction(ax, p, dist, spectrum.eigenvectors[:, rank],
-                                f"{label}, $\\lambda$ = {spectrum.eigenvalues[rank]:.2g}", norm)
+    for ax, column, label in ((axes[0, 0], 0, "top eigenvector"),
+                              (axes[1, 0], bulk, "bulk eigenvector")):
+        rank = int(a["indices"][0, column])
+        lines = _draw_direction(ax, p, dist, a["eigenvectors"][0, :, column],
+                                f"{label} (rank {rank + 1}), $\\lambda$ = "
+                                f"{a['eigenvalues'][0, rank]:.2g}", norm)
     fig.colorbar(lines, ax=axes[:, 0], shrink=0.9, location="bottom", extend="both",
                  label="normal speed of boundary and folds\n(input units per unit parameter step)")
     return fig
