@@ -218,3 +218,49 @@ def test_divergence_names_config_seed_and_step(sample, one_config):
     report = run_sweep([BASE, config], *sample, SEEDS[:4], devices=1, seed_chunk=CHUNK,
                        on_divergence="report")
     assert {(i, seed) for i, seed, _ in report.diverged()} == {(1, s) for s in range(4)}
+
+
+MULTI_PROCESS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import jax
+    import numpy as np
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
+    from toylab import data
+    from toylab.sweep import run_sweep
+    from toylab.train import TrainConfig
+    configs = [TrainConfig(widths=(2, 6, 3), steps=30, snapshot_every=10, optimizer="sgd",
+                           learning_rate=lr) for lr in (0.05, 0.2)]
+    sample = data.blobs(3).sample(0, 96)
+    sweep = run_sweep(configs, sample.X, sample.y, 8, seed_chunk=4)
+    assert sweep.devices == 2 and jax.process_count() == 2
+    np.savez(sys.argv[3], *[r.loss for r in sweep.results],
+             *[r.snapshots[0][0] for r in sweep.results])
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_processes_with_jax_distributed_match_one_device(sample, split_sweep, tmp_path):
+    """The multi-host path (jax.distributed.initialize, one CPU device per process, gloo
+    collectives) gives every process all results, bit-identical to one device."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        address = f"localhost:{s.getsockname()[1]}"
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="")
+    procs = [subprocess.Popen([sys.executable, "-c", MULTI_PROCESS_SCRIPT, address, str(i),
+                               str(tmp_path / f"p{i}.npz")], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for i in range(2)]
+    for proc in procs:
+        output, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, output
+    split, _ = split_sweep
+    want = [r.loss for r in split.results] + [r.snapshots[0][0] for r in split.results]
+    for i in range(2):
+        got = np.load(tmp_path / f"p{i}.npz")
+        for k, w in enumerate(want):
+            np.testing.assert_array_equal(got[f"arr_{k}"], w)
