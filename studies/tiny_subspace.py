@@ -230,14 +230,14 @@ def plot_outliers_vs_k(result: StudyResult, config: Config):
             counts = [[r["outliers"] for r in result.summary["by_setting"]
                        if (r["dataset"], r["activation"], r["optimizer"], r["k"])
                        == (dataset, activation, optimizer, k)][0] for k in config.ks]
-            offset = (n - (len(combos) - 1) / 2) * 0.08
+            offset = (n - (len(combos) - 1) / 2) * 0.12
             for k, c in zip(ks, counts):
-                ax.scatter(np.full(len(c), k) * (1 + offset), c, s=6, color=color, alpha=0.6)
+                ax.scatter(np.full(len(c), k + offset), c, s=6, color=color, alpha=0.6)
             ax.plot(ks, [np.median(c) if c else np.nan for c in counts], color=color,
                     marker="o", markersize=3, label=f"{activation}, {optimizer}")
         ax.plot(ks, ks, **dict(color="black", linestyle="--", linewidth=0.8), label="k")
         ax.plot(ks, ks - 1, **dict(color="grey", linestyle=":", linewidth=0.8), label="k - 1")
-        ax.set(xscale="log", xlabel="number of classes k", ylabel="Hessian outliers at end",
+        ax.set(xlabel="number of classes k", ylabel="Hessian outliers at end",
                title=dataset.replace("_", " "))
         ax.set_xticks(ks, [str(k) for k in ks])
     axes[0, -1].legend(fontsize=5, loc="upper left")
@@ -271,9 +271,12 @@ def make_figures(result: StudyResult, out: Path) -> list[Path]:
         paths += save(plot_neuron_heatmap(L.neuron_shares(top, widths), neurons),
                       out / f"neurons_{dataset}_k{k}")
     for dataset_, k in itertools.product(config.datasets, config.ks):
-        groups = {f"{act}, {opt}": a[f"overlap__{setting_key(dataset_, act, opt, k)}"]
-                  for act, opt in itertools.product(config.activations, config.optimizers)}
-        fig = plot_overlap(steps, {g: c for g, c in groups.items() if c.size},
+        panels = [{opt: a[f"overlap__{setting_key(dataset_, act, opt, k)}"]
+                   for opt in config.optimizers
+                   if a[f"overlap__{setting_key(dataset_, act, opt, k)}"].size}
+                  for act in config.activations]
+        fig = plot_overlap(steps, panels, titles=[f"{dataset_.replace('_', ' ')}, k = {k}, {act}"
+                                                  for act in config.activations],
                            ylabel=f"gradient overlap with top-{k} subspace")
         paths += save(fig, out / f"overlap_{dataset_}_k{k}")
     stability = {f"k = {k}": a[f"stability__{setting_key(dataset, activation, optimizer, k)}"]

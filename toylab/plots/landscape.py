@@ -66,23 +66,35 @@ def plot_spectrum(eigenvalues, *, n_outliers: int | None = None,
     return fig
 
 
-def plot_overlap(steps, overlaps: Mapping[str, np.ndarray], *,
+def plot_overlap(steps, overlaps: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+                 *, titles: Sequence[str] | None = None,
                  ylabel: str = "gradient overlap with top-k subspace"):
     """Overlap vs training step across seeds: median line, IQR and min-max bands per group.
 
     Args:
         steps: ``(T,)`` training steps of the snapshots.
-        overlaps: group label (e.g. optimizer) -> ``(S, T)`` one row per seed.
+        overlaps: group label (e.g. optimizer) -> ``(S, T)`` one row per seed; or a sequence
+            of such mappings, one panel each (sharing the legend when labels repeat).
+        titles: one title per panel.
     Returns:
         the Figure.
     """
-    fig, ax = figure(width=COLUMN_WIDTH, aspect=0.75)
+    panels = [overlaps] if isinstance(overlaps, Mapping) else list(overlaps)
+    fig, axes = figure(1, len(panels), width=COLUMN_WIDTH * min(len(panels), 2),
+                       aspect=0.8, sharey=True)
+    axes = np.asarray(axes).reshape(-1)
     steps = np.asarray(steps)
-    for color, (label, curves) in zip(PALETTE, overlaps.items()):
-        curves = np.atleast_2d(np.asarray(curves, np.float64))
-        spread_band(ax, steps, curves, color=color, label=f"{label} ({curves.shape[0]} seeds)")
-    ax.set(xlabel="training step", ylabel=ylabel, ylim=(-0.02, 1.02))
-    ax.legend(loc="lower right", title="median, IQR, min-max")
+    for j, (ax, panel) in enumerate(zip(axes, panels)):
+        for color, (label, curves) in zip(PALETTE, panel.items()):
+            curves = np.atleast_2d(np.asarray(curves, np.float64))
+            spread_band(ax, steps, curves, color=color,
+                        label=f"{label} ({curves.shape[0]} seeds)")
+        ax.set(xlabel="training step", ylim=(-0.02, 1.02),
+               title=None if titles is None else titles[j])
+    axes[0].set_ylabel(ylabel)
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3),
+               title="median, IQR, min-max")
     return fig
 
 
