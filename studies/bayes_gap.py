@@ -177,7 +177,8 @@ def compute(config: Config) -> tuple[dict, dict]:
         "seeds": config.seeds,
         "diverged": {k: v for k, v in diverged.items() if v},
         "bayes_error": {name: data.make(name).bayes_error() for name in config.distributions},
-        "min_excess_over_bound": float(np.nanmin(excess / bound)),
+        "min_excess_risk": float(np.nanmin(excess)),
+        "never_beats_bayes": bool(np.all(excess[np.isfinite(excess)] >= -bound[np.isfinite(excess)])),
         "max_error_bound": float(np.nanmax(bound)),
         "max_hausdorff_tolerance": float(np.nanmax(tol)),
         "core_box": {name: data.make(name).covering_box(config.core_mass_outside).tolist()

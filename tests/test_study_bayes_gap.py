@@ -23,7 +23,7 @@ def quick(tmp_path_factory):
 def test_quick_summary_and_arrays(quick):
     config, result = quick
     s, a = result.summary, result.arrays
-    assert {"seeds", "diverged", "bayes_error", "min_excess_over_bound"} <= set(s)
+    assert {"seeds", "diverged", "bayes_error", "min_excess_risk", "never_beats_bayes"} <= set(s)
     shape = (len(config.distributions), len(config.n_trains), len(config.widths), config.seeds)
     assert a["excess"].shape == a["hausdorff"].shape == a["hausdorff_core"].shape == shape
     for name in config.distributions:
@@ -43,6 +43,7 @@ def test_trained_nets_never_beat_bayes(quick):
     a = result.arrays
     kept = np.isfinite(a["excess"])
     assert np.all(a["excess"][kept] >= -a["error_bound"][kept])
+    assert result.summary["never_beats_bayes"] is True
     assert np.all(a["hausdorff"][kept] >= 0)
 
 
