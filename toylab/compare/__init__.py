@@ -64,3 +64,24 @@ from toylab.compare.landscape_neurons import (
     participation,
     segment_integrals,
 )
+
+from toylab.compare.neurons import (
+    KINDS,
+    Kinds,
+    KindThresholds,
+    NeuronProfile,
+    RegionIntegrals,
+    Targets,
+    bayes_segments,
+    classify,
+    fan_triangles,
+    fold_depth,
+    fold_distance,
+    kind_fractions,
+    neuron_profile,
+    region_integrals,
+    segment_distance,
+    subdivide,
+    targets,
+    triangle_rule,
+)
