@@ -85,3 +85,15 @@ from toylab.compare.neurons import (
     targets,
     triangle_rule,
 )
+
+from toylab.compare.featureviz import (
+    NeuronScores,
+    TopQuantile,
+    distance_to_set,
+    feature_visualisation,
+    mass_in,
+    score_neurons,
+    superlevel_polygons,
+    top_examples,
+    top_quantile,
+)
