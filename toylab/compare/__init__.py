@@ -97,3 +97,12 @@ from toylab.compare.featureviz import (
     top_examples,
     top_quantile,
 )
+
+from toylab.compare.universality import (
+    CrossCorrelation,
+    Matching,
+    cross_correlations,
+    fold_hausdorff,
+    match_neurons,
+    parallel_network,
+)
