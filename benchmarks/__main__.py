@@ -1,0 +1,72 @@
+"""Run every benchmark and write ``benchmarks/results/summary.json``.
+
+Each benchmark runs as its own process (``python benchmarks/<name>.py``), so XLA flags,
+thread pools and peak memory do not leak between them; its printed output streams through,
+and the JSON it writes to ``benchmarks/results/`` is collected into the summary together with
+the exit status and wall time.
+
+Run from the repository root: ``python -m benchmarks [--only NAME ...] [--skip NAME ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+
+BENCHMARKS: dict[str, str] = {
+    "train_ensemble": "256 seeds in one compiled vmap x scan call vs a per-seed loop",
+    "exact_partition": "exact linear-region partition vs evaluating the net on a grid",
+    "hessian": "exact Hessian + full spectrum vs power iteration for the top eigenvalue",
+    "sweep_memory": "peak RSS of a 4,096-seed sweep vs its shape-based memory estimate",
+}
+"""Benchmark name (``benchmarks/<name>.py``, ``results/<name>.json``) -> what it compares."""
+
+
+def run(name: str) -> dict:
+    """Run one benchmark script; returns its summary entry."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(HERE / f"{name}.py")], cwd=HERE.parent)
+    seconds = time.perf_counter() - start
+    path = RESULTS / f"{name}.json"
+    fresh = proc.returncode == 0 and path.exists() and path.stat().st_mtime >= time.time() - seconds
+    return {
+        "compares": BENCHMARKS[name],
+        "command": f"python benchmarks/{name}.py",
+        "returncode": proc.returncode,
+        "wall_seconds": seconds,
+        "result": json.loads(path.read_text()) if fresh else None,
+    }
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
+    parser.add_argument("--skip", nargs="+", choices=sorted(BENCHMARKS), default=())
+    args = parser.parse_args(argv)
+    names = [n for n in (args.only or BENCHMARKS) if n not in args.skip]
+    summary = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "python": platform.python_version(),
+        "benchmarks": {},
+    }
+    for name in names:
+        print(f"== {name}: {BENCHMARKS[name]}", flush=True)
+        summary["benchmarks"][name] = run(name)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    failed = [n for n, entry in summary["benchmarks"].items() if entry["returncode"]]
+    print(f"wrote {RESULTS / 'summary.json'}" + (f"; FAILED: {failed}" if failed else ""))
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(int(any(entry["returncode"] for entry in main()["benchmarks"].values())))
