@@ -211,8 +211,8 @@ def test_dead_and_zero_weight_neurons_are_classified_dead_without_nan_errors():
 
 def test_classify_follows_the_thresholds():
     prof = cn.NeuronProfile(
-        neurons=np.array([[0, i] for i in range(5)]), targets=cn.BOUNDARY_TARGETS[:1] + (
-            "log_density_0", "distance_bayes", "distance_learned"),
+        neurons=np.array([[0, i] for i in range(5)]), targets=(
+            "log_odds", "log_density", "distance_bayes", "distance_learned"),
         mean=np.zeros(5), std=np.ones(5), active_mass=np.array([0.5, 0.5, 0.5, 0.5, 0.001]),
         corr=np.array([[0.95, 0.1, 0.9, 0.2], [0.1, -0.93, 0.0, 0.0], [0.9, 0.9, 0.0, 0.0],
                        [0.5, 0.5, 0.5, -0.5], [0.99, 0.0, 0.0, 0.0]]),

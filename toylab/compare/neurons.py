@@ -38,8 +38,8 @@ Neuron kinds (:func:`classify`, thresholds in :class:`KindThresholds`):
   only on regions of total probability ``< dead_mass``);
 * ``boundary``: ``max |corr|`` with a boundary target (log-odds, signed distance to the Bayes
   or to the learned boundary) is ``>= corr`` and the best density target is below ``corr``;
-* ``density``: ``max |corr|`` with a component log-density is ``>= corr``, boundary targets
-  below;
+* ``density``: ``max |corr|`` with the mixture's or a component's log-density is ``>= corr``,
+  boundary targets below;
 * ``both``: both families reach ``corr``; ``other``: neither does.
 
 Independently, a neuron's *fold* (where its pre-activation crosses a breakpoint) is
@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import logsumexp, ndtr
 
 from toylab.exact import geometry as geo
 from toylab.exact.boundary import decision_boundary, folds
@@ -383,13 +383,15 @@ class Targets(NamedTuple):
 
 
 BOUNDARY_TARGETS = ("log_odds", "distance_bayes", "distance_learned")
-"""Targets that describe the decision boundary; the density targets are ``log_density_k``."""
+"""Targets that describe the decision boundary; the density targets are ``log_density`` (the
+mixture) and ``log_density_k`` (the components)."""
 
 
 def targets(p: Partition, dist) -> Targets:
     """The targets of the neurons-vs-boundary comparison for a network and a two-class mixture.
 
     * ``log_odds``: ``log(pi_1 p_1(x)) - log(pi_0 p_0(x))``;
+    * ``log_density``: the mixture's ``log p(x)`` (where the data is, whatever its class);
     * ``log_density_k``: ``log N(x; mu_k, Sigma_k)`` of every component ``k``;
     * ``distance_bayes``: signed distance to the Bayes boundary (positive where class 1 wins);
     * ``distance_learned``: signed distance to the network's decision boundary (positive where
@@ -408,15 +410,18 @@ def targets(p: Partition, dist) -> Targets:
     learned = decision_boundary(p)
     A, c = p.pre[-1]
     dA, dc = A[:, :, 1] - A[:, :, 0], c[:, 1] - c[:, 0]
-    names = ("log_odds",) + tuple(f"log_density_{k}" for k in range(dist.n_components)) + (
-        "distance_bayes", "distance_learned")
+    names = ("log_odds", "log_density") + tuple(
+        f"log_density_{k}" for k in range(dist.n_components)) + ("distance_bayes",
+                                                                 "distance_learned")
 
     def evaluate(X, region):
         joint = dist.class_log_joint(X)
         log_odds = joint[:, 1] - joint[:, 0]
-        comp = dist.component_log_density(X) - np.log(dist.weights)
+        comp = dist.component_log_density(X)
+        mixture = logsumexp(comp, axis=1)
         margin = np.einsum("nd,nd->n", X, dA[region]) + dc[region]
-        return np.column_stack([log_odds, comp, _signed(log_odds, X, bayes),
+        return np.column_stack([log_odds, mixture, comp - np.log(dist.weights),
+                                _signed(log_odds, X, bayes),
                                 _signed(margin, X, learned)])
 
     return Targets(names, evaluate, bayes, learned)
@@ -610,7 +615,7 @@ class Kinds(NamedTuple):
     Attributes:
         kind: ``(N,)`` int index into :data:`KINDS`.
         boundary_corr: ``(N,)`` best ``|corr|`` with a boundary target.
-        density_corr: ``(N,)`` best ``|corr|`` with a component log-density.
+        density_corr: ``(N,)`` best ``|corr|`` with the mixture or a component log-density.
         fold_in_data: ``(N,)`` bool; fold_at_boundary: ``(N,)`` bool.
     """
 
@@ -625,7 +630,7 @@ def classify(profile: NeuronProfile, thresholds: KindThresholds = KindThresholds
     """Assign every neuron a kind from :data:`KINDS` (rules in the module docstring)."""
     names = np.array(profile.targets)
     boundary = np.isin(names, BOUNDARY_TARGETS)
-    density = np.char.startswith(names.astype(str), "log_density_")
+    density = np.char.startswith(names.astype(str), "log_density")
     absc = np.nan_to_num(np.abs(profile.corr), nan=0.0)
     b, d = absc[:, boundary].max(1), absc[:, density].max(1)
     hit_b, hit_d = b >= thresholds.corr, d >= thresholds.corr

@@ -1,0 +1,56 @@
+"""Study universality: quick-mode smoke test and the properties its conclusion rests on."""
+
+import os
+
+import numpy as np
+import pytest
+
+from studies import universality as study
+from toylab.results import save_result
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    root = tmp_path_factory.mktemp("universality")
+    old = os.environ.get("TOYLAB_RESULTS")
+    os.environ["TOYLAB_RESULTS"] = str(root / "cells")
+    try:
+        config = study.Config.quick()
+        summary, arrays = study.compute(config)
+    finally:
+        if old is None:
+            os.environ.pop("TOYLAB_RESULTS")
+        else:
+            os.environ["TOYLAB_RESULTS"] = old
+    return config, save_result(root / "run", study.NAME, config, summary, arrays)
+
+
+def test_quick_summary_has_stable_keys_and_figures(quick, tmp_path):
+    config, result = quick
+    s = result.summary
+    assert set(s["distributions"]) == set(config.distributions) and s["diverged"] == {}
+    for name in config.distributions:
+        for l in range(config.depth):
+            assert len(s["distributions"][name][f"layer{l}_analogue_mean"]) == len(config.widths)
+    assert s["corr_bound_max"] < 1e-3
+    paths = study.make_figures(result, tmp_path)
+    assert {p.name for p in paths} >= {"analogues_vs_width.png", "matched_correlations.pdf",
+                                       "fold_hausdorff.png", "example_folds.png"}
+
+
+def test_matching_is_symmetric_and_correlations_are_bounded(quick):
+    """Both directions of a square Hungarian matching pair the same neurons, so the matched
+    correlations agree as multisets; no exact correlation exceeds 1 beyond its bound."""
+    config, result = quick
+    f = {name: i for i, name in enumerate(study.PAIR_FIELDS)}
+    for cell in config.cells():
+        stats = result.arrays[f"{cell.key}__stats"]
+        for l in range(config.depth):
+            ab, ba = stats[:, 0, l], stats[:, 1, l]
+            for field in ("matched", "matched_init"):
+                x, y = ab[:, f[field]], ba[:, f[field]]
+                np.testing.assert_allclose(np.sort(x[np.isfinite(x)]), np.sort(y[np.isfinite(y)]))
+            m, bound = ab[:, f["matched"]], ab[:, f["bound"]]
+            ok = np.isfinite(m)
+            assert np.all(np.abs(m[ok]) <= 1 + bound[ok] + 1e-12)
+            assert np.all(ab[:, f["best"]][ok] >= m[ok] - 1e-12)
