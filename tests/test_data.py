@@ -274,6 +274,27 @@ def test_bayes_error_matches_nested_quadpack(name):
     assert abs(ref - res.value) <= ref_err + res.error_bound
 
 
+@pytest.mark.parametrize("gm", [
+    # an ellipse 0.06 wide in x0 (scan lines are 0.056 apart): class 0 inside, class 1 around
+    GaussianMixture([[0.013, 0.3], [0.0, 0.0]], [np.diag([1e-4, 0.5]), np.eye(2)],
+                    weights=[0.3, 0.7]),
+    # a tilted ellipse (correlated class-0 covariance below the class-1 one)
+    GaussianMixture([[0.2, 0.1], [0.0, 0.0]], [[[0.3, 0.15], [0.15, 0.4]], np.eye(2)],
+                    weights=[0.4, 0.6]),
+], ids=["narrow ellipse", "tilted ellipse"])
+def test_split_points_include_the_exact_vertical_tangencies_of_a_conic(gm):
+    """Two single-Gaussian classes have a conic Bayes boundary ``f = 0`` whose vertical
+    tangencies solve ``f = df/dx1 = 0`` exactly (sympy). The outer quadrature must split there
+    (not merely where the argmax scan first resolves the new crossings, 1e-8 to 4e-5 away)."""
+    box = gm.covering_box(data.QUADRATURE_MASS_OUTSIDE)
+    x = sympy.symbols("x0:2", real=True)
+    f = gm.bayes_boundary(0, 1, symbols=x)
+    exact = [float(sol[x[0]]) for sol in sympy.solve([f, sympy.diff(f, x[1])], x, dict=True)]
+    assert len(exact) == 2  # an ellipse inside the box: its left and right extremes
+    split = data._split_points(gm, box)
+    assert all(np.min(np.abs(split - e)) < 1e-12 * (1 + abs(e)) for e in exact)
+
+
 # ---- Bayes boundary -------------------------------------------------------------------------
 
 

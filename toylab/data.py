@@ -23,10 +23,11 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import scipy.linalg
+import scipy.ndimage
 import scipy.special
 import sympy
 from scipy.integrate import tanhsinh
-from scipy.optimize import elementwise
+from scipy.optimize import elementwise, root
 
 WEIGHT_SUM_TOL = 1e-9
 """Mixing weights must sum to 1 within this tolerance (they are then renormalised)."""
@@ -61,6 +62,15 @@ SPLIT_SCAN_LINES = 257
 
 SPLIT_XTOL = 1e-12
 """Bisection tolerance (relative to the box width) for the outer split points."""
+
+TANGENCY_SLOPE_RTOL = 1e-12
+"""A class pair's log-odds slope along a line counts as zero (no sign) below this fraction of
+the two classes' own slopes: rounding noise of an identically vertical boundary seeds no
+tangency solve."""
+
+TANGENCY_RESIDUAL = 1e-10
+"""A vertical-tangency root solve is accepted when ``|f_ab|`` (log-odds) and ``|df_ab/dx1|``
+(per unit length) are both below this."""
 
 
 class Sample(NamedTuple):
@@ -559,10 +569,28 @@ def _line_restriction(gm: GaussianMixture, s: np.ndarray):
     return log_pref, mu, np.sqrt(s11 - s01**2 / s00)
 
 
+def _line_components(t, log_pref, mu, sd) -> np.ndarray:
+    """``log(w_k N_k)`` along lines: ``t (m, n)`` with line parameters ``(m, K)`` -> ``(m, n, K)``."""
+    return log_pref[:, None, :] + _norm_logpdf(t[..., None], mu[:, None, :], sd)
+
+
 def _line_log_joint(t, log_pref, mu, sd, gm: GaussianMixture) -> np.ndarray:
     """``log(pi_c p_c)`` along lines: ``t (m, n)`` with line parameters ``(m, K)`` -> ``(m, n, C)``."""
-    comp = log_pref[:, None, :] + _norm_logpdf(t[..., None], mu[:, None, :], sd)
-    return _group_logsumexp(comp, gm.labels, gm.n_classes)
+    return _group_logsumexp(_line_components(t, log_pref, mu, sd), gm.labels, gm.n_classes)
+
+
+def _line_log_joint_slope(t, log_pref, mu, sd, gm: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
+    """``log(pi_c p_c)`` along lines and its derivative along them, both ``(m, n, C)``.
+
+    ``d/dt log(pi_c p_c) = sum_{k: label_k = c} r_k (mu_k - t) / sd_k^2`` with the within-class
+    responsibilities ``r_k = w_k N_k / (pi_c p_c)`` (log-sum-exp, stable in the tails).
+    """
+    comp = _line_components(t, log_pref, mu, sd)
+    joint = _group_logsumexp(comp, gm.labels, gm.n_classes)
+    with np.errstate(invalid="ignore"):
+        resp = np.nan_to_num(np.exp(comp - joint[..., gm.labels]))
+    onehot = gm.labels[:, None] == np.arange(gm.n_classes)[None, :]
+    return joint, (resp * (mu[:, None, :] - t[..., None]) / sd**2) @ onehot
 
 
 def _grid_size(gm: GaussianMixture, lo: float, hi: float) -> int:
@@ -644,13 +672,86 @@ def _signatures(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float) -> lis
     return [tuple(w[np.r_[True, w[1:] != w[:-1]]].tolist()) for w in winners]
 
 
+def _pair_signs(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float):
+    """For every class pair ``a < b`` on the argmax-scan grid of each line ``x0 = s``: the signs
+    of ``f_ab = log(pi_a p_a) - log(pi_b p_b)`` and of ``df_ab/dx1`` (0 where it is within
+    rounding, ``TANGENCY_SLOPE_RTOL``, of zero) and whether ``a, b`` are the two largest.
+
+    Returns:
+        three ``(m, n, P)`` arrays (int8, int8, bool), pairs in ``np.triu_indices`` order.
+    """
+    log_pref, mu, sd = _line_restriction(gm, s)
+    t = np.linspace(lo, hi, _grid_size(gm, lo, hi))
+    L, dL = _line_log_joint_slope(np.broadcast_to(t, (len(s), len(t))), log_pref, mu, sd, gm)
+    a, b = np.triu_indices(gm.n_classes, 1)
+    with np.errstate(invalid="ignore"):
+        f, g = np.nan_to_num(L[..., a] - L[..., b]), dL[..., a] - dL[..., b]
+    g = np.where(np.abs(g) > TANGENCY_SLOPE_RTOL * (np.abs(dL[..., a]) + np.abs(dL[..., b])), g, 0.0)
+    top = np.minimum(L[..., a], L[..., b]) >= np.sort(L, axis=-1)[..., -2:-1]
+    return np.sign(f).astype(np.int8), np.sign(g).astype(np.int8), top
+
+
+def _cells_changing_sign(sign: np.ndarray) -> np.ndarray:
+    """``(m - 1, n - 1, P)`` bool: the grid cell has corners of both strict signs."""
+    corners = np.stack([sign[:-1, :-1], sign[1:, :-1], sign[:-1, 1:], sign[1:, 1:]])
+    return (corners.max(0) > 0) & (corners.min(0) < 0)
+
+
+def _vertical_tangencies(gm: GaussianMixture, box: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``x0`` of the points where a boundary between two classes is tangent to a vertical line.
+
+    There the number of class changes along vertical lines changes even when the strip where it
+    differs is narrower than the scan spacing (a near-vertical boundary that bulges by 1e-3,
+    missed by the sequence scan of :func:`_split_points`). They solve ``f_ab = df_ab/dx1 = 0``:
+    every cell of the scan lattice (lines ``s`` x argmax-scan grid) in which ``f_ab`` changes
+    sign, ``df_ab/dx1`` changes sign in it or a neighbouring cell, and ``a, b`` are the top two
+    at a corner, seeds a 2-D root solve (scipy ``root``, MINPACK hybrid Powell); roots inside
+    the cell or its neighbours with residuals below ``TANGENCY_RESIDUAL`` are kept (MINPACK
+    flags a root it reached at machine precision as "no progress", so its flag is not used).
+    A tangency is missed when the lattice shows neither sign change near it (a boundary feature
+    narrower in ``x0`` than the scan spacing and crossed by no scan line); then tanh-sinh sees a
+    kink and raises "did not converge" rather than returning a wrong value. Extra points (e.g.
+    tangencies where a third class wins) only split the outer integral more.
+
+    Returns:
+        ``(q,)`` tangency abscissae (unsorted, possibly repeated).
+    """
+    (_, _), (lo1, hi1) = box
+    parts = _chunked(_pair_signs, gm, s, lo1, hi1)
+    f_sign, g_sign, top = (np.concatenate(x) for x in zip(*parts))
+    tops = top[:-1, :-1] | top[1:, :-1] | top[:-1, 1:] | top[1:, 1:]
+    slope_near = scipy.ndimage.binary_dilation(_cells_changing_sign(g_sign),
+                                               np.ones((3, 3, 1), bool))
+    cells = np.argwhere(_cells_changing_sign(f_sign) & slope_near & tops)
+    pairs = np.stack(np.triu_indices(gm.n_classes, 1), 1)
+    t = np.linspace(lo1, hi1, f_sign.shape[1])
+    out = []
+    for i, j, p in cells:
+        a, b = pairs[p]
+
+        def system(x, a=a, b=b):
+            log_pref, mu, sd = _line_restriction(gm, x[:1])
+            L, dL = _line_log_joint_slope(x[1:].reshape(1, 1), log_pref, mu, sd, gm)
+            return [L[0, 0, a] - L[0, 0, b], dL[0, 0, a] - dL[0, 0, b]]
+
+        sol = root(system, [(s[i] + s[i + 1]) / 2, (t[j] + t[j + 1]) / 2], method="hybr",
+                   options={"xtol": 1e-14})
+        near = (s[max(i - 1, 0)] <= sol.x[0] <= s[min(i + 2, len(s) - 1)]
+                and t[max(j - 1, 0)] <= sol.x[1] <= t[min(j + 2, len(t) - 1)])
+        if near and np.max(np.abs(sol.fun)) <= TANGENCY_RESIDUAL:
+            out.append(sol.x[0])
+    return np.array(out)
+
+
 def _split_points(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
     """Positions ``x0`` where the Bayes-class sequence along vertical lines changes.
 
     Between consecutive split points the class-change points along a line move analytically
     with ``x0`` (implicit function theorem at simple roots), so the outer integrand is analytic
     there. Changes are located on ``SPLIT_SCAN_LINES`` lines and refined by bisection to
-    ``SPLIT_XTOL`` times the box width.
+    ``SPLIT_XTOL`` times the box width; vertical tangencies of the boundary, whose changes may
+    be too narrow for the scan, are solved for directly (:func:`_vertical_tangencies`). Points
+    closer than ``SPLIT_XTOL`` times the box width are merged.
 
     Returns:
         sorted ``(p,)`` interior split points.
@@ -665,7 +766,9 @@ def _split_points(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
         mid = (left + right) / 2
         same = np.array([a == b for a, b in zip(sum(_chunked(_signatures, gm, mid, lo1, hi1), []), left_sig)])
         left, right = np.where(same, mid, left), np.where(same, right, mid)
-    return (left + right) / 2
+    points = np.sort(np.r_[(left + right) / 2, _vertical_tangencies(gm, box, s)])
+    points = points[(points > lo0) & (points < hi0)]
+    return points[np.diff(points, prepend=-np.inf) > SPLIT_XTOL * (hi0 - lo0)]
 
 
 def _bayes_error_quadrature(gm: GaussianMixture) -> BayesError:
@@ -674,8 +777,9 @@ def _bayes_error_quadrature(gm: GaussianMixture) -> BayesError:
     ``err = integral (p(x) - max_c pi_c p_c(x)) dx``; the integrand is ``>= 0`` and ``<= p``.
     Over the box ``B = covering_box(QUADRATURE_MASS_OUTSIDE)`` the inner integral along each
     vertical line is exact (:func:`_line_errors`); in 2-D the outer integral over ``x0`` is split
-    where the Bayes-class sequence along the line changes (:func:`_split_points`) and each
-    piece, on which the integrand is analytic, is integrated by tanh-sinh quadrature
+    where the Bayes-class sequence along the line changes and at the boundary's vertical
+    tangencies (:func:`_split_points`) and each piece, on which the integrand is analytic, is
+    integrated by tanh-sinh quadrature
     (Takahasi & Mori 1974; scipy ``tanhsinh``), which also handles the ``(x0 - a)^(3/2)``
     behaviour at tangency split points.
 

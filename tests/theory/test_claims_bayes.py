@@ -97,8 +97,6 @@ def test_population_accuracy_of_nearly_tied_logits():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="toylab.data Bayes-error quadrature does not converge (reported)")
 def test_bayes_error_quadrature_on_coincident_means_of_different_classes():
     """A degenerate world hypothesis found for B1: components of classes 0 and 1 share a mean
     (with isotropic covariances 0.38 I and 0.81 I the Bayes boundary is a circle around it).
