@@ -390,3 +390,13 @@ def test_bad_inputs_name_the_problem():
         p.evaluate(np.zeros((1, 2)), 5)
     with pytest.raises(ValueError, match="t_range"):
         partition_line(layers, np.zeros(2), np.ones(2), (1.0, 1.0), activation="relu")
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-200, 1e-310])
+def test_tiny_weights_still_fold(scale):
+    """A neuron with tiny (even subnormal) weights still splits the domain: the crossing
+    test must not underflow (s * s_next < 0 would be -0.0 < 0, False)."""
+    net = [(np.array([[scale], [0.0]]), np.zeros(1)), (np.ones((1, 1)), np.zeros(1))]
+    p = partition(net, [[-1, 1], [-1, 1]], activation="relu")
+    assert len(p) == 2
+    np.testing.assert_allclose(np.sort(p.areas), [2.0, 2.0])

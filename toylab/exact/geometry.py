@@ -145,7 +145,7 @@ def _halves(verts, counts, s):
     n = len(s)
     nxt = next_index(counts)
     sn = s[nxt]
-    cross = s * sn < 0
+    cross = ((s > 0) & (sn < 0)) | ((s < 0) & (sn > 0))  # not s * sn < 0: it underflows
     both = np.empty((n, 2, 2))  # per vertex: the vertex, then the crossing on its edge
     both[:, 0] = verts
     both[:, 1] = verts
