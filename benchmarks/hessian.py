@@ -3,26 +3,33 @@
 For a 2-32-32-3 ReLU MLP (1,251 parameters) and a 2-64-64-3 one (4,547) on 512 points of
 three Gaussian blobs, in float64, measured in one process after JIT warm-up:
 
-- ``hessian``: :func:`toylab.landscape.hessian` (chunked forward-over-reverse HVPs of all
-  basis vectors);
+- ``hessian``: :func:`toylab.landscape.hessian` with its default ``method="auto"``, which
+  for these ReLU nets is ``blocks`` (Gauss-Newton ``A^T A`` + residual HVPs outside the
+  largest layer); ``hvp`` (chunked forward-over-reverse HVPs of all basis vectors) is timed
+  alongside;
 - ``eigh``: its full eigendecomposition with eigenvectors
   (:func:`toylab.landscape.eigendecomposition`, LAPACK ``syevd``);
 - ``power``: the baseline, PyHessian's method (Yao et al. 2020, ``hessian.eigenvalues``):
-  100 power-iteration steps, each one jitted HVP called from a Python loop, Rayleigh
-  quotient and renormalisation (run for all 100 steps, no early stop).
+  100 power-iteration steps, each one call of an already-compiled HVP from a Python loop,
+  Rayleigh quotient and renormalisation (all 100 steps, no early stop).
 
-Each timing is the median (and minimum) of ``--repeats`` runs. The ratio is
-``(hessian + eigh) / power``: <= 1 means the whole spectrum costs no more than the top
-eigenvalue alone. A chunk-size sweep of the exact Hessian is printed for the small net.
+Each timing is the median (and minimum) of ``--repeats`` runs, wall clock and process CPU
+(all threads). The ratio is ``(hessian + eigh) / power``: <= 1 means the whole spectrum costs
+no more than the top eigenvalue alone. A chunk-size sweep of the ``hvp`` method is printed
+for the small net. OpenBLAS runs single-threaded unless ``OPENBLAS_NUM_THREADS`` is set: on
+a shared 2-core machine its spinning threads made LAPACK 3-10x slower in wall time.
 
     python benchmarks/hessian.py [--repeats 5] [--out benchmarks/results/hessian.json]
 """
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS; see above
+
 import argparse
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -38,7 +45,7 @@ from toylab.models import init_layers
 NETS = {"2-32-32-3": (2, 32, 32, 3), "2-64-64-3": (2, 64, 64, 3)}
 N_POINTS = 512
 POWER_STEPS = 100
-CHUNKS = (16, 32, 64, 128, 256)
+CHUNKS = (8, 16, 32, 64, 128)
 
 
 def timed(fn, repeats: int) -> tuple[float, float, float, object]:
@@ -53,12 +60,17 @@ def timed(fn, repeats: int) -> tuple[float, float, float, object]:
     return float(np.median(wall)), float(np.min(wall)), float(np.median(cpu)), out
 
 
-def power_iteration(f, theta, steps: int, seed: int = 0) -> float:
-    """PyHessian's top-eigenvalue loop: ``v <- Hv / |Hv|``, eigenvalue ``v . Hv``."""
+def jitted_hvp(f, theta):
+    """``v -> H v`` of ``f`` at ``theta``, jitted once (float64)."""
     with jax.enable_x64(True):
         theta = jnp.asarray(theta)
-        hvp = jax.jit(lambda v: jax.jvp(jax.grad(f), (theta,), (v,))[1])
-        v = jnp.asarray(np.random.default_rng(seed).standard_normal(theta.size))
+        return jax.jit(lambda v: jax.jvp(jax.grad(f), (theta,), (v,))[1])
+
+
+def power_iteration(hvp, size: int, steps: int, seed: int = 0) -> float:
+    """PyHessian's top-eigenvalue loop: ``v <- Hv / |Hv|``, eigenvalue ``v . Hv``."""
+    with jax.enable_x64(True):
+        v = jnp.asarray(np.random.default_rng(seed).standard_normal(size))
         v = v / jnp.linalg.norm(v)
         eigenvalue = None
         for _ in range(steps):
@@ -74,17 +86,23 @@ def bench_net(name: str, widths, X, y, repeats: int, sweep: bool) -> dict:
                   init_layers(jax.random.key(0), widths, dtype=jnp.float64)]
     kw = dict(activation="relu")
     f, theta = L.flat_loss(layers, X, y, **kw)
+    hvp = jitted_hvp(f, theta)
     # warm-up (compilation) for every timed call
     H = L.hessian(layers, X, y, **kw)
-    power_iteration(f, theta, 2)
+    L.hessian(layers, X, y, method="hvp", **kw)
+    power_iteration(hvp, theta.size, 2)
 
     t_h, t_h_min, c_h, H = timed(lambda: L.hessian(layers, X, y, **kw), repeats)
+    t_x, t_x_min, c_x, H_hvp = timed(lambda: L.hessian(layers, X, y, method="hvp", **kw),
+                                     repeats)
     t_e, t_e_min, c_e, spec = timed(lambda: L.eigendecomposition(H), repeats)
     t_v, t_v_min, c_v, _ = timed(lambda: L.eigendecomposition(H, vectors=False), repeats)
-    t_p, t_p_min, c_p, top = timed(lambda: power_iteration(f, theta, POWER_STEPS), repeats)
+    t_p, t_p_min, c_p, top = timed(lambda: power_iteration(hvp, theta.size, POWER_STEPS), repeats)
     row = dict(
         net=name, n_params=int(theta.size), n_points=int(X.shape[0]),
         hessian_s=t_h, hessian_min_s=t_h_min, hessian_cpu_s=c_h,
+        hessian_hvp_s=t_x, hessian_hvp_min_s=t_x_min, hessian_hvp_cpu_s=c_x,
+        methods_max_abs_difference=float(np.abs(H - H_hvp).max() / np.abs(H_hvp).max()),
         eigh_s=t_e, eigh_min_s=t_e_min, eigh_cpu_s=c_e,
         eigvals_only_s=t_v, eigvals_only_min_s=t_v_min, eigvals_only_cpu_s=c_v,
         power_s=t_p, power_min_s=t_p_min, power_cpu_s=c_p,
@@ -103,7 +121,7 @@ def chunk_sweep(layers, X, y, repeats: int) -> dict[str, float]:
     """Median exact-Hessian time per ``chunk`` (each compiled once before timing)."""
     out = {}
     for chunk in CHUNKS:
-        run = lambda: L.hessian(layers, X, y, activation="relu", chunk=chunk)
+        run = lambda: L.hessian(layers, X, y, activation="relu", method="hvp", chunk=chunk)
         run()
         out[str(chunk)] = timed(run, repeats)[0]
     return out
@@ -120,28 +138,33 @@ def main() -> None:
 
     print(f"float64, {N_POINTS} points of 3 blobs, median of {args.repeats} runs "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    head = f"{'net':>10} {'P':>6} {'hessian':>9} {'eigh':>8} {'exact':>8} {'power100':>9} {'ratio':>6}"
+    head = (f"{'net':>10} {'P':>6} {'hessian':>9} {'(hvp)':>9} {'eigh':>8} {'exact':>8} "
+            f"{'power100':>9} {'ratio':>6}")
     print(head)
     for r in rows:
-        print(f"{r['net']:>10} {r['n_params']:>6} {r['hessian_s']:>8.3f}s {r['eigh_s']:>7.3f}s "
-              f"{r['exact_total_s']:>7.3f}s {r['power_s']:>8.3f}s {r['ratio_exact_over_power']:>6.2f}")
+        print(f"{r['net']:>10} {r['n_params']:>6} {r['hessian_s']:>8.3f}s "
+              f"{r['hessian_hvp_s']:>8.3f}s {r['eigh_s']:>7.3f}s {r['exact_total_s']:>7.3f}s "
+              f"{r['power_s']:>8.3f}s {r['ratio_exact_over_power']:>6.2f}")
     print("min wall: " + "; ".join(
         f"{r['net']} hessian {r['hessian_min_s']:.3f}s eigh {r['eigh_min_s']:.3f}s power "
         f"{r['power_min_s']:.3f}s" for r in rows))
     print("process CPU (all threads): " + "; ".join(
-        f"{r['net']} hessian {r['hessian_cpu_s']:.3f}s eigh {r['eigh_cpu_s']:.3f}s power "
-        f"{r['power_cpu_s']:.3f}s" for r in rows))
+        f"{r['net']} hessian {r['hessian_cpu_s']:.3f}s (hvp {r['hessian_hvp_cpu_s']:.3f}s) "
+        f"eigh {r['eigh_cpu_s']:.3f}s power {r['power_cpu_s']:.3f}s" for r in rows))
+    print("blocks vs hvp max |difference| / max |H|: " + ", ".join(
+        f"{r['net']} {r['methods_max_abs_difference']:.1e}" for r in rows))
     for r in rows:
         print(f"{r['net']}: eigenvalues only {r['eigvals_only_s']:.3f}s; top eigenvalue exact "
               f"{r['top_eigenvalue_exact']:.6g}, power {r['top_eigenvalue_power']:.6g} "
               f"(rel. error {r['power_relative_error']:.1e})")
     if "chunk_sweep_s" in rows[0]:
-        print("chunk sweep (2-32-32-3 exact Hessian, median): " + ", ".join(
+        print("chunk sweep (2-32-32-3, hvp method, median wall): " + ", ".join(
             f"{c}: {t:.3f}s" for c, t in rows[0]["chunk_sweep_s"].items()))
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(repeats=args.repeats, load_average=os.getloadavg()[0], cpus=os.cpu_count(),
+                openblas_threads=os.environ["OPENBLAS_NUM_THREADS"],
                 machine=platform.processor() or platform.machine(), jax=jax.__version__,
                 device=str(jax.devices()[0]))
     out.write_text(json.dumps(dict(meta=meta, results=rows), indent=2) + "\n")

@@ -43,8 +43,10 @@ Array = jax.Array
 MAX_BYTES = 4 * 2**30
 """Default memory limit (bytes) for an exact curvature matrix or its eigendecomposition."""
 
-DEFAULT_CHUNK = 64
-"""Basis vectors per vmapped batch in the exact path (see benchmarks/hessian.py)."""
+DEFAULT_CHUNK = 16
+"""Basis vectors per vmapped batch in the exact path. The chunk sweeps of
+benchmarks/hessian.py on a shared 2-core CPU were noisy (8 to 128 within 2x of each other,
+8-16 fastest in two of three runs); 16 keeps the working memory small."""
 
 POINT_CHUNK = 64
 """Points whose logit Jacobians are held at once by the ``blocks`` method."""
