@@ -50,6 +50,7 @@ from toylab.plots import save
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult, progress
 from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+from toylab.models import to_float64
 
 NAME = "ablation"
 DESCRIPTION = "Exact effects of ablating neurons and pruning small weights; weight-graph modularity"
@@ -92,10 +93,6 @@ class Config:
         return TrainConfig(widths=self.widths, activation=self.activation,
                            optimizer=self.optimizer, learning_rate=self.learning_rate,
                            steps=self.steps, snapshot_every=self.snapshot_every)
-
-
-def _float64(layers):
-    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
 
 
 def _ablations(net, dist, config: Config, risk) -> dict:
@@ -193,7 +190,7 @@ def compute(config: Config) -> tuple[dict, dict]:
                          on_divergence="report", progress=True)
     bad = {seed for seed, _ in diverged_seeds(run)}
     kept = [i for i, s in enumerate(seeds) if s not in bad]
-    per_seed = [_seed_result(_float64(run.member(i)), _float64(run.snapshot(i, 0)), dist,
+    per_seed = [_seed_result(to_float64(run.member(i)), to_float64(run.snapshot(i, 0)), dist,
                              config, int(seeds[i]))
                 for i in progress(kept, desc="ablating seeds")]
     stack = {key: np.array([r[key] for r in per_seed]) for key in per_seed[0]}

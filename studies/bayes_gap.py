@@ -24,7 +24,6 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,8 +39,9 @@ from toylab.exact.population import excess_risk, hausdorff_to_bayes, population_
 from toylab.plots import save
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
-from toylab.results import StudyResult, cached_run, progress
+from toylab.results import StudyResult, cached_run, progress, results_root
 from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+from toylab.models import to_float64
 
 NAME = "bayes-gap"
 DESCRIPTION = "Exact excess risk over Bayes and Hausdorff distance to the Bayes boundary vs n and width"
@@ -88,15 +88,6 @@ class Cell:
     seeds: int
 
 
-def _cells_root() -> Path:
-    """Root of the per-cell cache (``TOYLAB_RESULTS``, default ``results``)."""
-    return Path(os.environ.get("TOYLAB_RESULTS", "results"))
-
-
-def _float64(layers):
-    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
-
-
 GAP_FIELDS = ("excess", "error_bound", "hausdorff", "hausdorff_tolerance", "hausdorff_core")
 """What :func:`exact_gap` returns, in order."""
 
@@ -130,7 +121,7 @@ def compute_cell(cell: Cell) -> tuple[dict, dict]:
     stats = np.full((cell.seeds, len(GAP_FIELDS)), np.nan)
     for s in progress([s for s in range(cell.seeds) if s not in bad],
                       desc=f"exact {cell.distribution} n={cell.n_train} {cell.widths}"):
-        stats[s] = exact_gap(_float64(run.member(s)), dist, cell.activation,
+        stats[s] = exact_gap(to_float64(run.member(s)), dist, cell.activation,
                              cell.core_mass_outside)
     arrays = {"stats": stats, "train_accuracy": run.final_accuracy}
     for depth, (W, b) in enumerate(run.layers):
@@ -165,7 +156,7 @@ def compute(config: Config) -> tuple[dict, dict]:
         cell = Cell(name, n_train, (2,) + (width,) * config.depth + (2,), config.activation,
                     config.optimizer, config.learning_rate, config.steps, config.data_seed,
                     config.core_mass_outside, config.seeds)
-        result, _ = cached_run(f"{NAME}/cell", cell, compute_cell, out=_cells_root())
+        result, _ = cached_run(f"{NAME}/cell", cell, compute_cell, out=results_root())
         stats[d, n, w] = result.arrays["stats"]
         key = f"{name}_n{n_train}_w{width}"
         diverged[key] = result.summary["diverged"]

@@ -25,7 +25,6 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,8 +40,9 @@ from toylab.exact.population import population_partition
 from toylab.plots import save
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
-from toylab.results import StudyResult, cached_run, progress
+from toylab.results import StudyResult, cached_run, progress, results_root
 from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+from toylab.models import to_float64
 
 NAME = "featureviz-fidelity"
 DESCRIPTION = "Gradient-ascent feature visualisation and top-k examples vs exact maxima and quantiles"
@@ -130,15 +130,6 @@ class Cell:
                            steps=self.steps, snapshot_every=self.steps)
 
 
-def _cells_root() -> Path:
-    """Root of the per-cell cache (``TOYLAB_RESULTS``, default ``results``)."""
-    return Path(os.environ.get("TOYLAB_RESULTS", "results"))
-
-
-def _float64(layers):
-    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
-
-
 def compute_cell(cell: Cell) -> tuple[dict, dict]:
     """Train one cell and score every hidden neuron of every kept seed."""
     dist = data.make(cell.distribution)
@@ -150,7 +141,7 @@ def compute_cell(cell: Cell) -> tuple[dict, dict]:
     kept = [s for s in range(cell.seeds) if s not in bad]
     scores = []
     for s in progress(kept, desc=f"scores {cell.key}"):
-        net = _float64(run.member(s))
+        net = to_float64(run.member(s))
         pts = feature_visualisation(net, dist.domain, activation=cell.activation,
                                     starts=cell.fv_starts, steps=cell.fv_steps,
                                     step_size=cell.fv_step_size, seed=cell.fv_seed + s)
@@ -200,7 +191,7 @@ def _mean_sd(values: np.ndarray) -> dict:
 
 def compute(config: Config) -> tuple[dict, dict]:
     """Run (or load) every cell; per-cell and pooled metrics (mean and sd over seeds)."""
-    results = {cell: cached_run(f"{NAME}/cell", cell, compute_cell, out=_cells_root())[0]
+    results = {cell: cached_run(f"{NAME}/cell", cell, compute_cell, out=results_root())[0]
                for cell in progress(config.cells(), desc="cells")}
     summary = {"seeds": config.seeds, "metrics": {m: d for m, (_, d) in METRICS.items()},
                "cells": {}, "diverged": {}}

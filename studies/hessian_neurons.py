@@ -44,6 +44,7 @@ from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult, progress
 from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+from toylab.models import to_float64
 
 SPEED_RANGE = (1e-3, 1e1)
 """Colour range of the normal-speed maps (input units per unit parameter step)."""
@@ -84,10 +85,6 @@ class Config:
         return TrainConfig(widths=self.widths, activation=self.activation,
                            optimizer=self.optimizer, learning_rate=self.learning_rate,
                            steps=self.steps, snapshot_every=self.snapshot_every)
-
-
-def _float64(layers):
-    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
 
 
 def direction_indices(n_params: int, top: int, bulk: int) -> np.ndarray:
@@ -147,7 +144,7 @@ def compute(config: Config) -> tuple[dict, dict]:
                          on_divergence="report", progress=True)
     bad = {seed for seed, _ in diverged_seeds(run)}
     kept = [i for i, s in enumerate(seeds) if s not in bad]
-    per_seed = [_seed_result(_float64(run.member(i)), train_set.X, train_set.y, dist, config)
+    per_seed = [_seed_result(to_float64(run.member(i)), train_set.X, train_set.y, dist, config)
                 for i in progress(kept, desc="Hessians and motions")]
     stack = {key: np.array([r[key] for r in per_seed]) for key in per_seed[0]}
     top, bulk = _groups(stack, config.top_store)

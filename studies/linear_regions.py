@@ -23,7 +23,6 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,8 +37,9 @@ from toylab.plots import save
 from toylab.plots.data import set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.plots.training import spread_band
-from toylab.results import StudyResult, cached_run, progress
+from toylab.results import StudyResult, cached_run, progress, results_root
 from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+from toylab.models import to_float64
 
 NAME = "linear-regions"
 DESCRIPTION = "Exact linear-region counts vs neurons and depth, at init and during training (Hanin & Rolnick 2019)"
@@ -110,15 +110,6 @@ class TrainCell:
     seeds: int
 
 
-def _cells_root() -> Path:
-    """Root of the per-cell cache (``TOYLAB_RESULTS``, default ``results``)."""
-    return Path(os.environ.get("TOYLAB_RESULTS", "results"))
-
-
-def _float64(layers):
-    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
-
-
 def _count(net, dist, activation: str, mass_level: float) -> tuple[int, int]:
     c = region_count(net, dist, activation=activation, mass_level=mass_level)
     return c.domain, c.mass
@@ -137,7 +128,7 @@ def compute_train_cell(cell: TrainCell) -> tuple[dict, dict]:
     bad = sorted(seed for seed, _ in diverged_seeds(run))
     kept = [i for i, s in enumerate(seeds) if s not in bad]
     steps = run.snapshot_steps
-    counts = np.array([[_count(_float64(run.snapshot(i, t)), dist, cell.activation,
+    counts = np.array([[_count(to_float64(run.snapshot(i, t)), dist, cell.activation,
                                cell.mass_level) for t in range(len(steps))]
                        for i in progress(kept, desc=f"counting {cell.widths}")], int)
     summary = {"diverged": bad, "final_accuracy": run.final_accuracy[kept].tolist()}
@@ -194,7 +185,7 @@ def compute(config: Config) -> tuple[dict, dict]:
                              config.learning_rate, config.steps, config.snapshot_every,
                              config.mass_level, config.seeds)
             result, _ = cached_run(f"{NAME}/train-cell", cell, compute_train_cell,
-                                   out=_cells_root())
+                                   out=results_root())
             key = f"N{total}_L{depth}"
             train[key] = result.summary
             for name, value in result.arrays.items():

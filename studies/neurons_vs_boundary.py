@@ -28,7 +28,6 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -41,8 +40,9 @@ from toylab.exact import decision_boundary, folds, partition
 from toylab.plots import save
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
-from toylab.results import StudyResult, cached_run, progress
+from toylab.results import StudyResult, cached_run, progress, results_root
 from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+from toylab.models import to_float64
 
 NAME = "neurons-vs-boundary"
 DESCRIPTION = "Do hidden neurons track the data density or the decision boundary? Kinds vs 5 factors"
@@ -157,15 +157,6 @@ class Cell:
                            snapshot_every=self.steps)
 
 
-def _cells_root() -> Path:
-    """Root of the per-cell cache (``TOYLAB_RESULTS``, default ``results``)."""
-    return Path(os.environ.get("TOYLAB_RESULTS", "results"))
-
-
-def _float64(layers):
-    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
-
-
 def compute_cell(cell: Cell) -> tuple[dict, dict]:
     """Train one cell's seeds and profile every hidden neuron of every kept seed."""
     dist = cell.distribution()
@@ -175,7 +166,7 @@ def compute_cell(cell: Cell) -> tuple[dict, dict]:
     bad = sorted(seed for seed, _ in diverged_seeds(run))
     kept = [s for s in range(cell.seeds) if s not in bad]
     profiles: list[NeuronProfile] = [
-        neuron_profile(_float64(run.member(s)), dist, activation=cell.activation, rtol=cell.rtol)
+        neuron_profile(to_float64(run.member(s)), dist, activation=cell.activation, rtol=cell.rtol)
         for s in progress(kept, desc=f"profiles w{cell.width} d{cell.depth}")]
     arrays = {"kept": np.asarray(kept, np.int64), "train_accuracy": run.final_accuracy}
     if profiles:
@@ -233,7 +224,7 @@ def compute(config: Config) -> tuple[dict, dict]:
                                                    for c in level_cells]))
     results = {}
     for cell in progress(unique, desc="cells"):
-        results[cell] = cached_run(f"{NAME}/cell", cell, compute_cell, out=_cells_root())[0]
+        results[cell] = cached_run(f"{NAME}/cell", cell, compute_cell, out=results_root())[0]
     summary = {"labels": list(LABELS), "seeds": config.seeds, "factors": {}, "diverged": {},
                "targets": results[config.cell()].summary["targets"]}
     arrays = {}

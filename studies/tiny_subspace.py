@@ -31,7 +31,7 @@ import numpy as np
 
 import toylab.landscape as L
 from toylab import data
-from toylab.models import flatten
+from toylab.models import flatten, to_float64
 from toylab.plots import save
 from toylab.plots.landscape import plot_neuron_heatmap, plot_overlap, plot_spectrum
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
@@ -134,9 +134,9 @@ def _setting(config: Config, dataset: str, k: int, activation: str, optimizer: s
     bad = {seed for seed, _ in diverged_seeds(run)}
     kept = [i for i, s in enumerate(seeds) if s not in bad]
     T = len(run.snapshot_steps)
-    finals = [_float64(run.member(i)) for i in kept]
+    finals = [to_float64(run.member(i)) for i in kept]
     members = [_member(net, X, y, activation, k, config.max_outliers,
-                       [_float64(run.snapshot(i, t)) for t in range(T)])
+                       [to_float64(run.snapshot(i, t)) for t in range(T)])
                for i, net in zip(kept, finals)]
     for m, net in zip(members, finals):
         m["params"] = flatten(net)
@@ -161,10 +161,6 @@ def _setting(config: Config, dataset: str, k: int, activation: str, optimizer: s
         "final_accuracy_median": float(np.median(run.final_accuracy[kept])) if kept else None,
     }
     return record, arrays
-
-
-def _float64(layers):
-    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
 
 
 def _headline(config: Config, records: list[dict]) -> dict:

@@ -25,7 +25,6 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
@@ -39,8 +38,9 @@ from toylab.exact import folds, partition
 from toylab.plots import save
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
-from toylab.results import StudyResult, cached_run, progress
+from toylab.results import StudyResult, cached_run, progress, results_root
 from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+from toylab.models import to_float64
 
 NAME = "universality"
 DESCRIPTION = "Exact cross-seed neuron correlations, Hungarian matching and fold distances vs width"
@@ -105,15 +105,6 @@ class Cell:
                            steps=self.steps, snapshot_every=self.steps)
 
 
-def _cells_root() -> Path:
-    """Root of the per-cell cache (``TOYLAB_RESULTS``, default ``results``)."""
-    return Path(os.environ.get("TOYLAB_RESULTS", "results"))
-
-
-def _float64(layers):
-    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
-
-
 def _fold_sets(net, box, activation, depth, width):
     p = partition(net, box, activation=activation)
     return [[folds(p, (l, i)) for i in range(width)] for l in range(depth)]
@@ -148,8 +139,8 @@ def compute_cell(cell: Cell) -> tuple[dict, dict]:
                          progress=True)
     bad = sorted(seed for seed, _ in diverged_seeds(run))
     kept = [s for s in range(cell.seeds) if s not in bad]
-    nets = {s: _float64(run.member(s)) for s in kept}
-    inits = {s: _float64(run.snapshot(s, 0)) for s in kept}
+    nets = {s: to_float64(run.member(s)) for s in kept}
+    inits = {s: to_float64(run.snapshot(s, 0)) for s in kept}
     core = dist.covering_box(cell.core_mass_outside)
     fold_sets = {s: [_fold_sets(nets[s], box, cell.activation, cell.depth, cell.width)
                      for box in (dist.domain, core)] for s in kept}
@@ -216,7 +207,7 @@ def cell_summary(stats: np.ndarray, threshold: float) -> dict:
 
 def compute(config: Config) -> tuple[dict, dict]:
     """Run (or load) every cell; analogue fractions per distribution, width and layer."""
-    results = {cell: cached_run(f"{NAME}/cell", cell, compute_cell, out=_cells_root())[0]
+    results = {cell: cached_run(f"{NAME}/cell", cell, compute_cell, out=results_root())[0]
                for cell in progress(config.cells(), desc="cells")}
     summary = {"threshold": config.threshold, "seeds": config.seeds, "diverged": {},
                "widths": list(config.widths), "cells": {}, "distributions": {}}

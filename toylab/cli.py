@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
 
-from toylab.results import cached_run, progress, run_label
+from toylab.results import RESULTS_ENV, cached_run, progress, run_label
 
 
 def _studies():
@@ -39,6 +40,7 @@ def run_study(name: str, *, quick: bool = False, seeds: int | None = None,
     _, get_study = _studies()
     study = get_study(name)
     config = study_config(study, quick=quick, seeds=seeds)
+    os.environ[RESULTS_ENV] = str(out)  # sweep studies cache their cells under --out too
     result, reused = cached_run(study.NAME, config, study.compute, out=Path(out), force=force)
     fig_dir = Path(figures) / study.NAME / ("quick" if quick else "")
     paths = study.make_figures(result, fig_dir)

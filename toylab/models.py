@@ -184,6 +184,11 @@ def activations(layers: Layers, x: Array, activation: str = "relu") -> LayerActi
     return LayerActivations(pre, post)
 
 
+def to_float64(layers) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A layer list as float64 NumPy arrays (exact analyses work in float64)."""
+    return [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
+
+
 def widths_of(layers: Layers) -> tuple[int, ...]:
     """``(in, hidden..., out)`` of a layer list."""
     return (int(layers[0][0].shape[0]),) + tuple(int(W.shape[1]) for W, _ in layers)

@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 from tqdm.auto import tqdm
 
+RESULTS_ENV = "TOYLAB_RESULTS"
+"""Environment variable naming the results root; ``toylab run --out DIR`` sets it."""
 RESULTS_FILE = "results.json"
 ARRAYS_FILE = "arrays.npz"
 HASH_LENGTH = 12
@@ -140,6 +142,15 @@ def cached_run(study: str, config, compute: Callable[[Any], tuple[dict, dict]], 
             return cached, True
     summary, arrays = compute(config)
     return save_result(folder, study, config, summary, arrays), False
+
+
+def results_root() -> Path:
+    """Root of the results cache: ``$TOYLAB_RESULTS``, default ``results``.
+
+    Studies that cache their sweep cells separately (so an interrupted sweep resumes) put
+    them here; the CLI points it at ``--out``.
+    """
+    return Path(os.environ.get(RESULTS_ENV, "results"))
 
 
 def progress(iterable: Iterable, *, desc: str, total: int | None = None, **kwargs) -> Iterable:
