@@ -6,6 +6,8 @@ and the JSON it writes to ``benchmarks/results/`` is collected into the summary 
 the exit status and wall time.
 
 Run from the repository root: ``python -m benchmarks [--only NAME ...] [--skip NAME ...]``.
+Benchmarks not run this time enter the summary with ``"ran": false`` and their latest
+results file (if any), so the summary always lists every benchmark.
 """
 
 from __future__ import annotations
@@ -41,9 +43,23 @@ def run(name: str) -> dict:
     return {
         "compares": BENCHMARKS[name],
         "command": f"python benchmarks/{name}.py",
+        "ran": True,
         "returncode": proc.returncode,
         "wall_seconds": seconds,
         "result": json.loads(path.read_text()) if fresh else None,
+    }
+
+
+def previous(name: str) -> dict:
+    """Summary entry of a benchmark not run this time: its latest results file, if any."""
+    path = RESULTS / f"{name}.json"
+    return {
+        "compares": BENCHMARKS[name],
+        "command": f"python benchmarks/{name}.py",
+        "ran": False,
+        "result_written": time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+        if path.exists() else None,
+        "result": json.loads(path.read_text()) if path.exists() else None,
     }
 
 
@@ -58,15 +74,18 @@ def main(argv=None) -> dict:
         "python": platform.python_version(),
         "benchmarks": {},
     }
-    for name in names:
-        print(f"== {name}: {BENCHMARKS[name]}", flush=True)
-        summary["benchmarks"][name] = run(name)
+    for name in BENCHMARKS:
+        if name in names:
+            print(f"== {name}: {BENCHMARKS[name]}", flush=True)
+            summary["benchmarks"][name] = run(name)
+        else:
+            summary["benchmarks"][name] = previous(name)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    failed = [n for n, entry in summary["benchmarks"].items() if entry["returncode"]]
+    failed = [n for n, entry in summary["benchmarks"].items() if entry.get("returncode")]
     print(f"wrote {RESULTS / 'summary.json'}" + (f"; FAILED: {failed}" if failed else ""))
     return summary
 
 
 if __name__ == "__main__":
-    sys.exit(int(any(entry["returncode"] for entry in main()["benchmarks"].values())))
+    sys.exit(int(any(entry.get("returncode") for entry in main()["benchmarks"].values())))
