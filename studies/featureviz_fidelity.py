@@ -315,7 +315,7 @@ def plot_examples(result: StudyResult, config: Config, n_show: int = 3):
                    lw=0.3, label=f"top-{cell.top_k} examples", zorder=4)
         am = a["argmax"][0][n]
         ax.scatter([am[0]], [am[1]], marker="*", s=60, color=PALETTE[6], edgecolor="black",
-                   lw=0.4, label="exact argmax", zorder=5)
+                   lw=0.4, label="exact argmax", zorder=5, clip_on=False)
         set_box(ax, dist.domain)
         ax.set_title(f"neuron ({layer}, {i}): "
                      + ("FV found max" if a["fv_found"][0][n] else "FV missed max"))

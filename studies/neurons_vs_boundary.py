@@ -244,7 +244,11 @@ def compute(config: Config) -> tuple[dict, dict]:
     summary["base_median_abs_corr"] = {
         name: float(np.nanmedian(np.abs(corr[..., j]))) for j, name in
         enumerate(summary["targets"])} if corr is not None else {}
-    summary["corr_error_max"] = float(max(np.nanmax(e) for e in err)) if err else None
+    pooled = np.concatenate([e.ravel() for e in err]) if err else np.zeros(0)
+    pooled = pooled[np.isfinite(pooled)]
+    summary["corr_error_max"] = float(pooled.max()) if len(pooled) else None
+    summary["corr_error_median"] = float(np.median(pooled)) if len(pooled) else None
+    summary["corr_error_above_0.01"] = float(np.mean(pooled > 0.01)) if len(pooled) else None
     summary["quadrature_converged"] = all(r.summary["converged"] for r in results.values())
     summary["neglected_mass_max"] = max(r.summary["neglected_mass"] for r in results.values())
     for cell, r in results.items():

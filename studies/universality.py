@@ -232,8 +232,11 @@ def compute(config: Config) -> tuple[dict, dict]:
         summary["distributions"][name] = per
     pooled = np.concatenate(bounds) if bounds else np.zeros(0)
     summary["corr_bound_max"] = float(np.nanmax(pooled)) if len(pooled) else None
-    example = next((c for c in config.cells() if c.distribution == "curved"),
-                   config.cells()[0])
+    summary["corr_bound_median"] = float(np.nanmedian(pooled)) if len(pooled) else None
+    summary["corr_bound_above_0.01"] = float(np.mean(pooled > 0.01)) if len(pooled) else None
+    middle = config.widths[len(config.widths) // 2]
+    example = next((c for c in config.cells() if c.distribution == "curved"
+                    and c.width == middle), config.cells()[0])
     ex = results[example]
     arrays["example__kept"] = ex.arrays["kept"]
     for depth in range(config.depth + 1):
@@ -309,7 +312,7 @@ def plot_correlations(result: StudyResult, config: Config):
 def plot_hausdorff(result: StudyResult, config: Config):
     """Matched correlation vs Hausdorff distance of the matched folds (trained, pooled), in
     the plotting box and in the data core."""
-    fig, axes = figure(1, 2, width=PAGE_WIDTH * 0.7, aspect=0.6)
+    fig, axes = figure(1, 2, width=PAGE_WIDTH * 0.75, aspect=0.85)
     f = {name: PAIR_FIELDS.index(name) for name in PAIR_FIELDS}
     for n, (field, where) in enumerate((("hausdorff", "plotting box (99.9% mass)"),
                                         ("hausdorff_core", "data core (95% mass)"))):
@@ -324,8 +327,8 @@ def plot_hausdorff(result: StudyResult, config: Config):
                            label=f"layer {l}" if key == next(iter(result.summary["cells"]))
                            else None)
         ax.axvline(config.threshold, color="grey", ls=":", lw=0.8)
-        ax.set(xlabel="matched exact correlation $\\rho$",
-               ylabel="fold Hausdorff distance (input units)", yscale="log", title=where)
+        ax.set(xlabel="matched exact correlation $\\rho$", yscale="log", title=where)
+    axes[0, 0].set_ylabel("fold Hausdorff distance (input units)")
     axes[0, -1].legend(fontsize=6, markerscale=3)
     return fig
 
