@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toylab import testing as tt
-from toylab.exact.population import excess_risk, population_partition, population_risk
+from toylab.exact.population import excess_risk, population_partition
 from toylab.models import PIECEWISE_LINEAR
 
 TWO_CLASS_SHARED = tt.distributions(max_classes=2, max_components=2, shared_covariance=True)
