@@ -14,8 +14,28 @@ Tests that set ``max_examples`` themselves keep their own count.
 
 import os
 
+import pytest
+
 from toylab.testing import load_profile
 
 os.environ.setdefault("TOYLAB_PROGRESS", "0")
 
 load_profile()
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``run(study) -> (config, StudyResult)``: the study's quick config computed once, with its
+    sweep cells cached under a temporary results root (``TOYLAB_RESULTS``) and the result saved
+    as ``toylab run`` would save it."""
+    from toylab.results import RESULTS_ENV, save_result
+
+    def run(study):
+        root = tmp_path_factory.mktemp(study.NAME)
+        config = study.Config.quick()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(RESULTS_ENV, str(root / "cells"))
+            summary, arrays = study.compute(config)
+        return config, save_result(root / "run", study.NAME, config, summary, arrays)
+
+    return run

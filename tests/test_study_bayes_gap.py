@@ -7,17 +7,11 @@ from hypothesis import given, settings, strategies as st
 
 from studies import bayes_gap as study
 from toylab import data
-from toylab.results import StudyResult, config_dict
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    config = study.Config.quick()
-    path = tmp_path_factory.mktemp("bayes_gap")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TOYLAB_RESULTS", str(path / "cells"))
-        summary, arrays = study.compute(config)
-    return config, StudyResult(study.NAME, config_dict(config), summary, arrays, path)
+def quick(quick_run):
+    return quick_run(study)
 
 
 def test_quick_summary_and_arrays(quick):

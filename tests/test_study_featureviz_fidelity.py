@@ -1,28 +1,15 @@
 """Study featureviz-fidelity: quick-mode smoke test and the properties its conclusion rests on."""
 
-import os
 
 import numpy as np
 import pytest
 
 from studies import featureviz_fidelity as study
-from toylab.results import save_result
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    root = tmp_path_factory.mktemp("featureviz_fidelity")
-    old = os.environ.get("TOYLAB_RESULTS")
-    os.environ["TOYLAB_RESULTS"] = str(root / "cells")
-    try:
-        config = study.Config.quick()
-        summary, arrays = study.compute(config)
-    finally:
-        if old is None:
-            os.environ.pop("TOYLAB_RESULTS")
-        else:
-            os.environ["TOYLAB_RESULTS"] = old
-    return config, save_result(root / "run", study.NAME, config, summary, arrays)
+def quick(quick_run):
+    return quick_run(study)
 
 
 def test_quick_summary_has_stable_keys_and_figures(quick, tmp_path):

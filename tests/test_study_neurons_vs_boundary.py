@@ -1,6 +1,5 @@
 """Study neurons-vs-boundary: quick-mode smoke test and the properties its conclusion rests on."""
 
-import os
 
 import numpy as np
 import pytest
@@ -8,23 +7,11 @@ import sympy
 
 from studies import neurons_vs_boundary as study
 from toylab.compare.neurons import KINDS, neuron_profile
-from toylab.results import save_result
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    root = tmp_path_factory.mktemp("neurons_vs_boundary")
-    old = os.environ.get("TOYLAB_RESULTS")
-    os.environ["TOYLAB_RESULTS"] = str(root / "cells")
-    try:
-        config = study.Config.quick()
-        summary, arrays = study.compute(config)
-    finally:
-        if old is None:
-            os.environ.pop("TOYLAB_RESULTS")
-        else:
-            os.environ["TOYLAB_RESULTS"] = old
-    return config, save_result(root / "run", study.NAME, config, summary, arrays)
+def quick(quick_run):
+    return quick_run(study)
 
 
 def test_quick_summary_has_stable_keys_and_figures(quick, tmp_path):
