@@ -30,6 +30,9 @@ Continuous details (means, rotations, weights) come from a NumPy generator seede
 integer; the structural choices (sizes, degeneracies, bounds) are drawn by hypothesis and
 shrink towards the simplest world.
 
+Requires hypothesis (the ``test`` extra: ``pip install -e '.[test]'``); ``import toylab`` does
+not import this module.
+
 Profiles. :data:`PROFILES` defines ``ci`` (default), ``dev`` and ``thorough``;
 :func:`load_profile` registers them and loads the one named by ``HYPOTHESIS_PROFILE``.
 toylab's own ``tests/conftest.py`` calls it. See ``docs/property-testing.md``.
