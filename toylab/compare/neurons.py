@@ -67,7 +67,7 @@ from toylab.exact.population import layer_moments, population_partition, region_
 # The Bayes boundary as segments: toylab.exact.population computes it (exactly for affine
 # log-odds, traced with a sagitta check otherwise) for hausdorff_to_bayes but does not export
 # it yet; these two private helpers are used until a public ``bayes_segments`` exists.
-from toylab.exact.population import _exact_bayes_segments, _traced_bayes_segments
+from toylab.exact.population import bayes_segments as exact_bayes_segments
 
 QUADRATURE_ORDER = 4
 """Gauss-Legendre points per direction of the lower rule (the check rule uses twice as many)."""
@@ -350,10 +350,7 @@ def bayes_segments(dist, box, *, tol: float = BAYES_TRACE_TOL) -> np.ndarray:
     :func:`toylab.exact.population.hausdorff_to_bayes`)."""
     _check_binary(dist)
     box = np.asarray(box, np.float64)
-    segs = _exact_bayes_segments(dist, 0, 1, box)
-    if segs is None:
-        segs, _ = _traced_bayes_segments(dist, 0, 1, box, tol, 257)
-    return segs
+    return exact_bayes_segments(dist, 0, 1, box, tol=tol).segments
 
 
 # ----------------------------------------------------------------------------- targets

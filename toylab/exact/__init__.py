@@ -18,10 +18,12 @@ from toylab.exact.boundary import (
 )
 from toylab.exact.gaussian import Moments, mixture_polygon_moments, polygon_moments
 from toylab.exact.population import (
+    BayesSegments,
     BoundaryDistance,
     Exact,
     LayerMoments,
     RegionMasses,
+    bayes_segments,
     class_conditional_means,
     excess_risk,
     hausdorff_to_bayes,

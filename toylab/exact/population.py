@@ -635,6 +635,33 @@ def _edge_directions(X: np.ndarray, box: np.ndarray) -> np.ndarray:
     return np.where(on_x[:, None], [0.0, 1.0], np.where(on_y[:, None], [1.0, 0.0], 0.0))
 
 
+class BayesSegments(NamedTuple):
+    """The Bayes boundary between two classes inside a box.
+
+    Attributes:
+        segments: ``(s, 2, 2)``.
+        residual: largest vertex distance estimate to the true curve (0 when exact).
+        exact: whether every log-odds involved is affine (the segments are then exact).
+    """
+
+    segments: np.ndarray
+    residual: float
+    exact: bool
+
+
+def bayes_segments(dist, i: int = 0, j: int = 1, box=None, *, tol: float = 1e-8,
+                   grid: int = 257) -> BayesSegments:
+    """The Bayes ``i``/``j`` decision boundary in ``box`` (default ``dist.domain``) as segments:
+    exact (clipped lines) when the log-odds are affine, else traced by marching squares with
+    Newton projection to within ``tol`` (see :func:`hausdorff_to_bayes` for the method)."""
+    box = np.asarray(dist.domain if box is None else box, np.float64)
+    segments = _exact_bayes_segments(dist, i, j, box)
+    if segments is not None:
+        return BayesSegments(segments, 0.0, True)
+    segments, residual = _traced_bayes_segments(dist, i, j, box, tol, grid)
+    return BayesSegments(segments, residual, False)
+
+
 def _traced_bayes_segments(dist, i, j, box, tol, grid) -> tuple[np.ndarray, float]:
     """Polyline approximation ``(s, 2, 2)`` of the curved Bayes ``i``/``j`` boundary in ``box``
     and its residual (max vertex distance estimate to the curve, at most ~1e-12 when Newton
@@ -725,11 +752,7 @@ def hausdorff_to_bayes(p: Partition, dist, i: int = 0, j: int = 1, *, box=None,
     segs, pairs = decision_boundary(p, classes=True)
     learned = _clip_segments(segs[(pairs[:, 0] == min(i, j)) & (pairs[:, 1] == max(i, j))],
                              *_box_halfplanes(box))
-    bayes = _exact_bayes_segments(dist, i, j, box)
-    exact = bayes is not None
-    residual = 0.0
-    if not exact:
-        bayes, residual = _traced_bayes_segments(dist, i, j, box, tol, grid)
+    bayes, residual, exact = bayes_segments(dist, i, j, box, tol=tol, grid=grid)
     h1 = _directed_hausdorff(learned, bayes, tol)
     h2 = _directed_hausdorff(bayes, learned, tol)
     if len(learned) == 0 and len(bayes) == 0:
