@@ -43,8 +43,8 @@ def child(args) -> dict:
     import numpy as np
 
     from toylab import data
-    from toylab.sweep import DEFAULT_MAX_BYTES, _sharded_program, resolve_devices, run_sweep
-    from toylab.train import TrainConfig, hyper_arrays
+    from toylab.sweep import DEFAULT_MAX_BYTES, run_sweep
+    from toylab.train import TrainConfig, hyper_arrays, resolve_devices, sharded_program
 
     sample = data.blobs(3).sample(0, args.points)
     X, y = sample.X.astype(np.float32), sample.y
@@ -60,7 +60,7 @@ def child(args) -> dict:
     (group,) = sweep.groups
     plan = group.plan
 
-    program, mesh = _sharded_program(config.spec, plan.seed_chunk, resolve_devices(1))
+    program, mesh = sharded_program(config.spec, plan.seed_chunk, resolve_devices(1))
     hyper = hyper_arrays([config.hyper] * plan.runs_per_call, np.float32)
     lowered = program.lower(jnp.zeros(plan.runs_per_call, jnp.uint32),
                             jax.tree.map(jnp.asarray, hyper), jnp.asarray(X),

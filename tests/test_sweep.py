@@ -19,15 +19,13 @@ import pytest
 from toylab import data
 from toylab.sweep import (
     DEFAULT_MAX_BYTES,
-    _sharded_program,
     grid,
     plan_memory,
-    resolve_devices,
     run_bytes,
     run_sweep,
     shape_groups,
 )
-from toylab.train import TrainConfig, TrainingDiverged
+from toylab.train import TrainConfig, TrainingDiverged, resolve_devices, sharded_program
 
 BASE = TrainConfig(widths=(2, 6, 3), steps=30, snapshot_every=10, optimizer="sgd",
                    learning_rate=0.05)
@@ -133,7 +131,7 @@ def test_memory_limit_splits_into_calls_with_identical_results(one_config, split
     assert split.memory_chunked and group.plan.calls == 2
     assert group.plan.runs_per_call == 8 and group.plan.estimate <= group.plan.max_bytes
     _assert_same(split.results[0], one_config.results[0])
-    program, _ = _sharded_program(BASE.spec, CHUNK, resolve_devices(1))
+    program, _ = sharded_program(BASE.spec, CHUNK, resolve_devices(1))
     assert program._cache_size() == 1
     fast, slow = split.results[1], split.results[0]
     assert np.mean(fast.final_loss) < np.mean(slow.final_loss)  # the traced lr took effect

@@ -3,11 +3,20 @@
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from toylab import data, models
-from toylab.train import TrainConfig, TrainingDiverged, diverged_seeds, train_ensemble
+from toylab.train import (
+    TrainConfig,
+    TrainingDiverged,
+    diverged_seeds,
+    resolve_devices,
+    seed_batched_apply,
+    sharded_program,
+    train_ensemble,
+)
 
 SMALL = TrainConfig(widths=(2, 8, 3), steps=60, snapshot_every=20, learning_rate=3e-2)
 
@@ -134,12 +143,15 @@ def test_bad_data_is_reported(blobs_data):
 
 def test_hyperparameters_are_traced_not_recompiled(blobs_data, ensemble):
     """Configs that differ only in learning rate / weight decay share one compiled program."""
-    from toylab.train import _train_jit
-
-    before = _train_jit._cache_size()
+    devices = resolve_devices(local=True)
+    program, _ = sharded_program(SMALL.spec, -(-4 // len(devices)), devices,  # the fixture's
+                                 per_seed_data=False, show_progress=False)
+    before, misses = program._cache_size(), sharded_program.cache_info().misses
+    assert before >= 1
     config = dataclasses.replace(SMALL, learning_rate=1e-3, weight_decay=1e-2)
     slow = train_ensemble(*blobs_data, [0, 1, 2, 3], config=config)
-    assert _train_jit._cache_size() == before
+    assert program._cache_size() == before
+    assert sharded_program.cache_info().misses == misses
     assert config.spec == SMALL.spec and config.hyper != SMALL.hyper
     assert np.all(slow.final_loss > ensemble.final_loss)  # a 30x smaller step learns less
 
@@ -155,3 +167,34 @@ def test_seed_chunk_makes_a_seed_independent_of_its_chunk_mates(blobs_data):
     assert alone.layers[0][0].shape[0] == 1  # the padding run is dropped
     with pytest.raises(ValueError, match="seed_chunk"):
         train_ensemble(*blobs_data, [1], config=SMALL, seed_chunk=0)
+
+
+# fan-in 2 and fan-out 3, 1: unrolled sums; 5 -> 40 and 40 -> 16: batched dots; 16 -> 3: an
+# unrolled forward sum over 16 inputs and a batched-dot gradient for the weights
+MIXED_WIDTHS = (2, 5, 40, 16, 3, 1)
+
+
+@pytest.mark.parametrize("activation", sorted(models.ACTIVATIONS))
+@pytest.mark.parametrize("shared_data", [True, False])
+def test_seed_batched_apply_and_gradient_equal_the_per_seed_ones(activation, shared_data):
+    """The training kernel (seed axis explicit, points-minor layout, custom backward products)
+    against ``vmap`` of the plain forward pass and its autodiff gradient, in float64."""
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        keys = jax.random.split(jax.random.key(0), 3)
+        layers = jax.vmap(lambda k: models.init_layers(k, MIXED_WIDTHS, dtype=jnp.float64))(keys)
+        layers = [(W, jnp.asarray(rng.normal(size=b.shape))) for W, b in layers]  # non-zero b
+        X = jnp.asarray(rng.normal(size=(7, 2) if shared_data else (3, 7, 2)))
+        per_seed = jax.vmap(lambda p, x: models.apply(p, x, activation),
+                            in_axes=(0, None if shared_data else 0))
+
+        def objective(forward):  # a non-linear scalar of all outputs, so gradients are generic
+            return lambda p: jnp.sum(jnp.sin(3.0 * forward(p, X)))
+
+        np.testing.assert_allclose(seed_batched_apply(layers, X, activation), per_seed(layers, X),
+                                   rtol=1e-12, atol=1e-12)
+        got = jax.grad(objective(lambda p, x: seed_batched_apply(p, x, activation)))(layers)
+        want = jax.grad(objective(per_seed))(layers)
+        for (dW, db), (dW_ref, db_ref) in zip(got, want):
+            np.testing.assert_allclose(dW, dW_ref, rtol=1e-11, atol=1e-12)
+            np.testing.assert_allclose(db, db_ref, rtol=1e-11, atol=1e-12)

@@ -5,14 +5,15 @@ compile-time part, :attr:`toylab.train.TrainConfig.spec` (widths, activation, op
 steps, ...); the learning rate, momentum and weight decay are traced inputs, so all runs of a
 group -- whatever their hyperparameters -- go through **one** compiled program. The runs of a
 group are split over devices with ``jax.shard_map`` on a one-axis :class:`jax.sharding.Mesh`;
-on each device they train as sequential chunks of a fixed-width vmap
-(:func:`toylab.train.train_runs`).
+on each device they train as sequential chunks of a fixed number of runs, batched together
+(:func:`toylab.train.train_runs`, :func:`toylab.train.sharded_program`).
 
 Determinism. The per-device program trains chunks of ``min(seed_chunk, runs in the group)``
-runs whatever the number of devices, so a run's result is bit-identical on 1 or N devices and
-for any memory limit (tested in ``tests/test_sweep.py`` with two XLA host devices). It can
-differ from :func:`toylab.train.train_ensemble` with a different vmap width at float rounding
-level (~1e-6 relative in float32).
+runs (``seed_chunk`` sized to the cache by default) whatever the number of devices, so a run's
+result is bit-identical on 1 or N devices and for any memory limit (tested in
+``tests/test_sweep.py`` with two XLA host devices). It can differ from
+:func:`toylab.train.train_ensemble` with another chunk width at float rounding level (~1e-6
+relative in float32).
 
 Memory. :func:`plan_memory` estimates the peak bytes of a group from shapes alone (results of
 all runs on the host, one call's results on the device, the working set of the runs in flight
@@ -31,15 +32,15 @@ import dataclasses
 import itertools
 import logging
 from dataclasses import dataclass
-from functools import lru_cache, partial
 from typing import NamedTuple, Sequence
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import PartitionSpec
 
 from toylab.models import n_params
 from toylab.train import (
+    AXIS,
     DTYPES,
     TrainConfig,
     TrainResult,
@@ -50,31 +51,20 @@ from toylab.train import (
     check_divergence,
     check_seed_chunk,
     collect_result,
+    default_seed_chunk,
     diverged_seeds,
     hyper_arrays,
     pad_runs,
-    train_runs,
+    place,
+    resolve_devices,
+    sharded_program,
+    working_bytes,
 )
 
 log = logging.getLogger(__name__)
 
-AXIS = "runs"
-"""Name of the mesh axis the runs are sharded along."""
-
-DEFAULT_SEED_CHUNK = 64
-"""Default vmap width per device (runs trained at once on each device)."""
-
 DEFAULT_MAX_BYTES = 4 * 2**30
 """Default limit for a group's estimated peak memory (4 GiB)."""
-
-WORK_PER_ACTIVATION = 3
-"""Working-set bytes per run, in units of ``itemsize * n_points * sum(widths[1:])``: forward
-activations and their gradients (XLA CPU measures 2.7-2.8, jax 0.10)."""
-
-WORK_PER_PARAMETER = 10
-"""Working-set bytes per run, in units of ``itemsize * n_params``: parameters, gradients,
-optimizer state, updates and the snapshot carry (XLA CPU measures ~9.4)."""
-
 
 # ----------------------------------------------------------------------------- configs
 
@@ -126,7 +116,7 @@ class MemoryPlan(NamedTuple):
             run 0 and is dropped).
         runs_per_call: runs per compiled call, a multiple of ``seed_chunk * devices``.
         calls: number of calls (``> 1`` means memory forced the group to be split).
-        seed_chunk: vmap width on each device.
+        seed_chunk: runs trained at once on each device.
         output_bytes_per_run: results of one run (snapshots, curves, finals).
         working_bytes_per_run: live buffers of one run while it trains.
         data_bytes: ``X`` and ``y``.
@@ -155,16 +145,12 @@ def run_bytes(spec: TrainSpec, n_points: int) -> tuple[int, int]:
 
     Outputs: ``P`` parameters at ``steps / snapshot_every + 1`` snapshots plus the final ones,
     loss and accuracy curves of ``steps`` entries, final loss and accuracy. Working set:
-    :data:`WORK_PER_ACTIVATION` and :data:`WORK_PER_PARAMETER` (all ``n_points`` are evaluated
-    every step for the curves, also with minibatches).
+    :func:`toylab.train.working_bytes`.
     """
     itemsize = np.dtype(DTYPES[spec.dtype]).itemsize
-    P = n_params(spec.widths)
     snapshots = spec.steps // spec.snapshot_every + 1
-    outputs = itemsize * (P * (snapshots + 1) + 2 * spec.steps + 2)
-    working = itemsize * (WORK_PER_ACTIVATION * n_points * sum(spec.widths[1:])
-                          + WORK_PER_PARAMETER * P)
-    return outputs, working
+    outputs = itemsize * (n_params(spec.widths) * (snapshots + 1) + 2 * spec.steps + 2)
+    return outputs, working_bytes(spec, n_points)
 
 
 def plan_memory(spec: TrainSpec, n_points: int, n_runs: int, *, seed_chunk: int,
@@ -174,7 +160,7 @@ def plan_memory(spec: TrainSpec, n_points: int, n_runs: int, *, seed_chunk: int,
     Args:
         spec: the group's compile-time config; n_points: training points.
         n_runs: configs x seeds of the group.
-        seed_chunk: vmap width per device (the group uses ``min(seed_chunk, n_runs)``).
+        seed_chunk: runs trained at once per device (the group uses ``min(seed_chunk, n_runs)``).
         devices: number of devices the runs are sharded over.
         max_bytes: limit for the estimate.
     Returns:
@@ -214,66 +200,6 @@ def plan_memory(spec: TrainSpec, n_points: int, n_runs: int, *, seed_chunk: int,
     )
 
 
-# ----------------------------------------------------------------------------- devices
-
-
-def resolve_devices(devices=None) -> tuple:
-    """The devices a sweep shards over.
-
-    Args:
-        devices: ``None`` for all of ``jax.devices()`` (every process's, after
-            ``jax.distributed.initialize``), an int ``n`` for the first ``n``, or a sequence
-            of ``jax.Device``.
-    Returns:
-        tuple of devices.
-    """
-    available = jax.devices()
-    if devices is None:
-        return tuple(available)
-    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
-        if not 1 <= devices <= len(available):
-            raise ValueError(
-                f"devices={devices} but {len(available)} JAX device(s) exist ({available}); "
-                f"pass devices <= {len(available)} or None for all. On CPU, start Python with "
-                f"XLA_FLAGS=--xla_force_host_platform_device_count={max(devices, 1)} for more "
-                "host devices"
-            )
-        chosen = tuple(available[: int(devices)])
-    else:
-        chosen = tuple(devices)
-        unknown = [d for d in chosen if d not in available]
-        if not chosen or unknown:
-            raise ValueError(
-                f"devices={devices!r} must be a non-empty sequence of jax.devices() "
-                f"({available}); unknown: {unknown}"
-            )
-    if jax.process_count() > 1 and len(chosen) != len(available):
-        raise ValueError(
-            f"devices={devices!r} selects {len(chosen)} of {len(available)} devices; in a "
-            "multi-process run every process must take part, so pass devices=None"
-        )
-    return chosen
-
-
-@lru_cache(maxsize=None)
-def _sharded_program(spec: TrainSpec, chunk: int, devices: tuple):
-    """The jitted, shard_mapped :func:`toylab.train.train_runs` for one group on ``devices``."""
-    mesh = Mesh(np.array(devices), (AXIS,))
-    runs, shared = PartitionSpec(AXIS), PartitionSpec()
-    body = partial(train_runs, spec=spec, chunk=chunk)
-    # check_vma=False: runs never communicate; the zero bias init is device-invariant while
-    # the trained carry varies, which the varying-axis checker would otherwise reject.
-    program = jax.shard_map(body, mesh=mesh, in_specs=(runs, runs, shared, shared),
-                            out_specs=runs, check_vma=False)
-    return jax.jit(program), mesh
-
-
-def _global(array: np.ndarray, mesh: Mesh, spec: PartitionSpec) -> jax.Array:
-    """A global array laid out by ``spec``; each process supplies its addressable shards."""
-    sharding = NamedSharding(mesh, spec)
-    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
-
-
 def _to_host(tree):
     """All shards of every output, as NumPy arrays on every process."""
     if jax.process_count() == 1:
@@ -292,7 +218,7 @@ class GroupReport(NamedTuple):
     Attributes:
         spec: the compile-time config shared by the group.
         configs: indices (into :attr:`SweepResult.configs`) of the group's configs.
-        plan: how it ran (:class:`MemoryPlan`: calls, vmap width, memory estimate).
+        plan: how it ran (:class:`MemoryPlan`: calls, chunk width, memory estimate).
     """
 
     spec: TrainSpec
@@ -360,16 +286,16 @@ def _run_group(spec: TrainSpec, group: list[int], configs, seeds: np.ndarray, X,
     run_seeds = np.tile(seeds, len(group))[rows].astype(np.uint32)
     hyper = hyper_arrays([configs[i].hyper for i in group for _ in seeds], dtype)
     hyper = jax.tree.map(lambda h: h[rows], hyper)
-    program, mesh = _sharded_program(spec, plan.seed_chunk, devices)
+    program, mesh = sharded_program(spec, plan.seed_chunk, devices)
     runs, shared = PartitionSpec(AXIS), PartitionSpec()
     labels = y.astype(np.int32) if y.dtype.kind in "iu" else np.asarray(y, dtype)
     out = None
     with _precision(spec.dtype):
-        data = (_global(np.asarray(X, dtype), mesh, shared), _global(labels, mesh, shared))
+        data = (place(np.asarray(X, dtype), mesh, shared), place(labels, mesh, shared))
         for call in range(plan.calls):
             part = slice(call * plan.runs_per_call, (call + 1) * plan.runs_per_call)
-            call_out = _to_host(program(_global(run_seeds[part], mesh, runs),
-                                        jax.tree.map(lambda h: _global(h[part], mesh, runs),
+            call_out = _to_host(program(place(run_seeds[part], mesh, runs),
+                                        jax.tree.map(lambda h: place(h[part], mesh, runs),
                                                      hyper), *data))
             if plan.calls == 1:
                 out = call_out
@@ -389,7 +315,7 @@ def run_sweep(
     seeds: Sequence[int] | int,
     *,
     devices=None,
-    seed_chunk: int = DEFAULT_SEED_CHUNK,
+    seed_chunk: int | None = None,
     max_bytes: float = DEFAULT_MAX_BYTES,
     on_divergence: str = "raise",
 ) -> SweepResult:
@@ -401,8 +327,9 @@ def run_sweep(
             shared by all runs.
         seeds: init seeds, or an int ``S`` for seeds ``0..S-1``; every config gets all of them.
         devices: see :func:`resolve_devices` (default: all devices).
-        seed_chunk: vmap width per device; results are bit-identical for any number of
-            devices as long as it is kept.
+        seed_chunk: runs trained at once on a device; ``None`` sizes the chunks to the cache
+            (:func:`toylab.train.default_seed_chunk` of each group's runs). Results are
+            bit-identical for any number of devices as long as it is kept.
         max_bytes: limit for each group's estimated peak memory (:func:`plan_memory`); a group
             above it runs in several calls, logged as a warning.
         on_divergence: ``"raise"`` (:class:`~toylab.train.TrainingDiverged` naming config,
@@ -430,8 +357,10 @@ def run_sweep(
     results: list[TrainResult | None] = [None] * len(configs)
     reports = []
     for spec, group in groups.items():
-        plan = plan_memory(spec, len(X), len(group) * len(seeds), seed_chunk=seed_chunk,
-                           devices=len(devices), max_bytes=max_bytes)
+        n_runs = len(group) * len(seeds)
+        chunk = default_seed_chunk(spec, len(X), n_runs) if seed_chunk is None else seed_chunk
+        plan = plan_memory(spec, len(X), n_runs, seed_chunk=chunk, devices=len(devices),
+                           max_bytes=max_bytes)
         if plan.calls > 1:
             log.warning(
                 "sweep: %d runs of widths=%s would need ~%.3g GiB in one call, more than "

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from toylab.models import Layers, apply, check_widths, get_activation, init_layers
+from toylab.models import Layers, check_widths, get_activation, init_layers, n_params
 from toylab.results import progress as _progress_bar
 
 Array = jax.Array
@@ -215,42 +216,131 @@ def _accuracy(outputs: Array, y: Array) -> Array:
     return jnp.mean(jnp.argmax(outputs, -1) == y) if y.ndim == 1 else jnp.nan
 
 
-def _train_one(seed: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpec,
-               progress_offset: Array | None = None) -> tuple:
-    """Train one network from ``seed`` with hyperparameters ``hyper`` (scalars); pure, so it
-    can be vmapped over seeds and hyperparameters.
+# Seed-batched products in the points-minor layout. Runs of a chunk are trained together with
+# an explicit seed axis: activations are ``(S, width, n)`` (points last, so elementwise work
+# vectorises over points) and every layer is one product batched over seeds. XLA CPU's batched
+# dots are slow for thin matrices, so a product whose contracted size is small, or which
+# contracts a modest dimension into a tiny one, runs as an unrolled sum of broadcast products
+# that fuses with the bias and activation around it (benchmarks/train_ensemble.py: 2.1x a
+# vmap of the per-seed loss for 2-16-16-3 nets on 512 points).
 
-    ``progress_offset`` (a traced int, or None for no progress reports) is added to the
-    number of finished snapshot intervals reported to the progress bar.
+SMALL_WIDTH = 4
+"""Layers with fan-in or fan-out at most this use unrolled sums instead of batched dots."""
+
+MAX_UNROLL = 32
+"""Longest sum that is unrolled; longer contractions always use a batched dot."""
+
+
+def _unrolled(contracted: int, other: int) -> bool:
+    return contracted <= MAX_UNROLL and min(contracted, other) <= SMALL_WIDTH
+
+
+def _forward_product(W: Array, h: Array) -> Array:
+    """``(S, i, o), (S, i, n) or (i, n) -> (S, o, n)``: ``sum_i W[s, i, o] h[s, i, n]``."""
+    if _unrolled(W.shape[1], W.shape[2]):
+        h = h if h.ndim == 3 else h[None]
+        return sum(W[:, k, :, None] * h[:, k, None, :] for k in range(W.shape[1]))
+    return jnp.einsum("sio,in->son" if h.ndim == 2 else "sio,sin->son", W, h)
+
+
+def _backward_product(W: Array, d: Array) -> Array:
+    """``(S, i, o), (S, o, n) -> (S, i, n)``: ``sum_o W[s, i, o] d[s, o, n]``."""
+    if _unrolled(W.shape[2], W.shape[1]):
+        return sum(W[:, :, k, None] * d[:, k, None, :] for k in range(W.shape[2]))
+    return jnp.einsum("sio,son->sin", W, d)
+
+
+@jax.custom_vjp
+def _seed_batched_dense(W: Array, h: Array) -> Array:
+    """``W: (S, in, out)``, ``h: (S, in, n)`` or shared ``(in, n)`` -> ``(S, out, n)``, with a
+    backward pass that picks its own product forms (``dW`` as a dot over points, ``dh`` as
+    :func:`_backward_product`); a shared ``h`` (the data) gets no used cotangent, which XLA
+    removes."""
+    return _forward_product(W, h)
+
+
+def _dense_fwd(W, h):
+    return _forward_product(W, h), (W, h)
+
+
+def _dense_bwd(residuals, d):
+    W, h = residuals
+    dW = jnp.einsum("in,son->sio" if h.ndim == 2 else "sin,son->sio", h, d)
+    dh = _backward_product(W, d)
+    return dW, dh if h.ndim == 3 else dh.sum(0)
+
+
+_seed_batched_dense.defvjp(_dense_fwd, _dense_bwd)
+
+
+def seed_batched_apply(layers: Layers, X: Array, activation: str = "relu") -> Array:
+    """Forward pass of S networks at once (the training kernel; equals
+    ``jax.vmap(toylab.models.apply)`` up to float rounding).
+
+    Args:
+        layers: ``[(W (S, in, out), b (S, out)), ...]``.
+        X: ``(n, d)`` shared by all networks, or ``(S, n, d)``.
+        activation: name in ``toylab.models.ACTIVATIONS``.
+    Returns:
+        outputs ``(S, n, out)``.
+    """
+    act = get_activation(activation).fn
+    h = jnp.swapaxes(X, -1, -2)
+    for i, (W, b) in enumerate(layers):
+        h = _seed_batched_dense(W, h) + b[:, :, None]
+        if i < len(layers) - 1:
+            h = act(h)
+    return jnp.swapaxes(h, 1, 2)
+
+
+def _take_rows(a: Array, idx: Array, per_seed: bool) -> Array:
+    """Rows ``idx: (S, B)`` of shared ``a: (n, ...)`` or per-run ``a: (S, n, ...)`` -> ``(S, B, ...)``."""
+    return jax.vmap(lambda a_s, i: a_s[i])(a, idx) if per_seed else a[idx]
+
+
+def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpec,
+                 per_seed_data: bool, progress_offset: Array | None = None) -> tuple:
+    """Train ``c`` networks at once, one per seed, with hyperparameters ``hyper`` (``(c,)``
+    arrays); pure. Each run depends only on its own seed, hyperparameters and data.
+
+    ``X: (n, d)`` / ``y`` shared, or with a leading ``c`` axis when ``per_seed_data``.
+    ``progress_offset`` (a traced int, or None for no progress reports) is added to the number
+    of finished snapshot intervals reported to the progress bar.
     """
     dtype = DTYPES[spec.dtype]
-    activation = spec.activation
     loss_fn = LOSSES[spec.loss]
-    init_key, batch_key = jax.random.split(jax.random.key(seed))
-    layers = init_layers(init_key, spec.widths, dtype=dtype)
-    tx = OPTIMIZERS[spec.optimizer](hyper)
-    n = X.shape[0]
-
+    keys = jax.vmap(lambda seed: jax.random.split(jax.random.key(seed)))(seeds)
+    init_keys, batch_keys = keys[:, 0], keys[:, 1]
+    layers = jax.vmap(lambda key: init_layers(key, spec.widths, dtype=dtype))(init_keys)
+    optimizer = OPTIMIZERS[spec.optimizer]
+    n = X.shape[-2]
     full_batch = spec.batch_size is None or spec.batch_size >= n
 
-    def full_loss(params):
-        outputs = apply(params, X, activation)
-        return loss_fn(outputs, y), _accuracy(outputs, y)
+    def losses(params, Xb, yb, per_run_data):
+        """Per-run mean losses and accuracies ``(c,)`` on shared or per-run data."""
+        outputs = seed_batched_apply(params, Xb, spec.activation)
+        axis = 0 if per_run_data else None
+        return (jax.vmap(loss_fn, in_axes=(0, axis))(outputs, yb),
+                jax.vmap(_accuracy, in_axes=(0, axis))(outputs, yb))
 
-    def batch_loss(params, step):
-        idx = jax.random.choice(
-            jax.random.fold_in(batch_key, step), n, (spec.batch_size,), replace=False
-        )
-        return loss_fn(apply(params, X[idx], activation), y[idx])
+    def total_loss(params, Xb, yb, per_run_data):
+        # the runs share no parameters, so the gradient of the sum is every run's own gradient
+        loss, acc = losses(params, Xb, yb, per_run_data)
+        return loss.sum(), (loss, acc)
 
     def step_fn(carry, step):
         params, opt_state = carry
         if full_batch:  # one forward pass serves both the gradient and the curves
-            (loss, acc), grads = jax.value_and_grad(full_loss, has_aux=True)(params)
+            (_, (loss, acc)), grads = jax.value_and_grad(total_loss, has_aux=True)(
+                params, X, y, per_seed_data)
         else:
-            loss, acc = full_loss(params)
-            grads = jax.grad(batch_loss)(params, step)
-        updates, opt_state = tx.update(grads, opt_state, params)
+            loss, acc = losses(params, X, y, per_seed_data)
+            idx = jax.vmap(lambda key: jax.random.choice(
+                jax.random.fold_in(key, step), n, (spec.batch_size,), replace=False))(batch_keys)
+            batch = (_take_rows(X, idx, per_seed_data), _take_rows(y, idx, per_seed_data))
+            grads = jax.grad(lambda p: total_loss(p, *batch, True)[0])(params)
+        updates, opt_state = jax.vmap(
+            lambda h, g, s, p: optimizer(h).update(g, s, p))(hyper, grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), (loss, acc)
 
     def chunk_fn(carry, chunk):
@@ -261,17 +351,19 @@ def _train_one(seed: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpec
         return carry, (carry[0], curves)
 
     n_chunks = spec.steps // spec.snapshot_every
+    opt_state = jax.vmap(lambda h, p: optimizer(h).init(p))(hyper, layers)
     (final, _), (snaps, (loss, acc)) = jax.lax.scan(
-        chunk_fn, (layers, tx.init(layers)), jnp.arange(n_chunks)
-    )
-    snapshots = jax.tree.map(lambda s0, s: jnp.concatenate([s0[None], s]), layers, snaps)
-    final_loss, final_acc = full_loss(final)
-    return final, loss.reshape(-1), acc.reshape(-1), snapshots, final_loss, final_acc
+        chunk_fn, (layers, opt_state), jnp.arange(n_chunks))
+    snapshots = jax.tree.map(lambda s0, s: jnp.moveaxis(jnp.concatenate([s0[None], s]), 0, 1),
+                             layers, snaps)
+    final_loss, final_acc = losses(final, X, y, per_seed_data)
+    curve = lambda a: a.reshape(spec.steps, -1).T  # (chunks, every, c) -> (c, steps)
+    return final, curve(loss), curve(acc), snapshots, final_loss, final_acc
 
 
 def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpec,
                chunk: int, per_seed_data: bool = False, show_progress: bool = False) -> tuple:
-    """Train R runs as ``R / chunk`` sequential chunks of a ``chunk``-wide vmap (pure, traceable).
+    """Train R runs as ``R / chunk`` sequential chunks of ``chunk`` runs each (pure, traceable).
 
     The per-chunk program is the same whatever ``R`` is, so a run's result does not depend on
     how many runs share the call (see the module docstring). ``toylab.sweep`` wraps this in
@@ -282,7 +374,7 @@ def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpe
         hyper: :class:`Hyper` of ``(R,)`` arrays in the config dtype.
         X: ``(n, d)`` shared data, or ``(R, n, d)`` with ``per_seed_data``; y likewise.
         spec: the compile-time config (:attr:`TrainConfig.spec`).
-        chunk: vmap width.
+        chunk: runs trained at once (the width of the seed axis of every product).
         show_progress: report finished snapshot intervals to the progress bar in flight.
     Returns:
         ``(final layers, loss (R, steps), accuracy (R, steps), snapshots, final_loss (R,),
@@ -293,13 +385,12 @@ def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpe
         raise ValueError(f"{n_runs} runs is not a multiple of chunk={chunk}; pad the runs")
     n_chunks = n_runs // chunk
     intervals = spec.steps // spec.snapshot_every
-    axes = 0 if per_seed_data else None
 
     def one_chunk(args):
         index, seeds, hyper, X, y = args
         offset = index * intervals if show_progress else None
-        one = partial(_train_one, spec=spec, progress_offset=offset)
-        return jax.vmap(one, in_axes=(0, 0, axes, axes))(seeds, hyper, X, y)
+        return _train_chunk(seeds, hyper, X, y, spec=spec, per_seed_data=per_seed_data,
+                            progress_offset=offset)
 
     def chunked(a):
         return a.reshape((n_chunks, chunk) + a.shape[1:])
@@ -313,9 +404,34 @@ def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpe
     return jax.tree.map(lambda a: a.reshape((n_runs,) + a.shape[2:]), out)
 
 
-_train_jit = jax.jit(
-    train_runs, static_argnames=("spec", "chunk", "per_seed_data", "show_progress")
-)
+WORK_PER_ACTIVATION = 3
+"""Working-set bytes per run, in units of ``itemsize * n_points * sum(widths[1:])``: forward
+activations and their gradients (XLA CPU measures 2.7-2.8, jax 0.10)."""
+
+WORK_PER_PARAMETER = 10
+"""Working-set bytes per run, in units of ``itemsize * n_params``: parameters, gradients,
+optimizer state, updates and the snapshot carry (XLA CPU measures ~9.4)."""
+
+CACHE_BYTES = 2 * 2**20
+"""Per-core cache that the default chunk of runs is sized to fit (the L2 of this project's
+2-core x86 machine). Chunks that fit train several times faster per run than chunks that
+spill: 256 seeds of a 2-16-16-3 net on 512 points take 3.9 s in chunks of 8 and 5.2 s in
+chunks of 128 (per 1,000 Adam steps, two devices; benchmarks/README.md)."""
+
+
+def working_bytes(spec: TrainSpec, n_points: int) -> int:
+    """Estimated live bytes of one run while it trains on ``n_points`` (all points are
+    evaluated every step for the curves, also with minibatches)."""
+    itemsize = np.dtype(DTYPES[spec.dtype]).itemsize
+    return itemsize * (WORK_PER_ACTIVATION * n_points * sum(spec.widths[1:])
+                       + WORK_PER_PARAMETER * n_params(spec.widths))
+
+
+def default_seed_chunk(spec: TrainSpec, n_points: int, runs: int) -> int:
+    """The largest power of two of runs whose working set fits in :data:`CACHE_BYTES` (at
+    least 1), capped at ``runs``."""
+    fits = max(1, CACHE_BYTES // working_bytes(spec, n_points))
+    return max(1, min(int(runs), 1 << (fits.bit_length() - 1)))
 
 
 def hyper_arrays(hypers: Sequence[Hyper], dtype) -> Hyper:
@@ -339,6 +455,79 @@ def _tick_progress(position) -> None:
         bar.update(max(0, int(position) - bar.n))
 
 
+# ----------------------------------------------------------------------------- devices
+
+AXIS = "runs"
+"""Name of the mesh axis the runs are sharded along."""
+
+
+def resolve_devices(devices=None, *, local: bool = False) -> tuple:
+    """The devices runs are sharded over.
+
+    Args:
+        devices: ``None`` for all of ``jax.devices()`` (every process's, after
+            ``jax.distributed.initialize``), an int ``n`` for the first ``n``, or a sequence
+            of ``jax.Device``.
+        local: choose among this process's devices only (``jax.local_devices()``).
+    Returns:
+        tuple of devices.
+    """
+    available = jax.local_devices() if local else jax.devices()
+    if devices is None:
+        return tuple(available)
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(
+                f"devices={devices} but {len(available)} JAX device(s) exist ({available}); "
+                f"pass devices <= {len(available)} or None for all. On CPU, toylab makes one "
+                "JAX device per core unless jax was used before it was imported; set "
+                f"jax.config.update('jax_num_cpu_devices', {max(devices, 1)}) first for more"
+            )
+        chosen = tuple(available[: int(devices)])
+    else:
+        chosen = tuple(devices)
+        unknown = [d for d in chosen if d not in available]
+        if not chosen or unknown:
+            raise ValueError(
+                f"devices={devices!r} must be a non-empty sequence of "
+                f"{'jax.local_devices()' if local else 'jax.devices()'} ({available}); "
+                f"unknown: {unknown}"
+            )
+    if not local and jax.process_count() > 1 and len(chosen) != len(available):
+        raise ValueError(
+            f"devices={devices!r} selects {len(chosen)} of {len(available)} devices; in a "
+            "multi-process run every process must take part, so pass devices=None"
+        )
+    return chosen
+
+
+@lru_cache(maxsize=None)
+def sharded_program(spec: TrainSpec, chunk: int, devices: tuple, *, per_seed_data: bool = False,
+                    show_progress: bool = False) -> tuple[Callable, Mesh]:
+    """The jitted :func:`train_runs` with its runs split over ``devices`` (``jax.shard_map`` on
+    a one-axis mesh; each device trains its share in chunks of ``chunk``), and the mesh.
+
+    The program takes ``(seeds, hyper, X, y)`` laid out by :func:`place`: runs sharded along
+    :data:`AXIS`, the data replicated (or sharded too with ``per_seed_data``).
+    """
+    mesh = Mesh(np.array(devices), (AXIS,))
+    runs, shared = PartitionSpec(AXIS), PartitionSpec()
+    data = runs if per_seed_data else shared
+    body = partial(train_runs, spec=spec, chunk=chunk, per_seed_data=per_seed_data,
+                   show_progress=show_progress)
+    # check_vma=False: runs never communicate; the zero bias init is device-invariant while
+    # the trained carry varies, which the varying-axis checker would otherwise reject.
+    program = jax.shard_map(body, mesh=mesh, in_specs=(runs, runs, data, data),
+                            out_specs=runs, check_vma=False)
+    return jax.jit(program), mesh
+
+
+def place(array: np.ndarray, mesh: Mesh, spec: PartitionSpec) -> Array:
+    """A global array laid out by ``spec``; each process supplies its addressable shards."""
+    sharding = NamedSharding(mesh, spec)
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
+
+
 # ----------------------------------------------------------------------------- public API
 
 
@@ -351,8 +540,11 @@ def train_ensemble(
     on_divergence: str = "raise",
     progress: bool = False,
     seed_chunk: int | None = None,
+    devices=None,
 ) -> TrainResult:
-    """Train one network per seed in a single jit-compiled, vmapped, scanned computation.
+    """Train one network per seed in a single jit-compiled, scanned computation, the seeds
+    batched together and split over this process's devices (on CPU toylab makes one device
+    per core, see ``toylab/__init__.py``).
 
     Args:
         X: inputs ``(n, d)`` shared by all seeds, or ``(S, n, d)`` one data set per seed.
@@ -363,9 +555,12 @@ def train_ensemble(
             step whose loss is NaN/inf; ``"report"`` returns the result anyway (callers find
             diverged seeds with :func:`diverged_seeds`).
         progress: show a progress bar of finished snapshot intervals.
-        seed_chunk: vmap width. ``None`` (default) vmaps all seeds at once (fastest); an int
-            trains the seeds in chunks of that many (padded), which bounds memory and makes
-            every seed's result bit-identical whatever else is in the ensemble.
+        seed_chunk: seeds trained at once on a device, one chunk after another (padded).
+            ``None`` (default) sizes the chunks to the cache (:func:`default_seed_chunk`);
+            an int fixes them, which makes every seed's result bit-identical whatever else
+            is in the ensemble and however many devices there are.
+        devices: ``None`` for all of ``jax.local_devices()``, an int ``n`` for the first
+            ``n``, or a sequence of devices (:func:`resolve_devices`).
     Returns:
         :class:`TrainResult` as NumPy arrays.
     """
@@ -374,32 +569,33 @@ def train_ensemble(
         raise ValueError(f"seeds={seeds!r} must be a positive count or a non-empty list of ints")
     if on_divergence not in ("raise", "report"):
         raise ValueError(f"on_divergence={on_divergence!r}; choose 'raise' or 'report'")
-    chunk = len(seeds) if seed_chunk is None else check_seed_chunk(seed_chunk)
+    devices = resolve_devices(devices, local=True)
     dtype = DTYPES[config.dtype]
     X, y = np.asarray(X), np.asarray(y)
     per_seed = _check_data(X, y, len(seeds), config)
-    rows = pad_runs(len(seeds), chunk)
+    chunk = (default_seed_chunk(config.spec, X.shape[-2], -(-len(seeds) // len(devices)))
+             if seed_chunk is None else check_seed_chunk(seed_chunk))
+    rows = pad_runs(len(seeds), chunk * len(devices))
     if per_seed:
         X, y = X[rows], y[rows]
     hyper = hyper_arrays([config.hyper] * len(rows), dtype)
+    program, mesh = sharded_program(config.spec, chunk, devices, per_seed_data=per_seed,
+                                    show_progress=progress)
+    runs = PartitionSpec(AXIS)
+    data = runs if per_seed else PartitionSpec()
     bar = contextlib.nullcontext()
-    if progress:
+    if progress:  # every device reports its own chunks, so the bar counts one device's
         bar = _progress_bar(iter(()), desc=f"training {len(seeds)} seeds",
-                            total=len(rows) // chunk * (config.steps // config.snapshot_every))
+                            total=len(rows) // (chunk * len(devices))
+                            * (config.steps // config.snapshot_every))
     with _precision(config.dtype), bar:
         if progress:
             _PROGRESS_BAR.append(bar)
         try:
-            out = _train_jit(
-                jnp.asarray(seeds[rows], jnp.uint32),
-                jax.tree.map(jnp.asarray, hyper),
-                jnp.asarray(X, dtype),
-                jnp.asarray(y) if y.dtype.kind in "iu" else jnp.asarray(y, dtype),
-                spec=config.spec,
-                chunk=chunk,
-                per_seed_data=per_seed,
-                show_progress=progress,
-            )
+            labels = y.astype(np.int32) if y.dtype.kind in "iu" else y.astype(dtype)
+            out = program(place(seeds[rows].astype(np.uint32), mesh, runs),
+                          jax.tree.map(lambda h: place(h, mesh, runs), hyper),
+                          place(X.astype(dtype), mesh, data), place(labels, mesh, data))
             out = jax.tree.map(np.asarray, out)
         finally:
             if progress:
