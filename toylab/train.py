@@ -1,14 +1,17 @@
 """Training ensembles of tiny networks in one compiled call.
 
 ``train_ensemble`` trains S networks that differ in their initialisation seed (and, if the
-data has a leading seed axis, in their data) with ``jax.vmap`` over seeds and ``lax.scan``
-over steps, recording loss/accuracy curves at every step and parameter snapshots every
-``snapshot_every`` steps (the trajectory later analyses need).
+data has a leading seed axis, in their data) in one jit-compiled program: ``lax.scan`` over
+steps, the seeds batched together (an explicit seed axis in every product,
+:func:`seed_batched_apply`; initialisation and optimizer updates are ``jax.vmap``-ed per seed)
+and split over devices with ``jax.shard_map``. It records loss/accuracy curves at every step
+and parameter snapshots every ``snapshot_every`` steps (the trajectory later analyses need).
 
 A seed's run depends only on its seed and hyperparameters. Bit for bit, it also depends on the
-width of the vmap it runs in (XLA's batched kernels round differently for different batch
-sizes, ~1e-6 relative in float32): pass ``seed_chunk=`` to train seeds in fixed-width chunks
-(padded), and seed ``s`` trained alone is then bit-identical to seed ``s`` inside any ensemble.
+width of the chunk of seeds it is batched with (XLA's batched kernels round differently for
+different batch sizes, ~1e-6 relative in float32): pass ``seed_chunk=`` to train seeds in
+fixed-width chunks (padded), and seed ``s`` trained alone is then bit-identical to seed ``s``
+inside any ensemble, on any number of devices.
 
 The learning rate, momentum and weight decay are *traced* inputs (:class:`Hyper`), not
 compile-time constants: configs that differ only in them share one compilation
