@@ -13,6 +13,7 @@ import scipy.linalg
 from hypothesis import assume, given, settings, strategies as st
 
 import toylab.landscape as L
+from toylab.testing import networks
 from toylab.data import make
 from toylab.models import MLP, apply, flatten, init_layers, param_index, unflatten
 
@@ -139,6 +140,36 @@ def test_blocks_method_equals_the_hvp_sweep(activation, loss):
 @pytest.mark.parametrize("activation,loss", sorted(set(ALL_PL_PAIRS) - set(PL_PAIRS)))
 def test_blocks_method_equals_the_hvp_sweep_remaining_pairs(activation, loss):
     _check_blocks_against_hvp(activation, loss)
+
+
+DEEP_WIDTHS = (2, 3, 4, 3, 3)
+"""Four layers: residual blocks between layers up to three apart (chained ``dh/dpre``)."""
+
+
+@settings(max_examples=15, deadline=None)
+@given(net=networks(widths=DEEP_WIDTHS, activations="relu", degenerate=True))
+def test_blocks_method_equals_the_hvp_sweep_on_deep_and_degenerate_nets(net, monkeypatch_module):
+    """Dead, silent, duplicated, coincident and parallel neurons and exact zero weights; the
+    factor rows are forced into point chunks of 7 (40 points: a padded last chunk)."""
+    from toylab.landscape.curvature import _point_chunk
+
+    assert _point_chunk(DEEP_WIDTHS, 40, DEEP_WIDTHS[-1] - 1) == 7
+    _, X, y = net_and_data(31, DEEP_WIDTHS, n=40)
+    a = L.hessian(net.layers, X, y, activation="relu", method="blocks")
+    b = L.hessian(net.layers, X, y, activation="relu", method="hvp")
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * max(np.abs(b).max(), 1e-300))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """Point chunks of 7 for the ``blocks`` method (``FACTOR_BYTES`` of 7 points' rows)."""
+    from toylab.landscape import curvature
+
+    size = flat(net_and_data(0, DEEP_WIDTHS)[0]).size
+    mp = pytest.MonkeyPatch()
+    mp.setattr(curvature, "FACTOR_BYTES", 8 * (DEEP_WIDTHS[-1] - 1) * size * 7)
+    yield mp
+    mp.undo()
 
 
 def test_blocks_gauss_newton_equals_the_gauss_newton_product_sweep():
