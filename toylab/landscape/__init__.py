@@ -5,7 +5,7 @@ Submodules (one stage each, pure functions in, NamedTuples out):
 - :mod:`~toylab.landscape.problem`: the loss as a function of the flat parameter vector,
   gradient, population loss (a stated Monte Carlo estimate with standard error).
 - :mod:`~toylab.landscape.curvature`: exact Hessian / Gauss-Newton / empirical Fisher
-  (chunked HVPs of basis vectors, or Gauss-Newton + residual blocks for piecewise-linear nets), eigendecomposition, Lanczos top-k (ARPACK), stochastic Lanczos quadrature.
+  (chunked HVPs of basis vectors, or layer-factored Gauss-Newton + closed-form residual blocks for piecewise-linear nets), eigendecomposition, Lanczos top-k (ARPACK), stochastic Lanczos quadrature.
 - :mod:`~toylab.landscape.decompose`: ``H = G + R``, Papyan's class structure of ``G``.
 - :mod:`~toylab.landscape.subspace`: outliers, gradient / top-subspace overlap (Gur-Ari et
   al. 2018) at a point and along a trajectory.
