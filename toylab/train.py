@@ -11,7 +11,8 @@ A seed's run depends only on its seed and hyperparameters. Bit for bit, it also 
 width of the chunk of seeds it is batched with (XLA's batched kernels round differently for
 different batch sizes, ~1e-6 relative in float32): pass ``seed_chunk=`` to train seeds in
 fixed-width chunks (padded), and seed ``s`` trained alone is then bit-identical to seed ``s``
-inside any ensemble, on any number of devices.
+inside any ensemble (and on 1 or 2 devices for ``sgd``/``momentum``; ``adam`` differs by an ulp
+between 1 and 2 devices, see :mod:`toylab.sweep`).
 
 The learning rate, momentum and weight decay are *traced* inputs (:class:`Hyper`), not
 compile-time constants: configs that differ only in them share one compilation
@@ -565,7 +566,7 @@ def train_ensemble(
         seed_chunk: seeds trained at once on a device, one chunk after another (padded).
             ``None`` (default) sizes the chunks to the cache (:func:`default_seed_chunk`);
             an int fixes them, which makes every seed's result bit-identical whatever else
-            is in the ensemble and however many devices there are.
+            is in the ensemble (across device counts, see :mod:`toylab.sweep`).
         devices: ``None`` for all of ``jax.local_devices()``, an int ``n`` for the first
             ``n``, or a sequence of devices (:func:`resolve_devices`).
     Returns:
