@@ -40,7 +40,7 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from toylab.landscape.problem import Problem, Spec, float64, logits_of, loss_of, resolve
-from toylab.models import get_activation, unflatten
+from toylab.models import get_activation, n_params, unflatten
 from toylab.train import LOSSES
 
 Array = jax.Array
@@ -224,6 +224,8 @@ def _layer_factors(theta, X, y, weight, n_total, spec, residual):
                     block = jnp.einsum("na,nbe,nd->abed", inputs[l], T, gbar[k])
                 blocks.append(block.reshape(block.shape[0] * block.shape[1], -1))
     return A, blocks
+
+
 def check_curvature(curvature: str) -> str:
     if curvature not in CURVATURES:
         raise ValueError(f"curvature={curvature!r} is unknown; choose one of {sorted(CURVATURES)}")
@@ -278,8 +280,7 @@ def _hvp_matrix(p: Problem, curvature: str, chunk: int) -> np.ndarray:
 def _point_chunk(widths, n_points: int, rows_per_point: int) -> int:
     """Points per call of :func:`_layer_factors`, so that ``A`` stays within
     :data:`FACTOR_BYTES`."""
-    size = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
-    return int(np.clip(FACTOR_BYTES // (8 * rows_per_point * size), 1, n_points))
+    return int(np.clip(FACTOR_BYTES // (8 * rows_per_point * n_params(widths)), 1, n_points))
 
 
 def _blocks_matrix(p: Problem, curvature: str, chunk: int) -> np.ndarray:
