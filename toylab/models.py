@@ -220,6 +220,24 @@ def validate_layers(layers) -> Layers:
     return out
 
 
+def check_finite_layers(layers: Layers, *, name: str = "net") -> None:
+    """Raise a ValueError naming the first non-finite parameter by layer, neuron and role.
+
+    Exact analyses call this at their entry: a NaN or inf weight would otherwise flow through
+    the geometry and come out as a plausible but meaningless "exact" answer.
+    """
+    for depth, (W, b) in enumerate(layers):
+        for role, arr in (("weight", np.asarray(W)), ("bias", np.asarray(b))):
+            bad = np.argwhere(~np.isfinite(arr))
+            if bad.size:
+                neuron = int(bad[0][-1])
+                raise ValueError(
+                    f"{name} has {len(bad)} non-finite {role}s in layer {depth} (first: neuron "
+                    f"{neuron}, value {arr[tuple(bad[0])]}); pass finite weights (a diverged "
+                    "run? see toylab.train.diverged_seeds)"
+                )
+
+
 # ----------------------------------------------------------------------------- flat order
 
 
