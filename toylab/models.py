@@ -232,7 +232,7 @@ def check_finite_layers(layers: Layers, *, name: str = "net") -> None:
             if bad.size:
                 neuron = int(bad[0][-1])
                 raise ValueError(
-                    f"{name} has {len(bad)} non-finite {role}s in layer {depth} (first: neuron "
+                    f"{name} has {len(bad)} non-finite {role} values in layer {depth} (first: neuron "
                     f"{neuron}, value {arr[tuple(bad[0])]}); pass finite weights (a diverged "
                     "run? see toylab.train.diverged_seeds)"
                 )
