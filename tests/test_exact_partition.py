@@ -400,3 +400,49 @@ def test_tiny_weights_still_fold(scale):
     p = partition(net, [[-1, 1], [-1, 1]], activation="relu")
     assert len(p) == 2
     np.testing.assert_allclose(np.sort(p.areas), [2.0, 2.0])
+
+
+# ----------------------------------------------------------------------------- segment geometry
+
+
+def test_clip_segments_against_sampled_membership():
+    """Liang-Barsky clipping against a box equals the sampled part of each segment in the box."""
+    rng = np.random.default_rng(0)
+    box = np.array([[-1.0, 2.0], [-0.5, 1.5]])
+    S = rng.uniform(-3, 3, size=(300, 2, 2))
+    S[:5, :, 0] = 2.0  # on the right side: touching segments are kept or dropped consistently
+    clipped = geo.clip_segments(S, *geo.box_halfplanes(box))
+    t = np.linspace(0, 1, 2001)
+    pts = S[:, None, 0] + t[None, :, None] * (S[:, None, 1] - S[:, None, 0])  # (n, T, 2)
+    inside = ((pts >= box[:, 0]) & (pts <= box[:, 1])).all(-1)
+    hit = inside.sum(1) >= 2
+    assert len(clipped) == hit.sum()
+    a, d = S[hit, 0], S[hit, 1] - S[hit, 0]
+    t_clip = np.einsum("nkj,nj->nk", clipped - a[:, None], d) / (d * d).sum(1)[:, None]
+    t_in = np.where(inside[hit], t, np.nan)
+    # the clipped ends are the first and last sampled parameters inside, within one step
+    np.testing.assert_allclose(t_clip[:, 0], np.nanmin(t_in, 1), atol=1 / 2000)
+    np.testing.assert_allclose(t_clip[:, 1], np.nanmax(t_in, 1), atol=1 / 2000)
+    assert np.all((clipped >= box[:, 0] - 1e-12) & (clipped <= box[:, 1] + 1e-12))
+    with pytest.raises(ValueError, match="box has shape"):
+        geo.box_halfplanes(np.zeros((3, 2)))
+
+
+def test_point_segment_distances_and_nearest_segment():
+    """Distances against a dense sampling of each segment (an upper bound that converges), and
+    the pruned nearest-segment distance against the dense minimum."""
+    rng = np.random.default_rng(1)
+    S = rng.normal(size=(40, 2, 2))
+    S[0, 1] = S[0, 0]  # a zero-length segment is its point
+    P = rng.normal(size=(200, 2)) * 2
+    D = geo.point_segment_distances(P, S)
+    t = np.linspace(0, 1, 4001)
+    samples = S[:, None, 0] + t[None, :, None] * (S[:, None, 1] - S[:, None, 0])  # (m, T, 2)
+    sampled = np.linalg.norm(P[:, None, None] - samples[None], axis=-1).min(-1)
+    step = np.linalg.norm(S[:, 1] - S[:, 0], axis=1) / 4000
+    assert np.all(D <= sampled + 1e-12)
+    assert np.all(sampled - D <= step[None] / 2 + 1e-12)
+    np.testing.assert_array_equal(geo.segment_distance(P, S), D.min(1))
+    np.testing.assert_array_equal(geo.segment_distance(P, S[:3]), D[:, :3].min(1))
+    assert np.all(np.isinf(geo.segment_distance(P[:3], np.zeros((0, 2, 2)))))
+    assert geo.segment_distance(np.zeros((0, 2)), S).shape == (0,)

@@ -242,6 +242,105 @@ def clip_halfplane(verts, counts, s, tol) -> tuple[np.ndarray, np.ndarray]:
     return pv[:n], pc[: len(counts)]
 
 
+# ----------------------------------------------------------------------------- segments
+
+
+def box_halfplanes(box) -> tuple[np.ndarray, np.ndarray]:
+    """The box ``[[xlo, xhi], [ylo, yhi]]`` as half-planes: ``(normals (4, 2), offsets (4,))``
+    with ``normals @ x + offsets >= 0`` exactly inside it (unit normals, so the values are
+    distances to the sides)."""
+    box = np.asarray(box, np.float64)
+    if box.shape != (2, 2):
+        raise ValueError(f"box has shape {box.shape}; pass [[xlo, xhi], [ylo, yhi]] (2, 2)")
+    normals = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    return normals, np.array([-box[0, 0], box[0, 1], -box[1, 0], box[1, 1]])
+
+
+def clip_segments(S, normals, offsets) -> np.ndarray:
+    """Parts of segments ``S (n, 2, 2)`` inside the convex set ``{x : normals @ x + offsets >=
+    0}`` (``normals (k, 2)``, ``offsets (k,)``), by Liang-Barsky (Liang & Barsky 1984, "A new
+    concept and method for line clipping").
+
+    Returns ``(m, 2, 2)``, ``m <= n``: the clipped segments in input order; segments that miss
+    the set (or touch it in a single point) are dropped.
+    """
+    S = np.asarray(S, np.float64).reshape(-1, 2, 2)
+    a, d = S[:, 0], S[:, 1] - S[:, 0]
+    num, den = a @ normals.T + offsets, d @ normals.T  # constraint: num + t den >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = -num / den
+    lo = np.max(np.where(den > 0, t, -np.inf), 1, initial=0.0)
+    hi = np.min(np.where(den < 0, t, np.inf), 1, initial=1.0)
+    ok = (lo < hi) & ~np.any((den == 0) & (num < 0), 1)
+    return np.stack([a + lo[:, None] * d, a + hi[:, None] * d], 1)[ok]
+
+
+def _to_segments(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distances ``(...)`` from points ``X (..., 2)`` to segments ``[a, b]`` (``(..., 2)``),
+    broadcasting over the leading axes; a zero-length segment is its point."""
+    dx, dy = b[..., 0] - a[..., 0], b[..., 1] - a[..., 1]
+    px, py = X[..., 0] - a[..., 0], X[..., 1] - a[..., 1]
+    L2 = dx * dx + dy * dy
+    t = np.clip((px * dx + py * dy) / np.where(L2 > 0, L2, 1.0), 0.0, 1.0)
+    px, py = px - t * dx, py - t * dy
+    return np.sqrt(px * px + py * py)
+
+
+def point_segment_distances(P, S) -> np.ndarray:
+    """``(n, m)`` Euclidean distances from points ``P (n, 2)`` to segments ``S (m, 2, 2)``
+    (dense: memory ``8 n m`` bytes; see :func:`segment_distance` for the nearest one)."""
+    P = np.asarray(P, np.float64).reshape(-1, 2)
+    S = np.asarray(S, np.float64).reshape(-1, 2, 2)
+    return _to_segments(P[:, None], S[None, :, 0], S[None, :, 1])
+
+
+def _brute_distance(X: np.ndarray, segs: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """Exact distances ``(n,)`` from ``X (n, 2)`` to the nearest of ``segs (s, 2, 2)``, in
+    chunks of about ``chunk`` point-segment pairs."""
+    step = max(1, chunk // len(segs))
+    a, b = segs[None, :, 0], segs[None, :, 1]
+    return np.concatenate([_to_segments(X[s:s + step, None], a, b).min(1)
+                           for s in range(0, len(X), step)] + [np.zeros(0)])
+
+
+def segment_distance(X, segs, *, cells: int = 64) -> np.ndarray:
+    """Euclidean distance ``(n,)`` from points ``X (n, 2)`` to the union of segments
+    ``segs (s, 2, 2)``; ``inf`` for an empty set. Exact up to float64 rounding.
+
+    Pruned brute force: the bounding box of ``X`` is cut into ``cells x cells`` cells; a
+    segment is a candidate for a cell unless its distance from the cell centre minus the
+    cell's half-diagonal ``h`` exceeds the cell's upper bound ``min_s dist(centre, s) + h``.
+    The nearest segment of every point in the cell is always a candidate, so pruning changes
+    nothing; each point is then compared with its cell's candidates only (points are batched
+    by candidate count, rounded up to a power of two).
+    """
+    X = np.asarray(X, np.float64).reshape(-1, 2)
+    segs = np.asarray(segs, np.float64).reshape(-1, 2, 2)
+    if len(segs) == 0:
+        return np.full(len(X), np.inf)
+    if len(X) == 0 or len(segs) <= 8:
+        return _brute_distance(X, segs)
+    lo, hi = X.min(0), X.max(0)
+    size = np.maximum(hi - lo, 1e-12 * np.maximum(1.0, np.abs(X).max())) / cells
+    axis = np.arange(cells) + 0.5
+    centres = lo + np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2) * size
+    h = 0.5 * np.hypot(*size)
+    D = _to_segments(centres[:, None], segs[None, :, 0], segs[None, :, 1])  # (C, s)
+    cand = D - h <= (D.min(1) + h)[:, None]
+    n_cand = cand.sum(1)
+    order = np.argsort(~cand, axis=1, kind="stable")  # candidates first
+    ij = np.clip(((X - lo) / size).astype(np.int64), 0, cells - 1)
+    cell = ij[:, 0] * cells + ij[:, 1]
+    width = 2 ** np.ceil(np.log2(n_cand[cell])).astype(np.int64)  # bucket points by count
+    out = np.empty(len(X))
+    for m in np.unique(width):
+        pts = np.flatnonzero(width == m)
+        slot = np.minimum(np.arange(m)[None], n_cand[cell[pts], None] - 1)
+        seg = segs[np.take_along_axis(order[cell[pts]], slot, 1)]  # (b, m, 2, 2), padded
+        out[pts] = _to_segments(X[pts, None], seg[:, :, 0], seg[:, :, 1]).min(1)
+    return out
+
+
 # ----------------------------------------------------------------------------- domains
 
 
