@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from toylab import data, models
-from toylab.train import LOSSES, TrainConfig, train_ensemble
+from toylab.train import TrainConfig, train_ensemble
 
 WIDTHS = (2, 16, 16, 3)
 
@@ -46,7 +46,7 @@ def matmul_flops(widths, n: int, steps: int, seeds: int) -> float:
 def per_seed_loop(X, y, seeds, config: TrainConfig) -> float:
     """Seconds to train ``seeds`` one at a time with a jitted single step in a Python loop."""
     tx = optax.adam(config.learning_rate)
-    loss_fn = LOSSES[config.loss]
+    loss_fn = models.LOSSES[config.loss]
 
     @jax.jit
     def step(params, opt_state):

@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import sympy
 from flax import nnx
 
@@ -381,3 +382,26 @@ def as_layers(net, activation: str | None = None, *, dtype=None) -> tuple[Layers
     if dtype is not None:
         layers = [(np.asarray(W, dtype), np.asarray(b, dtype)) for W, b in layers]
     return list(layers), name
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def _cross_entropy(logits: Array, y: Array) -> Array:
+    """Mean softmax cross-entropy of ``logits (n, C)`` with integer labels ``y (n,)``."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def _mse(outputs: Array, y: Array) -> Array:
+    """Mean over points of ``0.5 * ||outputs - targets||^2``; ``outputs (n, C)``, ``y`` either
+    float targets ``(n, C)`` or integer labels ``(n,)`` compared as one-hot targets."""
+    targets = jax.nn.one_hot(y, outputs.shape[-1], dtype=outputs.dtype) if y.ndim == 1 else y
+    return 0.5 * jnp.mean(jnp.sum((outputs - targets) ** 2, axis=-1))
+
+
+LOSSES: dict[str, Callable[[Array, Array], Array]] = {
+    "cross_entropy": _cross_entropy,
+    "mse": _mse,
+}
+"""Loss name -> ``loss(outputs (n, C), y (n,) int or (n, C) float) -> scalar`` (mean over
+points). Used by training (:mod:`toylab.train`) and the landscape (:mod:`toylab.landscape`)."""

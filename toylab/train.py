@@ -33,30 +33,13 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from toylab.models import Layers, check_widths, get_activation, init_layers, n_params
+from toylab.models import LOSSES, Layers, check_widths, get_activation, init_layers, n_params
 from toylab.results import progress as _progress_bar
 
 Array = jax.Array
 
 
 # ----------------------------------------------------------------------------- lookup tables
-
-
-def _cross_entropy(logits: Array, y: Array) -> Array:
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-
-def _mse(outputs: Array, y: Array) -> Array:
-    """Mean squared error; integer labels are compared as one-hot targets."""
-    targets = jax.nn.one_hot(y, outputs.shape[-1], dtype=outputs.dtype) if y.ndim == 1 else y
-    return 0.5 * jnp.mean(jnp.sum((outputs - targets) ** 2, axis=-1))
-
-
-LOSSES: dict[str, Callable[[Array, Array], Array]] = {
-    "cross_entropy": _cross_entropy,
-    "mse": _mse,
-}
-"""Loss name -> ``loss(outputs (n, C), y (n,) int or (n, C) float) -> scalar`` (mean)."""
 
 
 def _sgd(c: "Hyper") -> optax.GradientTransformation:

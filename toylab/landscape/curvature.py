@@ -40,8 +40,7 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from toylab.landscape.problem import Problem, Spec, float64, logits_of, loss_of, resolve
-from toylab.models import get_activation, n_params, unflatten
-from toylab.train import LOSSES
+from toylab.models import LOSSES, get_activation, n_params, unflatten
 
 Array = jax.Array
 
@@ -373,7 +372,7 @@ def curvature_matrix(net, X, y, *, curvature: str = "hessian", activation: str |
     Args:
         net: layer list or :class:`toylab.models.MLP`; X: ``(n, d)``; y: ``(n,)`` labels.
         curvature: name in :data:`CURVATURES` (``hessian``, ``gauss_newton``, ``fisher``).
-        activation: required for a layer list; loss: name in :data:`toylab.train.LOSSES`.
+        activation: required for a layer list; loss: name in :data:`toylab.models.LOSSES`.
         method: ``auto`` (``blocks`` where it applies and fits, else ``hvp``) or a name in
             :data:`MATRIX_METHODS`; both are exact and agree to round-off.
         chunk: basis vectors per vmapped batch of products (memory vs speed).

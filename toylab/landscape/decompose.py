@@ -38,7 +38,7 @@ from toylab.landscape.curvature import (
 )
 from toylab.landscape.problem import Spec, float64, logits_of, resolve
 from toylab.landscape.subspace import captured_fraction, subspace_overlap
-from toylab.train import LOSSES
+from toylab.models import LOSSES
 
 Array = jax.Array
 

@@ -2,7 +2,7 @@
 
 Every landscape analysis starts from a *problem*: a network (layer list or
 :class:`toylab.models.MLP`), a data set ``X: (n, d)``, ``y: (n,)`` integer labels (or
-``(n, C)`` float targets for ``mse``) and a loss name from :data:`toylab.train.LOSSES`
+``(n, C)`` float targets for ``mse``) and a loss name from :data:`toylab.models.LOSSES`
 (the same table training uses, so the landscape is the landscape that was descended). The
 loss is the mean over points; parameters are flattened in the DESIGN.md order (per layer
 ``W`` row-major then ``b``, :func:`toylab.models.flatten`).
@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toylab.models import (
+    LOSSES,
     MLP,
     apply,
     as_layers,
@@ -31,7 +32,6 @@ from toylab.models import (
     validate_layers,
     widths_of,
 )
-from toylab.train import LOSSES
 
 Array = jax.Array
 
@@ -197,7 +197,7 @@ def flat_loss(net, X, y, *, activation: str | None = None,
         net: layer list ``[(W (in, out), b (out,)), ...]`` or :class:`toylab.models.MLP`.
         X: ``(n, d)`` inputs; y: ``(n,)`` int labels or ``(n, C)`` float targets.
         activation: required for a layer list.
-        loss: name in :data:`toylab.train.LOSSES`; the loss is the mean over points.
+        loss: name in :data:`toylab.models.LOSSES`; the loss is the mean over points.
     Returns:
         ``(f, theta)``: ``f(theta') -> scalar`` (jax-traceable; call it inside
         ``jax.enable_x64(True)`` with float64 input for float64 results) and the net's own
@@ -267,7 +267,7 @@ def population_loss(net, dist, *, activation: str | None = None, loss: str = "cr
         net: layer list or MLP; activation: required for a layer list.
         dist: a distribution with ``sample(seed, n) -> (X, y, ...)`` (e.g.
             :class:`toylab.data.GaussianMixture`).
-        loss: name in :data:`toylab.train.LOSSES`.
+        loss: name in :data:`toylab.models.LOSSES`.
         n_samples: fresh draws (deterministic given ``seed``); batch: points per jitted call.
     Returns:
         :class:`PopulationLoss`.
