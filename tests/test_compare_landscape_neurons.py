@@ -1,5 +1,6 @@
-"""Input-space motion of parameter directions: closed-form line integrals vs quadrature, fold
-velocities vs finite differences of the forward pass, exact invariance along the rescaling
+"""Input-space motion of parameter directions: first-order change of region maps and population
+accuracy vs central differences of the exact partition, closed-form line integrals vs
+quadrature, fold velocities vs finite differences of the forward pass, exact invariance along the rescaling
 symmetry, linearity in the direction, participation of single-neuron directions."""
 
 import numpy as np
@@ -10,9 +11,9 @@ from scipy.integrate import quad
 from toylab import data
 from toylab.compare import landscape_neurons as ln
 from toylab.exact import folds, partition
-from toylab.exact.population import population_partition
-from toylab.landscape import first_order_change, rescaling_direction
-from toylab.models import flatten, unflatten, widths_of
+from toylab.exact.population import population_accuracy, population_partition
+from toylab.landscape import rescaling_direction
+from toylab.models import flatten, param_index, unflatten, widths_of
 
 DIST = data.curved()
 WIDTHS = (2, 5, 4, 2)
@@ -32,6 +33,75 @@ def _preactivation(net, X, layer, i):
         if depth == layer:
             return z[:, i]
         h = np.maximum(z, 0.0)
+
+
+def _layers(theta, widths):
+    return unflatten(np.asarray(theta, np.float64), widths)
+
+
+# ----------------------------------------------------------------------------- first-order change
+
+
+BLOBS = data.make("blobs", k=3)
+
+
+def test_first_order_change_of_region_maps_matches_central_differences():
+    widths = (2, 5, 4, 3)
+    layers = _net(21, widths)
+    p = population_partition(layers, BLOBS, activation="relu")
+    v = np.random.default_rng(1).normal(size=flatten(layers).size)
+    fo = ln.first_order_change(p, v)
+    h = 1e-6
+    plus, minus = (population_partition(_layers(flatten(layers) + s * h * v, widths), BLOBS,
+                                        activation="relu") for s in (1, -1))
+    rp, rm = plus.locate(p.centroids), minus.locate(p.centroids)
+    for layer in range(len(widths) - 1):
+        for kind, (dA, dc) in (("pre", fo.pre[layer]), ("post", fo.post[layer])):
+            (Ap, cp), (Am, cm) = (q.affine(layer, pre=kind == "pre") for q in (plus, minus))
+            scale = max(np.abs(dA).max(), np.abs(dc).max())
+            np.testing.assert_allclose(dA, (Ap[rp] - Am[rm]) / (2 * h), atol=1e-6 * scale)
+            np.testing.assert_allclose(dc, (cp[rp] - cm[rm]) / (2 * h), atol=1e-6 * scale)
+
+
+def test_accuracy_rate_matches_finite_difference_of_exact_population_accuracy():
+    widths = (2, 6, 3)
+    layers = _net(22, widths)
+    v = np.random.default_rng(2).normal(size=flatten(layers).size)
+    fo = ln.first_order_change(population_partition(layers, BLOBS, activation="relu"), v,
+                               dist=BLOBS)
+    h = 1e-5
+    acc = [population_accuracy(population_partition(_layers(flatten(layers) + s * h * v, widths),
+                                                    BLOBS, activation="relu"), BLOBS).value
+           for s in (1, -1)]
+    assert len(fo.segments) > 0
+    assert fo.accuracy_rate == pytest.approx((acc[0] - acc[1]) / (2 * h), rel=1e-6, abs=1e-9)
+
+
+def test_logit_bias_direction_moves_its_boundaries_uniformly():
+    widths = (2, 6, 3)
+    layers = _net(23, widths)
+    p = population_partition(layers, BLOBS, activation="relu")
+    idx = param_index(widths)
+    k = 1
+    v = ((idx.layer == 1) & (idx.neuron == k) & (idx.source < 0)).astype(float)
+    fo = ln.first_order_change(p, v)
+    A = p.pre[-1][0][p.locate(fo.segments.mean(1))]
+    a = A[np.arange(len(A)), :, fo.pairs[:, 0]] - A[np.arange(len(A)), :, fo.pairs[:, 1]]
+    sign = np.where(fo.pairs[:, 0] == k, -1.0, np.where(fo.pairs[:, 1] == k, 1.0, 0.0))
+    expected = sign / np.linalg.norm(a, axis=1)
+    np.testing.assert_allclose(fo.velocity, np.stack([expected, expected], 1), atol=1e-12)
+    for dA, dc in fo.pre[:-1]:
+        assert np.all(dA == 0) and np.all(dc == 0)   # hidden layers do not see a logit bias
+
+
+def test_moved_names_stay_importable_from_the_landscape_path():
+    import toylab.landscape as L
+
+    assert L.first_order_change is ln.first_order_change
+    assert L.FirstOrderChange is ln.FirstOrderChange
+
+
+# ----------------------------------------------------------------------------- line integrals
 
 
 @settings(max_examples=6, deadline=None)
@@ -78,7 +148,7 @@ def test_fold_velocity_matches_finite_differences(seed):
     theta = flatten(net)
     v = np.random.default_rng(seed + 1).normal(size=theta.size)
     v /= np.linalg.norm(v)
-    change = first_order_change(p, v)
+    change = ln.first_order_change(p, v)
     t, delta = 1e-6, 1e-7
     for neuron in ((0, seed % 5), (1, seed % 4)):
         segs, vel = ln.fold_velocity(p, change, neuron)

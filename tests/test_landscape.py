@@ -580,61 +580,6 @@ def test_memory_estimate_counts_the_matrix():
     assert L.eigh_bytes(P) == 3 * 8 * P * P
 
 
-# ----------------------------------------------------------------------------- exact partition
-
-from toylab.exact.population import population_accuracy, population_partition  # noqa: E402
-
-
-def test_first_order_change_of_region_maps_matches_central_differences():
-    widths = (2, 5, 4, 3)
-    layers, _, _ = net_and_data(21, widths)
-    dist = make("blobs", k=3)
-    p = population_partition(layers, dist, activation="relu")
-    v = np.random.default_rng(1).normal(size=flat(layers).size)
-    fo = L.first_order_change(p, v)
-    h = 1e-6
-    plus, minus = (population_partition(unflat(flat(layers) + s * h * v, widths), dist,
-                                        activation="relu") for s in (1, -1))
-    rp, rm = plus.locate(p.centroids), minus.locate(p.centroids)
-    for layer in range(len(widths) - 1):
-        for kind, (dA, dc) in (("pre", fo.pre[layer]), ("post", fo.post[layer])):
-            (Ap, cp), (Am, cm) = (q.affine(layer, pre=kind == "pre") for q in (plus, minus))
-            scale = max(np.abs(dA).max(), np.abs(dc).max())
-            np.testing.assert_allclose(dA, (Ap[rp] - Am[rm]) / (2 * h), atol=1e-6 * scale)
-            np.testing.assert_allclose(dc, (cp[rp] - cm[rm]) / (2 * h), atol=1e-6 * scale)
-
-
-def test_accuracy_rate_matches_finite_difference_of_exact_population_accuracy():
-    widths = (2, 6, 3)
-    layers, _, _ = net_and_data(22, widths)
-    dist = make("blobs", k=3)
-    v = np.random.default_rng(2).normal(size=flat(layers).size)
-    fo = L.first_order_change(population_partition(layers, dist, activation="relu"), v, dist=dist)
-    h = 1e-5
-    acc = [population_accuracy(population_partition(unflat(flat(layers) + s * h * v, widths),
-                                                    dist, activation="relu"), dist).value
-           for s in (1, -1)]
-    assert len(fo.segments) > 0
-    assert fo.accuracy_rate == pytest.approx((acc[0] - acc[1]) / (2 * h), rel=1e-6, abs=1e-9)
-
-
-def test_logit_bias_direction_moves_its_boundaries_uniformly():
-    widths = (2, 6, 3)
-    layers, _, _ = net_and_data(23, widths)
-    p = population_partition(layers, make("blobs", k=3), activation="relu")
-    idx = param_index(widths)
-    k = 1
-    v = ((idx.layer == 1) & (idx.neuron == k) & (idx.source < 0)).astype(float)
-    fo = L.first_order_change(p, v)
-    A = p.pre[-1][0][p.locate(fo.segments.mean(1))]
-    a = A[np.arange(len(A)), :, fo.pairs[:, 0]] - A[np.arange(len(A)), :, fo.pairs[:, 1]]
-    sign = np.where(fo.pairs[:, 0] == k, -1.0, np.where(fo.pairs[:, 1] == k, 1.0, 0.0))
-    expected = sign / np.linalg.norm(a, axis=1)
-    np.testing.assert_allclose(fo.velocity, np.stack([expected, expected], 1), atol=1e-12)
-    for dA, dc in fo.pre[:-1]:
-        assert np.all(dA == 0) and np.all(dc == 0)   # hidden layers do not see a logit bias
-
-
 # ----------------------------------------------------------------------------- plots
 
 
@@ -667,3 +612,25 @@ def test_plots_return_labelled_figures():
                 assert ax.get_xlabel() and ax.get_ylabel()
     with pytest.raises(ValueError, match="needs a 2-D one"):
         P.plot_slice_2d(s1)
+
+
+# ----------------------------------------------------------------------------- stage
+
+
+def test_landscape_imports_only_lower_stages():
+    """toylab.landscape lives in parameter space: it needs no partition (toylab.exact), no
+    training loop (toylab.train) and nothing above it (DESIGN.md stage rule)."""
+    import ast
+    import pathlib
+
+    allowed = ("toylab.data", "toylab.models", "toylab.landscape")
+    for path in pathlib.Path(L.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            bad = [n for n in names if n.startswith("toylab") and not n.startswith(allowed)]
+            assert not bad, f"{path.name} imports {bad}"

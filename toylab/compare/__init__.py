@@ -9,6 +9,8 @@ Modules:
   geometry, and a classification into neuron kinds;
 * :mod:`toylab.compare.featureviz` -- gradient-ascent feature visualisation and top-k dataset
   examples against the exact maximiser, superlevel sets and quantile sets;
+* :mod:`toylab.compare.landscape_neurons` -- the exact first-order change of neurons, decision
+  boundary, folds and population accuracy along a parameter direction, weighted by the data;
 * :mod:`toylab.compare.universality` -- exact cross-network neuron correlations from the
   joint partition of two networks, Hungarian matching and fold distances;
 * :mod:`toylab.compare.editing` -- ablation and pruning, with their exact effects;
@@ -56,10 +58,12 @@ from toylab.compare.regions import (
 
 from toylab.compare.landscape_neurons import (
     DirectionMotion,
+    FirstOrderChange,
     Participation,
     SegmentIntegrals,
     clip_to_box,
     direction_motion,
+    first_order_change,
     fold_velocity,
     participation,
     segment_integrals,

@@ -1,14 +1,17 @@
-"""Loss-landscape directions in input space: which neurons a parameter direction involves, and
-how far it moves the decision boundary and every neuron's fold, weighted by the data.
+"""Loss-landscape directions in input space: how a parameter direction moves every neuron's
+response, the decision boundary and every neuron's fold, weighted by the data; and which
+neurons it involves.
 
-A unit parameter direction ``v`` (a Hessian eigenvector) moves each piece of the decision
-boundary and of each hidden neuron's fold along its normal with the exact first-order
-*normal velocity* ``w(u) = -dz(u) / |grad_u z|``, where ``z`` is the tie-line (boundary) or
-pre-activation (fold) affine map of the region and ``dz = u . dA + dc`` its derivative along
-``v``. The derivatives ``dA, dc`` of every region's maps come from
-:func:`toylab.landscape.first_order_change` (``jax.jvp`` of the region affine maps); ``w`` is
-affine along each segment, so everything below is a closed-form line integral of
-``|affine| x Gaussian mixture density`` (:func:`segment_integrals`):
+:func:`first_order_change` gives the exact derivative along a parameter direction ``v`` of
+every region's affine maps (``jax.jvp`` of the input-Jacobian at the region's centroid, on the
+exact partition), the normal velocity of every decision-boundary segment and the rate of change
+of the population accuracy. A unit direction ``v`` (a Hessian eigenvector) then moves each
+piece of the decision boundary and of each hidden neuron's fold along its normal with the
+exact first-order *normal velocity* ``w(u) = -dz(u) / |grad_u z|``, where ``z`` is the
+tie-line (boundary) or pre-activation (fold) affine map of the region and ``dz = u . dA + dc``
+its derivative along ``v``. ``w`` is affine along each segment, so everything below is a
+closed-form line integral of ``|affine| x Gaussian mixture density``
+(:func:`segment_integrals`):
 
 * ``mass = int p ds``: data density along the curve (probability per unit length, summed);
 * ``flux = int |w| p ds``: the rate at which probability mass is swept by the moving curve per
@@ -20,19 +23,161 @@ affine along each segment, so everything below is a closed-form line integral of
   curve moves (small when a direction moves folds where there is no data).
 
 Neuron participation of a direction is :func:`toylab.landscape.neuron_shares` and its
-participation ratio (effective number of neurons).
+participation ratio (effective number of neurons): parameter-space attribution, which needs no
+partition and lives in :mod:`toylab.landscape.neurons`.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from scipy.integrate import quad_vec
 from scipy.special import ndtr
 
-from toylab.exact.boundary import folds
+from toylab.exact.boundary import decision_boundary, folds
 from toylab.exact.partition import Partition
-from toylab.landscape import first_order_change, neuron_shares, participation_ratio
+from toylab.landscape import neuron_shares, participation_ratio
+from toylab.landscape.problem import check_direction, flat_params
+from toylab.models import activations, get_activation, unflatten
+
+
+# ----------------------------------------------------------------------------- first-order change
+
+CONSISTENCY_RTOL = 1e-9
+"""Largest relative mismatch allowed between the affine maps jax finds at a region's interior
+point and the partition's own maps (a larger one means the point was not interior)."""
+
+
+@partial(jax.jit, static_argnames=("widths", "activation"))
+def _region_maps(theta, v, U, origin, directions, widths, activation):
+    """Per region (rows of ``U``), every layer's pre-activation map ``(A (2, w), c (w,))`` at
+    ``theta`` and its derivative along ``v`` (jvp in ``theta`` of the input-Jacobian)."""
+
+    def maps(t, u):
+        pre = lambda uu: tuple(activations(unflatten(t, widths), origin + uu @ directions,
+                                           activation).pre)
+        A = tuple(j.T for j in jax.jacfwd(pre)(u))
+        return A, tuple(z - u @ a for z, a in zip(pre(u), A))
+
+    def one(u):
+        return jax.jvp(lambda t: maps(t, u), (theta,), (v,))
+
+    return jax.vmap(one)(U)
+
+
+class FirstOrderChange(NamedTuple):
+    """Exact first-order change of a piecewise-linear net along a parameter direction ``v``,
+    on its exact linear-region partition (slice coordinates ``u``).
+
+    Attributes:
+        pre: per layer incl. the logits, ``(dA (R, 2, w), dc (R, w))``: in region ``r`` the
+            pre-activation ``z = u @ A[r] + c[r]`` changes at rate ``u @ dA[r] + dc[r]``.
+        post: the same for post-activations (hidden: piece slope x ``pre``; logits: = pre).
+        segments: ``(S, 2, 2)`` decision-boundary segments
+            (:func:`toylab.exact.decision_boundary`); pairs: ``(S, 2)`` tied classes ``[k, j]``.
+        normals: ``(S, 2)`` unit normals ``grad_u (z_k - z_j) / |.|``, pointing into class k.
+        velocity: ``(S, 2)`` normal velocity of the tie line at both segment ends,
+            ``-(u . da + db) / |a|`` with ``a, b`` the tie line's coefficients: positive means
+            the boundary moves into class k's cell (class j gains).
+        accuracy_rate: ``d/de`` of the population accuracy along ``v`` (``None`` without a
+            distribution).
+    """
+
+    pre: tuple
+    post: tuple
+    segments: np.ndarray
+    pairs: np.ndarray
+    normals: np.ndarray
+    velocity: np.ndarray
+    accuracy_rate: float | None
+
+
+def _check_interior(p, maps) -> None:
+    for layer, ((A, c), (A_ref, c_ref)) in enumerate(zip(zip(*maps), p.pre)):
+        scale = max(np.abs(A_ref).max(), np.abs(c_ref).max(), 1.0)
+        err = max(np.abs(np.asarray(A) - A_ref).max(), np.abs(np.asarray(c) - c_ref).max())
+        if err > CONSISTENCY_RTOL * scale:
+            raise ValueError(
+                f"layer {layer}: the affine maps at the region centroids differ from the "
+                f"partition's by {err:.2e}; a centroid lies on a fold (degenerate region). "
+                "Recompute the partition (toylab.exact.partition) for these exact parameters"
+            )
+
+
+def _boundary_motion(p, pre_rates):
+    """Segments, pairs, unit normals and end-point normal velocities of the decision boundary."""
+    segments, pairs = decision_boundary(p, classes=True)
+    A, c = p.pre[-1]
+    dA, dc = pre_rates[-1]
+    region = p.locate(segments.mean(axis=1))
+    k, j = pairs[:, 0], pairs[:, 1]
+    a = A[region, :, k] - A[region, :, j]                     # (S, 2)
+    da, db = dA[region, :, k] - dA[region, :, j], dc[region, k] - dc[region, j]
+    norm = np.linalg.norm(a, axis=1, keepdims=True)
+    rate = np.einsum("sei,si->se", segments, da) + db[:, None]  # (S, 2) at both ends
+    return segments, pairs, a / norm, -rate / norm
+
+
+def _accuracy_rate(p, dist, segments, pairs, velocity) -> float:
+    """``sum_seg int w(s) [p(x, j) - p(x, k)] ds`` (joint densities ``pi_c p(x | c)``, in
+    slice coordinates, times ``|det directions|``), by adaptive quadrature (``quad_vec``)."""
+    if p.widths[0] != 2:
+        raise ValueError("accuracy_rate needs a partition of the 2-D input plane "
+                         f"(the net takes {p.widths[0]}-D inputs)")
+    if len(segments) == 0:
+        return 0.0
+    start, delta = segments[:, 0], segments[:, 1] - segments[:, 0]
+    length = np.linalg.norm(delta, axis=1)
+    k, j = pairs[:, 0], pairs[:, 1]
+    rows = np.arange(len(segments))
+
+    def integrand(t):
+        joint = np.exp(dist.class_log_joint(p.inputs(start + t * delta)))
+        w = (1 - t) * velocity[:, 0] + t * velocity[:, 1]
+        return w * (joint[rows, j] - joint[rows, k]) * length
+
+    total, _ = quad_vec(integrand, 0.0, 1.0, epsabs=1e-14, epsrel=1e-12)
+    return float(np.sum(total) * abs(np.linalg.det(p.directions)))
+
+
+def first_order_change(p, v, *, dist=None) -> FirstOrderChange:
+    """Exact first-order change of every neuron's response and of the decision boundary of a
+    piecewise-linear net along a parameter direction ``v``.
+
+    Inside a region the activation pattern is fixed, so each layer's pre-activation is an
+    affine map of ``u`` whose coefficients are polynomials in the parameters; their
+    derivative along ``v`` is ``jax.jvp`` of the input-Jacobian at the region's centroid --
+    exact, not a finite difference (checked against the partition's own maps). Boundary
+    segments move with the normal velocity of their tie line; the population accuracy
+    changes at the rate ``sum_seg int w [p(x, j) - p(x, k)] ds``.
+
+    Args:
+        p: :class:`toylab.exact.Partition` of the net (``toylab.exact.partition`` or
+            ``toylab.exact.population.population_partition``).
+        v: ``(P,)`` parameter direction in the flat order.
+        dist: optional 2-D :class:`toylab.data.GaussianMixture` for ``accuracy_rate``.
+    Returns:
+        :class:`FirstOrderChange`.
+    """
+    theta, widths, activation = flat_params(p.layers, p.activation)
+    v = check_direction(v, theta.size, "v")
+    with jax.enable_x64(True):
+        maps, rates = _region_maps(jnp.asarray(theta), jnp.asarray(v),
+                                   jnp.asarray(p.centroids), jnp.asarray(p.origin),
+                                   jnp.asarray(p.directions), widths, activation)
+        maps, rates = jax.tree.map(np.asarray, (maps, rates))
+    _check_interior(p, maps)
+    pre = tuple(zip(*rates))
+    slopes = np.array([piece[2] for piece in get_activation(activation).pieces])
+    post = tuple((dA * slopes[pat][:, None, :], dc * slopes[pat])
+                 for (dA, dc), pat in zip(pre[:-1], p.patterns)) + (pre[-1],)
+    segments, pairs, normals, velocity = _boundary_motion(p, pre)
+    rate = None if dist is None else _accuracy_rate(p, dist, segments, pairs, velocity)
+    return FirstOrderChange(pre, post, segments, pairs, normals, velocity, rate)
 
 
 # ----------------------------------------------------------------------------- line integrals
@@ -163,7 +308,7 @@ def fold_velocity(p: Partition, change, neuron: Sequence[int], *,
     same on both sides; the velocity is ``-(u . da + dc) / |a|`` at the segment ends.
 
     Args:
-        p: the partition; change: :func:`toylab.landscape.first_order_change` of ``p``.
+        p: the partition; change: :func:`first_order_change` of ``p``.
         neuron: hidden ``(layer, index)``.
         segments: ``folds(p, neuron)`` if already computed.
     Returns:

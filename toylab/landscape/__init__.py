@@ -1,5 +1,8 @@
 """Loss landscapes of tiny nets: exact Hessians, spectra, subspaces, slices, neurons.
 
+Everything here lives in parameter space: no partition of the input is needed (how a
+direction moves boundaries and folds in input space is :mod:`toylab.compare.landscape_neurons`).
+
 Submodules (one stage each, pure functions in, NamedTuples out):
 
 - :mod:`~toylab.landscape.problem`: the loss as a function of the flat parameter vector,
@@ -9,8 +12,8 @@ Submodules (one stage each, pure functions in, NamedTuples out):
 - :mod:`~toylab.landscape.decompose`: ``H = G + R``, Papyan's class structure of ``G``.
 - :mod:`~toylab.landscape.subspace`: outliers, gradient / top-subspace overlap (Gur-Ari et
   al. 2018) at a point and along a trajectory.
-- :mod:`~toylab.landscape.neurons`: directions attributed to neurons; exact first-order
-  change of neurons, decision boundary and population accuracy on the exact partition.
+- :mod:`~toylab.landscape.neurons`: directions attributed to neurons by parameter index;
+  the rescaling-symmetry tangent of a neuron.
 - :mod:`~toylab.landscape.slices`: 1-D/2-D slices, filter normalisation, linear paths,
   trajectory projections.
 
@@ -44,9 +47,7 @@ from toylab.landscape.decompose import (
     means_term,
 )
 from toylab.landscape.neurons import (
-    FirstOrderChange,
     NeuronMass,
-    first_order_change,
     neuron_mass,
     neuron_shares,
     neuron_table,
@@ -85,15 +86,29 @@ from toylab.landscape.subspace import (
 
 __all__ = [
     "CURVATURES", "MATRIX_METHODS", "MAX_BYTES", "OUTPUT_FACTORS", "TOP_EIGEN_METHODS",
-    "ClassStructure", "FirstOrderChange", "GaussNewtonSplit", "GradientOverlap", "LinearPath", "LossSlice",
+    "ClassStructure", "GaussNewtonSplit", "GradientOverlap", "LinearPath", "LossSlice",
     "NeuronMass", "PopulationLoss", "SpectralDensity", "Spectrum", "TrajectoryOverlap",
     "TrajectoryPCA",
     "captured_fraction", "class_structure", "count_outliers", "curvature_matrix",
     "curvature_operator", "eigendecomposition", "eigh_bytes", "empirical_fisher",
-    "filter_normalize", "first_order_change", "flat_loss", "gauss_newton_split", "gradient", "gradient_overlap",
+    "filter_normalize", "flat_loss", "gauss_newton_split", "gradient", "gradient_overlap",
     "hessian", "lanczos_tridiagonal", "linear_path", "loss_slice", "loss_value",
     "matrix_bytes", "means_term", "neuron_mass", "neuron_shares", "neuron_table",
     "participation_ratio", "population_loss", "project_trajectory", "random_direction",
     "rescaling_direction", "spectral_density", "subspace_mass", "subspace_overlap", "top_eigen",
     "top_subspace_overlap", "trajectory_overlap", "trajectory_pca",
 ]
+
+
+_MOVED = {"first_order_change": "toylab.compare.landscape_neurons",
+          "FirstOrderChange": "toylab.compare.landscape_neurons"}
+"""Names that moved to a higher stage, served lazily at their old path until the studies that
+still import them from here are rewritten (importing ``toylab.landscape`` never imports them)."""
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'toylab.landscape' has no attribute {name!r}")

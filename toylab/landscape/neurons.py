@@ -5,23 +5,22 @@ neurons through :func:`toylab.models.param_index`: neuron ``(l, i)`` owns its *i
 weights and bias (``layer == l, neuron == i``) and touches its *outgoing* weights
 (``layer == l + 1, source == i``). Every parameter is incoming to exactly one neuron, and a
 hidden-to-next weight is also outgoing from its source, so a neuron's share counts both.
+
+Everything here lives in parameter space and needs no partition of the input; how a direction
+moves decision boundaries and folds in input space is
+:mod:`toylab.compare.landscape_neurons`.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple, Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
-from scipy.integrate import quad_vec
 
-from toylab.exact.boundary import decision_boundary
 from toylab.landscape.problem import check_direction, flat_params
 from toylab.landscape.subspace import check_orthonormal
-from toylab.models import activations, check_widths, get_activation, param_index, unflatten
+from toylab.models import check_widths, param_index
 
 
 class NeuronMass(NamedTuple):
@@ -151,138 +150,3 @@ def rescaling_direction(net, layer: int, index: int) -> np.ndarray:
     inc = (idx.layer == layer) & (idx.neuron == index)
     out = (idx.layer == layer + 1) & (idx.source == index)
     return np.where(inc, theta, 0.0) - np.where(out, theta, 0.0)
-
-
-# ----------------------------------------------------------------------------- exact partition
-
-CONSISTENCY_RTOL = 1e-9
-"""Largest relative mismatch allowed between the affine maps jax finds at a region's interior
-point and the partition's own maps (a larger one means the point was not interior)."""
-
-
-@partial(jax.jit, static_argnames=("widths", "activation"))
-def _region_maps(theta, v, U, origin, directions, widths, activation):
-    """Per region (rows of ``U``), every layer's pre-activation map ``(A (2, w), c (w,))`` at
-    ``theta`` and its derivative along ``v`` (jvp in ``theta`` of the input-Jacobian)."""
-
-    def maps(t, u):
-        pre = lambda uu: tuple(activations(unflatten(t, widths), origin + uu @ directions,
-                                           activation).pre)
-        A = tuple(j.T for j in jax.jacfwd(pre)(u))
-        return A, tuple(z - u @ a for z, a in zip(pre(u), A))
-
-    def one(u):
-        return jax.jvp(lambda t: maps(t, u), (theta,), (v,))
-
-    return jax.vmap(one)(U)
-
-
-class FirstOrderChange(NamedTuple):
-    """Exact first-order change of a piecewise-linear net along a parameter direction ``v``,
-    on its exact linear-region partition (slice coordinates ``u``).
-
-    Attributes:
-        pre: per layer incl. the logits, ``(dA (R, 2, w), dc (R, w))``: in region ``r`` the
-            pre-activation ``z = u @ A[r] + c[r]`` changes at rate ``u @ dA[r] + dc[r]``.
-        post: the same for post-activations (hidden: piece slope x ``pre``; logits: = pre).
-        segments: ``(S, 2, 2)`` decision-boundary segments
-            (:func:`toylab.exact.decision_boundary`); pairs: ``(S, 2)`` tied classes ``[k, j]``.
-        normals: ``(S, 2)`` unit normals ``grad_u (z_k - z_j) / |.|``, pointing into class k.
-        velocity: ``(S, 2)`` normal velocity of the tie line at both segment ends,
-            ``-(u . da + db) / |a|`` with ``a, b`` the tie line's coefficients: positive means
-            the boundary moves into class k's cell (class j gains).
-        accuracy_rate: ``d/de`` of the population accuracy along ``v`` (``None`` without a
-            distribution).
-    """
-
-    pre: tuple
-    post: tuple
-    segments: np.ndarray
-    pairs: np.ndarray
-    normals: np.ndarray
-    velocity: np.ndarray
-    accuracy_rate: float | None
-
-
-def _check_interior(p, maps) -> None:
-    for layer, ((A, c), (A_ref, c_ref)) in enumerate(zip(zip(*maps), p.pre)):
-        scale = max(np.abs(A_ref).max(), np.abs(c_ref).max(), 1.0)
-        err = max(np.abs(np.asarray(A) - A_ref).max(), np.abs(np.asarray(c) - c_ref).max())
-        if err > CONSISTENCY_RTOL * scale:
-            raise ValueError(
-                f"layer {layer}: the affine maps at the region centroids differ from the "
-                f"partition's by {err:.2e}; a centroid lies on a fold (degenerate region). "
-                "Recompute the partition (toylab.exact.partition) for these exact parameters"
-            )
-
-
-def _boundary_motion(p, pre_rates):
-    """Segments, pairs, unit normals and end-point normal velocities of the decision boundary."""
-    segments, pairs = decision_boundary(p, classes=True)
-    A, c = p.pre[-1]
-    dA, dc = pre_rates[-1]
-    region = p.locate(segments.mean(axis=1))
-    k, j = pairs[:, 0], pairs[:, 1]
-    a = A[region, :, k] - A[region, :, j]                     # (S, 2)
-    da, db = dA[region, :, k] - dA[region, :, j], dc[region, k] - dc[region, j]
-    norm = np.linalg.norm(a, axis=1, keepdims=True)
-    rate = np.einsum("sei,si->se", segments, da) + db[:, None]  # (S, 2) at both ends
-    return segments, pairs, a / norm, -rate / norm
-
-
-def _accuracy_rate(p, dist, segments, pairs, velocity) -> float:
-    """``sum_seg int w(s) [p(x, j) - p(x, k)] ds`` (joint densities ``pi_c p(x | c)``, in
-    slice coordinates, times ``|det directions|``), by adaptive quadrature (``quad_vec``)."""
-    if p.widths[0] != 2:
-        raise ValueError("accuracy_rate needs a partition of the 2-D input plane "
-                         f"(the net takes {p.widths[0]}-D inputs)")
-    if len(segments) == 0:
-        return 0.0
-    start, delta = segments[:, 0], segments[:, 1] - segments[:, 0]
-    length = np.linalg.norm(delta, axis=1)
-    k, j = pairs[:, 0], pairs[:, 1]
-    rows = np.arange(len(segments))
-
-    def integrand(t):
-        joint = np.exp(dist.class_log_joint(p.inputs(start + t * delta)))
-        w = (1 - t) * velocity[:, 0] + t * velocity[:, 1]
-        return w * (joint[rows, j] - joint[rows, k]) * length
-
-    total, _ = quad_vec(integrand, 0.0, 1.0, epsabs=1e-14, epsrel=1e-12)
-    return float(np.sum(total) * abs(np.linalg.det(p.directions)))
-
-
-def first_order_change(p, v, *, dist=None) -> FirstOrderChange:
-    """Exact first-order change of every neuron's response and of the decision boundary of a
-    piecewise-linear net along a parameter direction ``v``.
-
-    Inside a region the activation pattern is fixed, so each layer's pre-activation is an
-    affine map of ``u`` whose coefficients are polynomials in the parameters; their
-    derivative along ``v`` is ``jax.jvp`` of the input-Jacobian at the region's centroid --
-    exact, not a finite difference (checked against the partition's own maps). Boundary
-    segments move with the normal velocity of their tie line; the population accuracy
-    changes at the rate ``sum_seg int w [p(x, j) - p(x, k)] ds``.
-
-    Args:
-        p: :class:`toylab.exact.Partition` of the net (``toylab.exact.partition`` or
-            ``toylab.exact.population.population_partition``).
-        v: ``(P,)`` parameter direction in the flat order.
-        dist: optional 2-D :class:`toylab.data.GaussianMixture` for ``accuracy_rate``.
-    Returns:
-        :class:`FirstOrderChange`.
-    """
-    theta, widths, activation = flat_params(p.layers, p.activation)
-    v = check_direction(v, theta.size, "v")
-    with jax.enable_x64(True):
-        maps, rates = _region_maps(jnp.asarray(theta), jnp.asarray(v),
-                                   jnp.asarray(p.centroids), jnp.asarray(p.origin),
-                                   jnp.asarray(p.directions), widths, activation)
-        maps, rates = jax.tree.map(np.asarray, (maps, rates))
-    _check_interior(p, maps)
-    pre = tuple(zip(*rates))
-    slopes = np.array([piece[2] for piece in get_activation(activation).pieces])
-    post = tuple((dA * slopes[pat][:, None, :], dc * slopes[pat])
-                 for (dA, dc), pat in zip(pre[:-1], p.patterns)) + (pre[-1],)
-    segments, pairs, normals, velocity = _boundary_motion(p, pre)
-    rate = None if dist is None else _accuracy_rate(p, dist, segments, pairs, velocity)
-    return FirstOrderChange(pre, post, segments, pairs, normals, velocity, rate)
