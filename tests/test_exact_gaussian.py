@@ -1,9 +1,10 @@
 """Closed-form polygon moments of Gaussians vs adaptive cubature and exact limits."""
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
-from scipy.integrate import cubature
+from scipy.integrate import cubature, quad
 from scipy.spatial import ConvexHull
 from scipy.special import ndtr
 from scipy.stats import multivariate_normal
@@ -11,9 +12,12 @@ from scipy.stats import multivariate_normal
 from toylab.exact.gaussian import (
     Moments,
     mixture_polygon_moments,
+    mixture_segment_moments,
+    normal_mass,
     pad_csr,
     pad_polygons,
     polygon_moments,
+    standard_line_integrals,
 )
 
 ATOL = 1e-12  # closed form vs cubature run at 1e-14
@@ -209,3 +213,84 @@ def test_bad_input():
         polygon_moments(tri[None], np.zeros(2), np.eye(2), counts=[5])
     with pytest.raises(TypeError, match="polygons is a"):
         polygon_moments("square", np.zeros(2), np.eye(2))
+
+
+# ----------------------------------------------------------------------------- line integrals
+
+
+class _Mix:
+    """A bare 2-D mixture (means, covs, weights): the gaussian module needs nothing else."""
+
+    def __init__(self, means, covs, weights):
+        self.means, self.covs, self.weights = np.asarray(means), np.asarray(covs), weights
+
+
+MIX = _Mix([[0.0, 0.0], [1.5, -1.0]], [[[1.0, 0.6], [0.6, 0.8]], [[0.2, 0.0], [0.0, 3.0]]],
+           np.array([0.3, 0.7]))
+
+
+@pytest.mark.parametrize("lo, hi", [(-1.0, 2.0), (-40.0, 40.0), (8.0, 9.5), (-9.5, -8.0),
+                                    (30.0, 31.0), (-np.inf, 0.3), (0.0, 0.0)])
+def test_normal_mass_matches_high_precision(lo, hi):
+    """Phi(hi) - Phi(lo) to relative precision in both tails, vs mpmath at 50 digits (the
+    tail form of the reference avoids its own cancellation). The relative error allowed,
+    ``2 eps (1 + x^2)`` with ``x`` the endpoint nearer 0, is scipy ``ndtr``'s own in the tail
+    (``exp(-x^2/2)`` amplifies the rounding of ``x^2``)."""
+    mpmath.mp.dps = 50
+    want = float(mpmath.ncdf(-lo) - mpmath.ncdf(-hi) if lo + hi > 0
+                 else mpmath.ncdf(hi) - mpmath.ncdf(lo))
+    x = min(abs(lo), abs(hi))
+    assert abs(float(normal_mass(lo, hi)) - want) <= 2.2e-16 * (1 + x * x) * want
+
+
+def test_segment_moments_match_quadrature():
+    """Per-component int N ds and int x N ds along random segments vs scipy.integrate.quad."""
+    rng = np.random.default_rng(3)
+    S = rng.normal(size=(6, 2, 2)) * 2.0
+    got = mixture_segment_moments(S, MIX)
+    assert got.m0.shape == (2, 6) and got.m1.shape == (2, 6, 2)
+    for k in range(2):
+        rv = multivariate_normal(MIX.means[k], MIX.covs[k])
+        for s, (a, b) in enumerate(S):
+            L = np.linalg.norm(b - a)
+
+            def f(t, j):
+                x = a + t * (b - a)
+                return rv.pdf(x) * L * (1.0 if j < 0 else x[j])
+
+            want = [quad(f, 0, 1, args=(j,), epsabs=1e-16, epsrel=1e-13)[0] for j in (-1, 0, 1)]
+            assert abs(got.m0[k, s] - want[0]) < 1e-14
+            np.testing.assert_allclose(got.m1[k, s], want[1:], rtol=0, atol=1e-14)
+
+
+def test_segment_moments_far_tail_and_whole_line():
+    """A long segment on the line x0 = h under N(0, I) carries phi1(h) to relative precision
+    (no cancellation in the tail); moments along it are h phi1(h) and 0; a zero-length
+    segment carries nothing."""
+    mix = _Mix([[0.0, 0.0]], [np.eye(2)], np.ones(1))
+    for h in (0.5, 5.0, 25.0):
+        seg = np.array([[[h, -60.0], [h, 60.0]], [[h, 1.0], [h, 1.0]]])
+        got = mixture_segment_moments(seg, mix)
+        phi = np.exp(-h * h / 2) / np.sqrt(2 * np.pi)
+        assert got.m0[0, 0] == pytest.approx(phi, rel=1e-14)
+        assert got.m1[0, 0, 0] == pytest.approx(h * phi, rel=1e-14)
+        assert abs(got.m1[0, 0, 1]) <= 1e-16 * phi
+        assert got.m0[0, 1] == 0 and np.all(got.m1[0, 1] == 0)
+
+
+def test_line_integrals_are_the_polygon_edge_terms():
+    """Divergence theorem: E[Z 1_P] = -oint phi n ds, with the standard line integrals."""
+    rng = np.random.default_rng(1)
+    pts = rng.normal(size=(9, 2)) * 1.5
+    poly = pts[ConvexHull(pts).vertices]  # counter-clockwise
+    a, b = poly, np.roll(poly, -1, 0)
+    line, _ = standard_line_integrals(a, b)
+    d = b - a
+    outward = np.stack([d[:, 1], -d[:, 0]], 1) / np.linalg.norm(d, axis=1)[:, None]
+    flux = -np.sum(outward * line[:, None], 0)
+    want = _quad_polygon(poly, np.zeros(2), np.eye(2)).m1
+    np.testing.assert_allclose(flux, want, rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match="segments has shape"):
+        mixture_segment_moments(np.zeros((3, 2)), MIX)
+    with pytest.raises(ValueError, match="equal"):
+        standard_line_integrals(np.zeros((2, 2)), np.zeros((3, 2)))

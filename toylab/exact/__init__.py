@@ -16,7 +16,15 @@ from toylab.exact.boundary import (
     region_stats,
     superlevel_area,
 )
-from toylab.exact.gaussian import Moments, mixture_polygon_moments, polygon_moments
+from toylab.exact.gaussian import (
+    LineMoments,
+    Moments,
+    mixture_polygon_moments,
+    mixture_segment_moments,
+    normal_mass,
+    polygon_moments,
+    standard_line_integrals,
+)
 from toylab.exact.population import (
     BayesSegments,
     BoundaryDistance,

@@ -1,4 +1,9 @@
-"""Closed-form Gaussian integrals over polygons: mass, first and second moments.
+"""Closed-form Gaussian integrals over polygons and along segments.
+
+The one place in toylab for Gaussian polygon moments (:func:`polygon_moments`,
+:func:`mixture_polygon_moments`), Gaussian line integrals along segments
+(:func:`standard_line_integrals`, :func:`mixture_segment_moments`) and normal interval
+masses without cancellation (:func:`normal_mass`).
 
 For a bivariate normal ``X ~ N(mean, cov)`` and a simple polygon ``P`` (convex or not, any
 size, vertices in either orientation) this module computes, in float64 and without
@@ -161,8 +166,17 @@ def _phi1(x: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * x * x) / np.sqrt(_TWO_PI)
 
 
-def _ndtr_diff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``Phi(hi) - Phi(lo)`` without cancellation in the upper tail."""
+def normal_mass(lo, hi) -> np.ndarray:
+    """``Phi(hi) - Phi(lo)`` of the standard normal, elementwise (``lo <= hi``), without
+    cancellation in either tail: the upper-tail form ``Q(lo) - Q(hi)`` is used when the
+    interval lies mostly above 0 (``lo + hi > 0``).
+
+    Args:
+        lo, hi: broadcastable arrays (``-inf`` / ``inf`` allowed).
+    Returns:
+        the probabilities, broadcast shape.
+    """
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     upper = lo + hi > 0
     return np.where(upper, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))
 
@@ -176,6 +190,115 @@ def _right_triangle_mass(h: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.arctan(a) / _TWO_PI - owens_t(h, a)
 
 
+class _EdgeFrame(NamedTuple):
+    """Segments ``a -> b`` in the standard normal plane, each on the line ``z = t e + s nu``
+    (module docstring): unit direction ``e``, left normal ``nu`` (``(..., 2)``), signed
+    distance ``s`` of the line from the origin, coordinates ``ta``, ``tb`` of ``a``, ``b``
+    along it, and ``live`` (non-zero length)."""
+
+    e: np.ndarray
+    nu: np.ndarray
+    s: np.ndarray
+    ta: np.ndarray
+    tb: np.ndarray
+    live: np.ndarray
+
+
+def _edge_frame(a: np.ndarray, b: np.ndarray) -> _EdgeFrame:
+    d = b - a
+    length = np.hypot(d[..., 0], d[..., 1])
+    live = length > 0
+    e = d / np.where(live, length, 1.0)[..., None]
+    nu = np.stack([-e[..., 1], e[..., 0]], axis=-1)
+    return _EdgeFrame(e, nu, np.sum(a * nu, axis=-1), np.sum(a * e, axis=-1),
+                      np.sum(b * e, axis=-1), live)
+
+
+def _frame_line_integrals(f: _EdgeFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``int phi ds = phi1(s) [Phi(tb) - Phi(ta)]`` and
+    ``int z phi ds = phi1(s) [s nu (Phi(tb) - Phi(ta)) + e (phi1(ta) - phi1(tb))]``."""
+    phi_s = np.where(f.live, _phi1(f.s), 0.0)
+    line = phi_s * normal_mass(f.ta, f.tb)
+    zline = (line[..., None] * f.s[..., None] * f.nu
+             + (phi_s * (_phi1(f.ta) - _phi1(f.tb)))[..., None] * f.e)
+    return line, zline
+
+
+def standard_line_integrals(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Line integrals of the standard bivariate normal density ``phi`` along segments.
+
+    On the line ``z = t e + s nu`` of a segment ``a -> b`` the density factorises,
+    ``phi(z) = phi1(s) phi1(t)``, so (arc length ``ds``)
+
+        int_a^b phi ds = phi1(s) [Phi(t_b) - Phi(t_a)],
+        int_a^b z phi ds = phi1(s) [s nu (Phi(t_b) - Phi(t_a)) + e (phi1(t_a) - phi1(t_b))],
+
+    the second from ``t phi1(t) = -phi1'(t)``. These are the edge terms of the divergence
+    theorem in :func:`standard_moments`; :func:`mixture_segment_moments` maps any Gaussian to
+    them.
+
+    Args:
+        a, b: ``(..., 2)`` segment end points (zero-length segments give 0).
+    Returns:
+        ``(m0 (...), m1 (..., 2))``.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.shape[-1:] != (2,):
+        raise ValueError(f"a {a.shape} and b {b.shape} must be equal (..., 2) arrays of points")
+    return _frame_line_integrals(_edge_frame(a, b))
+
+
+class LineMoments(NamedTuple):
+    """Gaussian line integrals along segments (arc length ``ds``).
+
+    Attributes:
+        m0: ``(...)`` ``int_seg N(x) ds``.
+        m1: ``(..., 2)`` ``int_seg x N(x) ds``. The moment along the segment ``a -> b``,
+            ``int t N ds`` with ``t = |x - a|``, is ``e . (m1 - a m0)`` (``e`` its unit
+            direction).
+    """
+
+    m0: np.ndarray
+    m1: np.ndarray
+
+
+def mixture_segment_moments(segments, dist) -> LineMoments:
+    """Per-component line integrals of a 2-D Gaussian mixture along segments, in closed form.
+
+    Whitening ``z = L_k^{-1}(x - mu_k)`` maps a segment to a segment and the component density
+    to ``phi(z) / det L_k``; arc length scales by ``|x_b - x_a| / |z_b - z_a|``. The whitened
+    integrals are :func:`standard_line_integrals`; un-whitening gives
+    ``int x N_k ds = mu_k m0 + J L_k int z phi ds`` (``J`` the length ratio over ``det L_k``).
+    Accuracy as the edge terms of :func:`polygon_moments` (a few roundings, scaled by the
+    whitened end-point norms); the line's distance ``s`` from the mean is computed directly,
+    so far-away segments lose no digits to cancellation.
+
+    Args:
+        segments: ``(S, 2, 2)`` (or ``(2, 2)``), ``segments[i] = [a_i, b_i]``.
+        dist: an object with ``means (K, 2)`` and ``covs (K, 2, 2)``.
+    Returns:
+        :class:`LineMoments` with leading shape ``(K, S)``; ``dist.weights @ m0`` is
+        ``int p ds`` of the mixture density ``p``.
+    """
+    check_plane_mixture(dist)
+    S = np.asarray(segments, np.float64)
+    if S.shape[-2:] != (2, 2):
+        raise ValueError(f"segments has shape {S.shape}; pass (S, 2, 2) end-point pairs")
+    S = S.reshape(-1, 2, 2)
+    mu = np.asarray(dist.means, np.float64)
+    L = _cholesky(np.asarray(dist.covs, np.float64))
+    Linv = np.linalg.inv(L)
+    Z = np.einsum("kij,kspj->kspi", Linv, S[None] - mu[:, None, None, :])  # (K, S, 2, 2)
+    line, zline = standard_line_integrals(Z[:, :, 0], Z[:, :, 1])
+    len_x = np.linalg.norm(S[:, 1] - S[:, 0], axis=1)[None]
+    len_z = np.linalg.norm(Z[:, :, 1] - Z[:, :, 0], axis=-1)
+    det = L[:, 0, 0] * L[:, 1, 1]
+    jac = np.divide(len_x, len_z * det[:, None], out=np.zeros_like(len_z), where=len_z > 0)
+    m0 = jac * line
+    m1 = mu[:, None, :] * m0[..., None] + jac[..., None] * np.einsum("kij,ksj->ksi", L, zline)
+    return LineMoments(m0, m1)
+
+
 def standard_moments(Z: np.ndarray) -> Moments:
     """Moments of closed polygons under the standard bivariate normal ``N(0, I)``.
 
@@ -186,31 +309,16 @@ def standard_moments(Z: np.ndarray) -> Moments:
         :class:`Moments` with ``m0 (...)``, ``m1 (..., 2)``, ``m2 (..., 2, 2)``, signed by the
         orientation (positive for counter-clockwise polygons).
     """
-    a = Z
-    b = np.roll(Z, -1, axis=-2)
-    d = b - a
-    length = np.hypot(d[..., 0], d[..., 1])
-    live = length > 0
-    e = d / np.where(live, length, 1.0)[..., None]
-    nu = np.stack([-e[..., 1], e[..., 0]], axis=-1)  # left normal
-    n = -nu  # outward normal of a counter-clockwise polygon
-    s = np.sum(a * nu, axis=-1)
-    ta = np.sum(a * e, axis=-1)
-    tb = np.sum(b * e, axis=-1)
-
-    h = np.abs(s)
-    seen = live & (h > 0)
+    f = _edge_frame(Z, np.roll(Z, -1, axis=-2))
+    n = -f.nu  # outward normal of a counter-clockwise polygon
+    h = np.abs(f.s)
+    seen = f.live & (h > 0)
     h_safe = np.where(seen, h, 1.0)
-    fan = -np.sign(s) * (_right_triangle_mass(h_safe, tb) - _right_triangle_mass(h_safe, ta))
+    fan = -np.sign(f.s) * (_right_triangle_mass(h_safe, f.tb) - _right_triangle_mass(h_safe, f.ta))
     m0 = np.sum(np.where(seen, fan, 0.0), axis=-1)
 
-    phi_s = np.where(live, _phi1(s), 0.0)
-    dPhi = _ndtr_diff(ta, tb)
-    line = phi_s * dPhi  # int_edge phi ds
+    line, zphi = _frame_line_integrals(f)  # int_edge phi ds, int_edge z phi ds
     m1 = -np.sum(n * line[..., None], axis=-2)
-
-    # int_edge z_j phi ds = phi1(s) [s nu_j dPhi + e_j (phi1(ta) - phi1(tb))]
-    zphi = line[..., None] * s[..., None] * nu + (phi_s * (_phi1(ta) - _phi1(tb)))[..., None] * e
     flux = np.einsum("...ki,...kj->...ij", n, zphi)
     m2 = m0[..., None, None] * np.eye(2) - flux
     m2 = 0.5 * (m2 + np.swapaxes(m2, -1, -2))
@@ -287,11 +395,18 @@ def mixture_polygon_moments(polygons, dist, *, counts=None) -> Moments:
     Returns:
         :class:`Moments` with leading shape ``(K, B)`` (``(K,)`` for a single polygon).
     """
-    means = np.asarray(dist.means, dtype=np.float64)
+    check_plane_mixture(dist)
+    return polygon_moments(polygons, np.asarray(dist.means, np.float64),
+                           np.asarray(dist.covs, np.float64), counts=counts)
+
+
+def check_plane_mixture(dist) -> None:
+    """Raise a ValueError unless ``dist`` is a 2-D mixture (``means (K, 2)``): the closed forms
+    here integrate over the plane."""
+    means = np.asarray(dist.means)
     if means.ndim != 2 or means.shape[1] != 2:
         raise ValueError(
-            f"dist has means of shape {means.shape}; exact polygon moments need a 2-D mixture "
-            "(means of shape (K, 2)); project or slice the distribution to 2-D first"
+            f"dist has {means.shape[-1]}-D inputs (means of shape {means.shape}); exact Gaussian "
+            "integrals over the plane need a 2-D mixture (means of shape (K, 2)); project or "
+            "slice the distribution to 2-D first"
         )
-    return polygon_moments(polygons, means, np.asarray(dist.covs, dtype=np.float64),
-                           counts=counts)
