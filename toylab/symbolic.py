@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy
 
-from toylab.models import Activation, as_layers, get_activation, widths_of
+from toylab.models import Activation, as_layers, check_finite_layers, get_activation, widths_of
 
 Expr = sympy.Expr
 
@@ -101,8 +101,16 @@ def _apply_template(u: sympy.Dummy, template: Expr, z: Expr) -> Expr:
 # ----------------------------------------------------------------------------- expressions
 
 
-def _layer_expressions(net, activation, symbols, rational, depth=None) -> list[list[Expr]]:
+def _finite_layers(net, activation) -> tuple[list, str]:
+    """``as_layers`` in float64, rejecting NaN/inf parameters with the layer, neuron and role
+    named (a NaN has no sign, so sympy could not even build ``Max(0, nan)``)."""
     layers, name = as_layers(net, activation, dtype=np.float64)
+    check_finite_layers(layers)
+    return layers, name
+
+
+def _layer_expressions(net, activation, symbols, rational, depth=None) -> list[list[Expr]]:
+    layers, name = _finite_layers(net, activation)
     widths = widths_of(layers)
     xs = _resolve_symbols(symbols, widths[0])
     u, template = _activation_template(get_activation(name), rational)
@@ -161,7 +169,7 @@ def neuron_expression(net, neuron: tuple[int, int], *, activation: str | None = 
     Negative ``layer`` counts from the end (``-1`` = logits). Only layers up to ``layer`` are
     built.
     """
-    layers, name = as_layers(net, activation, dtype=np.float64)
+    layers, name = _finite_layers(net, activation)
     layer, index = _check_neuron(neuron, widths_of(layers))
     return _layer_expressions(layers, name, symbols, rational, depth=layer)[layer][index]
 
@@ -195,7 +203,7 @@ def lambdify_neuron(net, neuron: tuple[int, int], *, activation: str | None = No
                     rational: bool = False) -> Callable:
     """A numpy function ``f(X (..., d)) -> (...)`` evaluating neuron ``(layer, index)``'s
     exact expression (:func:`neuron_expression`) in float64."""
-    layers, name = as_layers(net, activation, dtype=np.float64)
+    layers, name = _finite_layers(net, activation)
     xs = input_symbols(widths_of(layers)[0])
     expr = neuron_expression(layers, neuron, activation=name, symbols=xs, rational=rational)
     return lambdify_expression(expr, xs)

@@ -111,7 +111,17 @@ def flat_params(net, activation: str | None = None, *,
 
 
 def check_data(X, y, widths: tuple[int, ...], loss: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``X: (n, d)`` and ``y`` against the net's widths and the loss."""
+    """Validate ``X: (n, d)`` and ``y`` against the net's widths and the loss.
+
+    A one-output net with ``cross_entropy`` is rejected: the softmax of a single logit is 1,
+    so the loss is identically 0 and its gradient and every curvature vanish.
+    """
+    if loss == "cross_entropy" and widths[-1] < 2:
+        raise ValueError(
+            f"loss='cross_entropy' on a {widths} net with {widths[-1]} output is identically 0 "
+            "(the softmax of one logit is 1), so its gradient and curvature vanish; give the "
+            "net one logit per class (widths[-1] >= 2) or use loss='mse'"
+        )
     X = np.asarray(X, np.float64)
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[1] != widths[0] or X.shape[0] == 0:
