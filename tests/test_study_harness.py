@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import studies
 from toylab.results import config_dict, load_result
 from toylab.study import (
+    AnalysedCell,
     Context,
     TrainCell,
     World,
@@ -219,7 +220,7 @@ def test_cells_store_networks_seeds_and_analysis(trained_cells):
         np.testing.assert_allclose(a["twice"], 2 * a["final_loss"])
         assert a["W0"].shape == (3, 2, 4) and a["init_W0"].shape == (3, 2, 4)
         assert result.summary["diverged"] == []
-        assert config_from_dict(TrainCell, result.config) == cell
+        assert config_from_dict(AnalysedCell, result.config) == AnalysedCell(cell)
 
 
 def test_cells_are_trained_on_their_own_samples(trained_cells):
@@ -244,3 +245,11 @@ def test_cells_come_from_the_cache_the_second_time(trained_cells):
         cells, lambda c, r: again.append(c) or analyse(c, r))
     assert again == [] and [r.path for r in reloaded] == [r.path for r in results]
     assert load_result(results[0].path) is not None
+
+
+def test_changed_analysis_settings_recompute_the_cell(trained_cells):
+    root, cells, results, _, analyse = trained_cells
+    again = []
+    other = Context("harness-test", root).train_cells(
+        cells[:1], lambda c, r: again.append(c) or analyse(c, r), settings={"cut": 0.5})
+    assert again == cells[:1] and other[0].path != results[0].path

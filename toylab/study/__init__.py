@@ -10,7 +10,7 @@
 - :mod:`toylab.study.runner`: the study protocol, ``run_study`` and where figures go.
 """
 
-from toylab.study.cells import SAMPLINGS, Context, TrainCell, cell_arrays, sample_seed, train_cells
+from toylab.study.cells import SAMPLINGS, AnalysedCell, Context, TrainCell, cell_arrays, sample_seed, train_cells
 from toylab.study.config import World, apply_overrides, config_from_dict, config_keys
 from toylab.study.runner import compute_result, config_of, figure_dir, run_study, study_config
 from toylab.study.stats import (
@@ -25,7 +25,7 @@ from toylab.study.stats import (
 from toylab.study.storage import kept_members, load_layers, n_members, save_layers, stack_members
 
 __all__ = [
-    "SAMPLINGS", "Context", "TrainCell", "World", "adjust_pvalues", "apply_overrides",
+    "SAMPLINGS", "AnalysedCell", "Context", "TrainCell", "World", "adjust_pvalues", "apply_overrides",
     "bootstrap_ci", "cell_arrays", "compute_result", "config_from_dict", "config_keys",
     "config_of", "figure_dir", "headline", "kept_members", "load_layers", "n_members",
     "pair_bootstrap_ci", "pair_headline", "run_study", "sample_seed", "save_layers",

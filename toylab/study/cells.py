@@ -19,8 +19,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from toylab import data
-from toylab.results import StudyResult, cached_run, config_hash, load_result, progress, save_result
-from toylab.study.config import World
+from toylab.results import StudyResult, cached_run, config_hash, load_result, save_result
+from toylab.study.config import NamedValues, World
 from toylab.study.storage import save_layers
 from toylab.sweep import run_sweep
 from toylab.train import TrainConfig, TrainResult, diverged_seeds
@@ -84,6 +84,15 @@ Analysis = Callable[[TrainCell, TrainResult], tuple[dict, dict]]
 """``(cell, trained ensemble) -> (summary, arrays)`` of one cell."""
 
 
+@dataclass(frozen=True)
+class AnalysedCell:
+    """The cache key of an analysed cell: the trained cell and the analysis settings (so that
+    changing a threshold of the analysis recomputes the cell instead of reusing it)."""
+
+    cell: TrainCell
+    settings: NamedValues = ()
+
+
 def train_cells(cells: Sequence[TrainCell]) -> list[TrainResult]:
     """Train every cell: cells with equal compiled shape and data shape share one sweep call.
 
@@ -144,8 +153,8 @@ class Context:
         return cached_run(f"{self.study}/{kind}", key, compute, out=Path(self.results_root),
                           force=self.force)[0]
 
-    def train_cells(self, cells: Sequence[TrainCell], analyse: Analysis, *,
-                    kind: str = "cell") -> list[StudyResult]:
+    def train_cells(self, cells: Sequence[TrainCell], analyse: Analysis, *, kind: str = "cell",
+                    settings: dict | None = None) -> list[StudyResult]:
         """Train, analyse and cache every cell; cached cells are loaded, the rest trained
         together (:func:`train_cells`).
 
@@ -153,18 +162,21 @@ class Context:
             cells: the cells (duplicates are computed once).
             analyse: ``(cell, TrainResult) -> (summary, arrays)``; the stored arrays also get
                 :func:`cell_arrays` (networks, seeds, kept members, curves).
+            settings: the analysis parameters ``analyse`` depends on besides the cell (JSON
+                values); part of each cell's cache key.
         Returns:
             one :class:`~toylab.results.StudyResult` per cell, in order.
         """
-        unique = list(dict.fromkeys(cells))
-        found = {cell: None if self.force else load_result(self._folder(kind, cell))
-                 for cell in unique}
+        extra = tuple(sorted((settings or {}).items()))
+        keys = {cell: AnalysedCell(cell, extra) for cell in cells}
+        found = {cell: None if self.force else load_result(self._folder(kind, keys[cell]))
+                 for cell in keys}
         todo = [cell for cell, result in found.items() if result is None]
         if todo:
             for cell, run in zip(todo, train_cells(todo)):
                 summary, arrays = analyse(cell, run)
                 summary = {"diverged": sorted(int(s) for s, _ in diverged_seeds(run)), **summary}
-                found[cell] = save_result(self._folder(kind, cell), f"{self.study}/{kind}", cell,
-                                          summary, {**cell_arrays(run), **arrays})
+                found[cell] = save_result(self._folder(kind, keys[cell]), f"{self.study}/{kind}",
+                                          keys[cell], summary, {**cell_arrays(run), **arrays})
         return [found[cell] for cell in cells]
 
