@@ -10,7 +10,9 @@ from hypothesis import given, settings, strategies as st
 from scipy.spatial import cKDTree
 
 from toylab import data
+from toylab.exact import geometry as geo
 from toylab.exact import population as pop
+from toylab.exact.boundary import decision_boundary
 from toylab.exact.partition import partition
 from toylab.models import PIECEWISE_LINEAR, activations
 
@@ -249,11 +251,11 @@ def test_hausdorff_curved_matches_dense_sampling():
                     pts.append((v, r.real) if k == 0 else (r.real, v))
     curve = np.array(pts)
     curve = curve[np.all((curve >= box[:, 0]) & (curve <= box[:, 1]), 1)]
-    segs, pairs = pop.decision_boundary(p, classes=True)
-    learned = pop._clip_segments(segs, *pop._box_halfplanes(box))
+    segs, pairs = decision_boundary(p, classes=True)
+    learned = geo.clip_segments(segs, *geo.box_halfplanes(box))
     t = np.linspace(0, 1, 2000)[:, None, None]
     dense = (learned[None, :, 0] * (1 - t) + learned[None, :, 1] * t).reshape(-1, 2)
-    d_bayes = pop._point_segment_distances(curve, learned).min(1).max()
+    d_bayes = geo.point_segment_distances(curve, learned).min(1).max()
     d_learned = cKDTree(curve).query(dense)[0].max()
     assert len(learned) > 0 and len(curve) > 1000
     assert abs(h.bayes_to_learned - d_bayes) < 3e-3
