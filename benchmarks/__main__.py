@@ -1,9 +1,11 @@
 """Run every benchmark and write ``benchmarks/results/summary.json``.
 
 Each benchmark runs as its own process (``python benchmarks/<name>.py``), so XLA flags,
-thread pools and peak memory do not leak between them; its printed output streams through,
-and the JSON it writes to ``benchmarks/results/`` is collected into the summary together with
-the exit status and wall time.
+thread pools and peak memory do not leak between them. Each inherits toylab's CPU setup
+(:func:`toylab.use_cpu_cores`, called here first: one JAX CPU device per core through
+``XLA_FLAGS``, ``OPENBLAS_NUM_THREADS=1``). Its printed output streams through, and the JSON
+it writes to ``benchmarks/results/`` is collected into the summary together with the exit
+status and wall time.
 
 Run from the repository root: ``python -m benchmarks [--only NAME ...] [--skip NAME ...]``.
 Benchmarks not run this time enter the summary with ``"ran": false`` and their latest
@@ -20,6 +22,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import toylab
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -69,9 +73,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--skip", nargs="+", choices=sorted(BENCHMARKS), default=())
     args = parser.parse_args(argv)
     names = [n for n in (args.only or BENCHMARKS) if n not in args.skip]
+    devices = toylab.use_cpu_cores()  # inherited by every benchmark process
     summary = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "python": platform.python_version(),
+        "jax_cpu_devices": devices,
         "benchmarks": {},
     }
     for name in BENCHMARKS:

@@ -18,20 +18,18 @@ Each timing is the median (and minimum) of ``--repeats`` runs, wall clock and pr
 (all threads). The ratio is ``(hessian + spectrum) / power``: <= 1 means the whole spectrum
 costs no more than the top eigenvalue alone; ``(hessian + eigh) / power`` is printed too. A
 chunk-size sweep of the ``hvp`` method is printed for the small net. toylab runs OpenBLAS
-single-threaded except for matrices of at least ``BLAS_THREADS_FROM`` rows
-(``toylab.landscape.curvature.dense_blas``), where it uses every core.
+single-threaded (``toylab.use_cpu_cores``) except for matrices of at least
+``BLAS_THREADS_FROM`` rows (``toylab.landscape.curvature.dense_blas``), where it uses every
+core.
 
     python benchmarks/hessian.py [--repeats 5] [--out benchmarks/results/hessian.json]
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # toylab's default; see above
-
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import toylab
 import toylab.landscape as L
 from toylab.landscape.curvature import BLAS_THREADS_FROM
 from toylab.data import make
@@ -137,6 +136,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="benchmarks/results/hessian.json")
     args = parser.parse_args()
+    toylab.use_cpu_cores()  # one-thread BLAS below BLAS_THREADS_FROM, as toylab runs
     sample = make("blobs", k=3).sample(0, N_POINTS)
     rows = [bench_net(name, widths, sample.X, sample.y, args.repeats, sweep=(i == 0))
             for i, (name, widths) in enumerate(NETS.items())]

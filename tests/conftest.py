@@ -1,4 +1,7 @@
-"""Project-wide pytest setup: hypothesis profiles and quiet progress bars.
+"""Project-wide pytest setup: toylab's CPU setup, hypothesis profiles, quiet progress bars.
+
+``toylab.use_cpu_cores()`` runs first, as the CLI and the benchmarks do (``import toylab``
+itself changes no global state): one JAX CPU device per core, single-threaded BLAS.
 
 The hypothesis profiles are toylab's public ones (``toylab.testing.PROFILES``, documented in
 docs/property-testing.md); select one with ``HYPOTHESIS_PROFILE=dev pytest`` etc.:
@@ -16,7 +19,11 @@ import os
 
 import pytest
 
-from toylab.testing import load_profile
+import toylab
+
+toylab.use_cpu_cores()
+
+from toylab.testing import load_profile  # noqa: E402
 
 os.environ.setdefault("TOYLAB_PROGRESS", "0")
 

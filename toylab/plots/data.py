@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toylab.plots.style import BAYES_STYLE, class_colors
+from toylab.plots.style import BAYES_STYLE, class_colors, styled
 
 GRID = 400
 """Grid points per axis for display-only contours (the exact quantities never use a grid)."""
@@ -21,6 +21,7 @@ def box_grid(box: np.ndarray, resolution: int = GRID) -> tuple[np.ndarray, np.nd
     return xs, ys, np.column_stack([XX.ravel(), YY.ravel()])
 
 
+@styled
 def draw_density(ax, dist, box: np.ndarray | None = None, *, levels: int = 6,
                  resolution: int = GRID) -> None:
     """Log-density contour lines in greys, ``levels`` lines spanning 6 nats below the peak."""
@@ -32,6 +33,7 @@ def draw_density(ax, dist, box: np.ndarray | None = None, *, levels: int = 6,
                vmin=top - 9.0, vmax=top, linewidths=0.6)
 
 
+@styled
 def draw_bayes_boundary(ax, dist, box: np.ndarray | None = None, *, label: str = "Bayes",
                         resolution: int = GRID // 2) -> None:
     """The Bayes decision boundary (where the two largest class log joints tie), dashed.
@@ -49,6 +51,7 @@ def draw_bayes_boundary(ax, dist, box: np.ndarray | None = None, *, label: str =
     ax.plot([], [], label=label, **BAYES_STYLE)
 
 
+@styled
 def draw_samples(ax, X: np.ndarray, y: np.ndarray, *, n_classes: int, size: float = 4.0,
                  max_points: int = 600) -> None:
     """Scatter up to ``max_points`` samples coloured by class."""
@@ -60,6 +63,7 @@ def draw_samples(ax, X: np.ndarray, y: np.ndarray, *, n_classes: int, size: floa
                    linewidth=0.2, label=f"class {c}", zorder=3)
 
 
+@styled
 def set_box(ax, box: np.ndarray) -> None:
     """Axis limits from a box, equal aspect, labelled input coordinates."""
     ax.set(xlim=box[0], ylim=box[1], xlabel="$x_1$", ylabel="$x_2$", aspect="equal")

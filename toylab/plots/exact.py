@@ -31,6 +31,7 @@ from toylab.plots.style import (
     PALETTE,
     class_colors,
     figure,
+    styled,
 )
 
 PASTEL_STRENGTHS = (0.55, 0.3)
@@ -120,6 +121,7 @@ def _segments(lines) -> np.ndarray:
 # ----------------------------------------------------------------------------- regions
 
 
+@styled
 def plot_regions(p, ax=None, *, title: str | None = None, edges: bool = True):
     """The exact linear-region partition, each region filled by its activation pattern.
 
@@ -192,6 +194,7 @@ def _hidden_layers(layer, n_hidden: int) -> list[int]:
     return [int(layer) % n_hidden]
 
 
+@styled
 def plot_neuron_grid(p, layer: int | None = None, *, resolution: int = 160, ncols: int = 8):
     """Playground-style grid of every hidden neuron's exact response (post-activation).
 
@@ -216,6 +219,7 @@ def plot_neuron_grid(p, layer: int | None = None, *, resolution: int = 160, ncol
     return _neuron_grid(values, (*box[0], *box[1]), lines, layers, ncols=ncols, d=p.widths[0])
 
 
+@styled
 def plot_smooth_neuron_grid(net, domain=None, *, activation: str | None = None,
                             layer: int | None = None, resolution: int = 160,
                             level_resolution: int = 64, tol: float = 1e-8, ncols: int = 8,
@@ -254,6 +258,7 @@ def plot_smooth_neuron_grid(net, domain=None, *, activation: str | None = None,
 # ----------------------------------------------------------------------------- decision
 
 
+@styled
 def plot_decision_boundary(p, dist, ax=None, *, density_levels: int = 6,
                            resolution: int = 400, legend: bool = True,
                            title: str | None = None):

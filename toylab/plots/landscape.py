@@ -11,10 +11,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from toylab.landscape import LossSlice, SpectralDensity, count_outliers
-from toylab.plots.style import COLUMN_WIDTH, PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
+from toylab.plots.style import COLUMN_WIDTH, PAGE_WIDTH, PALETTE, SEQUENTIAL, figure, styled
 from toylab.plots.training import spread_band
 
 
+@styled
 def plot_spectrum(eigenvalues, *, n_outliers: int | None = None,
                   density: SpectralDensity | None = None, sigma: float | None = None,
                   label: str = "Hessian"):
@@ -66,6 +67,7 @@ def plot_spectrum(eigenvalues, *, n_outliers: int | None = None,
     return fig
 
 
+@styled
 def plot_overlap(steps, overlaps: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
                  *, titles: Sequence[str] | None = None,
                  ylabel: str = "gradient overlap with top-k subspace"):
@@ -98,6 +100,7 @@ def plot_overlap(steps, overlaps: Mapping[str, np.ndarray] | Sequence[Mapping[st
     return fig
 
 
+@styled
 def plot_neuron_heatmap(shares, neurons, *, eigenvalues=None, top_neurons: int | None = None):
     """Neuron x eigenvector participation: each column is one direction's neuron shares.
 
@@ -128,6 +131,7 @@ def plot_neuron_heatmap(shares, neurons, *, eigenvalues=None, top_neurons: int |
     return fig
 
 
+@styled
 def plot_slice_1d(slices: Sequence[LossSlice], labels: Sequence[str], *,
                   ylabel: str = "training loss (nats)"):
     """1-D loss slices, one curve per slice.
@@ -148,6 +152,7 @@ def plot_slice_1d(slices: Sequence[LossSlice], labels: Sequence[str], *,
     return fig
 
 
+@styled
 def plot_slice_2d(s: LossSlice, *, labels: tuple[str, str] = ("direction 1", "direction 2"),
                   levels: int = 20):
     """2-D loss slice as filled contours (log-spaced levels) with the origin marked.

@@ -1,16 +1,22 @@
-"""The house style: palette, sizes, fonts, and atomic PDF + PNG saving."""
+"""The house style: palette, sizes, fonts, and atomic PDF + PNG saving.
+
+The style is applied in a context (:func:`house_style`, ``matplotlib.rc_context``) by every
+plotting helper of :mod:`toylab.plots`, never globally: importing or using toylab.plots
+leaves your matplotlib backend and ``rcParams`` as they were. Code that draws on a figure
+from :func:`figure` itself (titles, labels, legends) runs inside ``with house_style():`` to
+get the same fonts.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.colors import LinearSegmentedColormap
 
 PALETTE = (
     "#0072B2",  # blue
@@ -49,10 +55,29 @@ RC = {
     "pdf.fonttype": 42,
     "lines.linewidth": 1.2,
 }
-plt.rcParams.update(RC)  # the house style is global once toylab.plots is imported
+"""The house style's rcParams (applied by :func:`house_style`)."""
 
 COLUMN_WIDTH = 3.4  # inches, one column of a two-column paper
 PAGE_WIDTH = 7.0
+
+
+def house_style():
+    """Context manager: the house style (:data:`RC`) on top of your rcParams, restored on exit.
+
+    ``with house_style(): ...`` styles the figures, artists and saves made inside it.
+    """
+    return matplotlib.rc_context(RC)
+
+
+def styled(fn):
+    """Decorator: run a plotting helper inside :func:`house_style`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with house_style():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def class_colors(n_classes: int) -> list[str]:
@@ -60,6 +85,7 @@ def class_colors(n_classes: int) -> list[str]:
     return [PALETTE[c % len(PALETTE)] for c in range(n_classes)]
 
 
+@styled
 def figure(nrows: int = 1, ncols: int = 1, *, width: float = COLUMN_WIDTH,
            aspect: float = 0.8, **subplot_kw):
     """``plt.subplots`` in the house style; height = width * aspect * nrows / ncols.
@@ -73,6 +99,7 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = COLUMN_WIDTH,
     return fig, axes
 
 
+@styled
 def save(fig, stem: str | os.PathLike) -> list[Path]:
     """Write ``stem.pdf`` and ``stem.png`` atomically (temp file, then rename); close ``fig``.
 

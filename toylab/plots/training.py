@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
+from toylab.plots.style import PAGE_WIDTH, PALETTE, figure, styled
 
 
+@styled
 def spread_band(ax, steps: np.ndarray, curves: np.ndarray, *, color: str, label: str,
                 log: bool = False) -> None:
     """Median across seeds (line) with the interquartile range and min-max (bands).
@@ -22,6 +23,7 @@ def spread_band(ax, steps: np.ndarray, curves: np.ndarray, *, color: str, label:
         ax.set_yscale("log")
 
 
+@styled
 def plot_curves(loss: np.ndarray, accuracy: np.ndarray, *, bayes_error: float | None = None,
                 label: str = "train"):
     """Loss (log scale) and accuracy vs step (symlog) across seeds: median, IQR and min-max
