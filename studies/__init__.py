@@ -1,13 +1,15 @@
 """Registered studies: one module per scientific question.
 
-Each study module defines
+Each study module follows the harness protocol (:mod:`toylab.study.runner`):
 
 - ``NAME`` (the CLI name) and ``DESCRIPTION`` (one line for ``toylab list``);
-- ``Config``: a frozen dataclass of keyword hyperparameters with a ``seeds: int`` field and a
-  ``quick()`` classmethod returning the under-a-minute smoke configuration;
-- ``compute(config) -> (summary, arrays)``: headline numbers under stable keys (JSON types)
-  and named NumPy arrays; pure given the config;
-- ``make_figures(result, out) -> list[Path]``: paper figures (PDF + PNG) from a
+- ``Config``: a frozen dataclass nesting ``train: TrainConfig`` (and ``world: World`` where it
+  uses one preset), with a ``seeds: int`` field and a ``quick()`` classmethod returning the
+  under-a-minute smoke configuration;
+- ``compute(config, ctx) -> (summary, arrays)``: headline objects
+  (:func:`toylab.study.headline`) and named arrays; cells are trained and cached through
+  ``ctx`` (:class:`toylab.study.Context`);
+- ``make_figures(result, out) -> list[Path]``: paper figures (PDF + PNG) from a stored
   :class:`toylab.results.StudyResult`, written under the folder ``out``.
 """
 

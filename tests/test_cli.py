@@ -1,11 +1,13 @@
 """The toylab command line: list, bad names, errors without tracebacks."""
 
+import os
 import subprocess
 import sys
 
 import pytest
 
 from toylab import cli
+from toylab.study import study_config
 from studies import STUDIES
 
 
@@ -39,4 +41,39 @@ def test_every_study_follows_the_protocol(name):
     assert study.NAME == name and study.DESCRIPTION
     quick = study.Config.quick()
     assert quick.seeds >= 1 and callable(study.compute) and callable(study.make_figures)
-    assert cli.study_config(study, quick=True, seeds=3).seeds == 3
+    assert study_config(study, quick=True, seeds=3).seeds == 3
+    assert "seeds" in study.Config.__dataclass_fields__
+
+
+def test_bad_override_is_a_clean_error_listing_valid_keys(capsys):
+    assert cli.main(["run", "blobs", "--quick", "--set", "train.lr=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "train.lr" in err and "train.learning_rate" in err and "Traceback" not in err
+
+
+def test_out_that_is_a_file_fails_before_computing(capsys, tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("")
+    assert cli.main(["run", "blobs", "--quick", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert str(target) in err and "not a folder" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option", ["--out", "--figures"])
+def test_read_only_folders_fail_before_computing(capsys, tmp_path, monkeypatch, option):
+    """A folder the process cannot write (simulated by refusing file creation in it, since the
+    test may run as root, whom permission bits do not stop) is reported before computing."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_open = os.open
+
+    def refusing_open(path, flags, *args):
+        if os.path.dirname(os.fspath(path)) == str(locked) and flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    monkeypatch.setattr(cli, "_studies", lambda: pytest.fail("computed before checking"))
+    assert cli.main(["run", "blobs", "--quick", option, str(locked / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert str(locked) in err and "not writable" in err and option in err

@@ -1,20 +1,21 @@
 """The ``toylab`` command line: ``toylab list | run NAME | figures``.
 
 ``run`` computes a study (or reuses its cached result), writes ``results.json`` and
-``arrays.npz`` under ``OUT/NAME/<config hash>/`` and figures under ``FIGURES/NAME/`` (quick runs
-under ``FIGURES/NAME/quick/`` so they never overwrite paper figures).
+``arrays.npz`` under ``OUT/NAME/<config hash>/`` and figures under ``FIGURES/NAME/`` for the
+default config, ``FIGURES/NAME/quick/`` for ``--quick`` and ``FIGURES/NAME/<config hash>/`` for
+any other config (``--seeds``, ``--set key=value``), so only the default config writes the
+paper figures (:func:`toylab.study.figure_dir`).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
 from pathlib import Path
 
-from toylab.results import RESULTS_ENV, cached_run, progress, run_label
+from toylab.results import check_writable, progress, run_label
 
 
 def _studies():
@@ -23,30 +24,35 @@ def _studies():
     return STUDIES, get_study
 
 
-def study_config(study, *, quick: bool = False, seeds: int | None = None):
-    """The config ``toylab run`` uses: full or quick defaults, with ``--seeds`` applied."""
-    config = study.Config.quick() if quick else study.Config()
-    if seeds is not None:
-        if seeds <= 0:
-            raise ValueError(f"--seeds {seeds} must be a positive number of seeds")
-        config = dataclasses.replace(config, seeds=seeds)
-    return config
-
-
 def run_study(name: str, *, quick: bool = False, seeds: int | None = None,
-              out: Path = Path("results"), figures: Path = Path("figures"),
-              force: bool = False) -> tuple[object, list[Path]]:
+              overrides=(), out: Path = Path("results"), figures: Path = Path("figures"),
+              force: bool = False):
     """Run (or load) one study and write its figures; returns ``(result, figure paths)``."""
+    from toylab.study import run_study as run, study_config
+
+    check_writable(out, argument="--out")
+    check_writable(figures, argument="--figures")
     _, get_study = _studies()
     study = get_study(name)
-    config = study_config(study, quick=quick, seeds=seeds)
-    os.environ[RESULTS_ENV] = str(out)  # sweep studies cache their cells under --out too
-    result, reused = cached_run(study.NAME, config, study.compute, out=Path(out), force=force)
-    fig_dir = Path(figures) / study.NAME / ("quick" if quick else "")
-    paths = study.make_figures(result, fig_dir)
+    config = study_config(study, quick=quick, seeds=seeds, overrides=overrides)
+    result, paths, reused = run(study, config, results_root=Path(out), figures_root=Path(figures),
+                                force=force)
     status = "reused cached" if reused else "computed"
     print(f"{run_label(study.NAME, config)}: {status} result in {result.path}", file=sys.stderr)
     return result, paths
+
+
+def _format(value) -> str | None:
+    """One line for a headline value: ``v [lo, hi] (n=...)`` or a plain scalar."""
+    if isinstance(value, dict) and {"value", "ci95", "n"} <= set(value):
+        lo, hi = value["ci95"]
+        text = f"{value['value']:.6g} [{lo:.6g}, {hi:.6g}] (n={value['n']})"
+        if "null" in value:
+            text += f"; null {value['null']['value']:.6g}"
+        return text
+    if isinstance(value, (dict, list)):
+        return None
+    return str(value)
 
 
 def _cmd_list(args) -> int:
@@ -59,11 +65,12 @@ def _cmd_list(args) -> int:
 
 def _cmd_run(args) -> int:
     start = time.perf_counter()
-    result, paths = run_study(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
-                              figures=args.figures, force=args.force)
+    result, paths = run_study(args.name, quick=args.quick, seeds=args.seeds, overrides=args.set,
+                              out=args.out, figures=args.figures, force=args.force)
     for key, value in result.summary.items():
-        if not isinstance(value, (dict, list)):
-            print(f"{key}: {value}")
+        line = _format(value)
+        if line is not None:
+            print(f"{key}: {line}")
     for path in paths:
         print(f"figure: {path}")
     print(f"done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
@@ -90,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("name", help="study name (see `toylab list`)")
             cmd.add_argument("--quick", action="store_true", help="smoke configuration (< 1 min)")
             cmd.add_argument("--seeds", type=int, default=None, help="number of seeds")
+            cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                             help="override a config field, nested with dots "
+                                  "(--set train.learning_rate=0.05); repeatable")
         cmd.add_argument("--out", type=Path, default=Path("results"), help="results folder")
         cmd.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
         cmd.add_argument("--force", action="store_true", help="recompute even if cached")
@@ -99,10 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import toylab
+
+    toylab.use_cpu_cores()
     try:
         return args.func(args)
-    except (ValueError, FloatingPointError) as err:
+    except (ValueError, TypeError, FloatingPointError) as err:
         print(f"toylab: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        where = f" {err.filename}" if getattr(err, "filename", None) else ""
+        print(f"toylab: error:{where}: {err.strerror or err}; check that the path is a "
+              "writable folder (--out, --figures)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("toylab: interrupted; cached results are intact", file=sys.stderr)
