@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from toylab.exact import geometry as geo
-from toylab.exact.partition import Partition, _pieces, neuron_address
+from toylab.exact.partition import Partition, activation_pieces, neuron_address
 from toylab.models import get_activation
 
 
@@ -59,7 +59,7 @@ def folds(p: Partition, neuron) -> np.ndarray:
     layer, i = _hidden(p, neuron)
     A, c = p.pre[layer]
     av, cv, z = _vertex_values(p, A[:, :, i], c[:, i])
-    breakpoints, _, _ = _pieces(get_activation(p.activation))
+    breakpoints, _, _ = activation_pieces(get_activation(p.activation))
     scale = geo.length_scale(p.domain)
     piece = p.patterns[layer][:, i][p.region_of_vertex]
     segs = [np.zeros((0, 2, 2))]

@@ -15,6 +15,7 @@ kept whole on its larger side).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
@@ -161,51 +162,148 @@ def _halves(verts, counts, s):
     return both.reshape(-1, 2)[keep % (2 * n)], out_counts
 
 
-class Split(NamedTuple):
-    """Result of :func:`split_convex` on ``R`` polygons of which ``k`` were cut.
+UNIT_ROUNDOFF = 2.0**-53
+"""``u``: float64 operations are exact up to a relative error ``u`` (round to nearest)."""
 
-    Attributes:
-        cut: ``(k,)`` indices of the polygons that were cut.
-        pieces: ``(verts, counts (2k,), areas (2k,))``: the ``s >= 0`` pieces of the cut
-            polygons in ``cut`` order, then their ``s <= 0`` pieces.
-        positive: ``(R,)`` bool, the (uncut) polygon lies on the ``s >= 0`` side; True for cut
-            polygons.
+_FILTER = 8 * UNIT_ROUNDOFF  # >= gamma_3 (three roundings of a dot product) with margin
+
+
+def edge_lines(poly: np.ndarray) -> np.ndarray:
+    """``(m, 3)`` lines ``(a0, a1, c)`` (zero set ``a0 x + a1 y + c = 0``) through the edges
+    ``poly[k] -> poly[k + 1]`` of a polygon ``(m, 2)``, computed in float64 (exact when the
+    edge is axis-parallel, as for a box)."""
+    q = np.roll(poly, -1, 0)
+    return np.stack([poly[:, 1] - q[:, 1], q[:, 0] - poly[:, 0],
+                     poly[:, 0] * q[:, 1] - q[:, 0] * poly[:, 1]], 1)
+
+
+def intersect_lines(E: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Intersections of lines ``E (n, 3)`` and ``L (n, 3)`` by Cramer's rule, with a rigorous
+    error radius.
+
+    Returns ``(xy (n, 2), rad (n,))``: each coordinate of the exact intersection of the two
+    float64 lines is within ``rad`` of ``xy``. The bound comes from the forward error of the
+    2 x 2 minors ``D, X, Y`` (each ``<= 3u (|p| + |q|)`` for ``p - q``), ``|X_t/D_t - X/D| <=
+    (e_X + |x| e_D) / (|D| - e_D)``, plus the rounding of the quotient; ``rad = inf`` when
+    ``|D| <= e_D`` (lines parallel to within rounding).
     """
+    e0, e1, ec = E.T
+    a0, a1, c = L.T
+    p, q = e0 * a1, e1 * a0
+    D, eD = p - q, 3 * UNIT_ROUNDOFF * (np.abs(p) + np.abs(q))
+    p, q = e1 * c, a1 * ec
+    X, eX = p - q, 3 * UNIT_ROUNDOFF * (np.abs(p) + np.abs(q))
+    p, q = ec * a0, c * e0
+    Y, eY = p - q, 3 * UNIT_ROUNDOFF * (np.abs(p) + np.abs(q))
+    ok = np.abs(D) > eD
+    with np.errstate(divide="ignore", invalid="ignore"):
+        safe = np.where(ok, D, 1.0)
+        x, y = X / safe, Y / safe
+        den = np.abs(safe) - eD
+        rad = (np.maximum(eX + np.abs(x) * eD, eY + np.abs(y) * eD) / den
+               + UNIT_ROUNDOFF * np.maximum(np.abs(x), np.abs(y))) * (1 + _FILTER)
+    return np.stack([x, y], 1), np.where(ok, rad, np.inf)
 
-    cut: np.ndarray
-    pieces: tuple[np.ndarray, np.ndarray, np.ndarray]
-    positive: np.ndarray
 
+def exact_sides(P, Q, L) -> np.ndarray:
+    """Exact sign ``(n,)`` int8 of ``L``'s affine function at the intersection of lines ``P``
+    and ``Q`` (each ``(n, 3)`` float64 ``(a0, a1, c)``), in rational arithmetic
+    (:class:`fractions.Fraction`; every float64 is a rational, so this is exact).
 
-def split_convex(verts, counts, areas, s, tol, area_eps) -> Split:
-    """Cut every convex polygon by its own line ``s = 0``.
-
-    Args:
-        verts: ``(V, 2)``; counts: ``(R,)``, all >= 3; areas: ``(R,)`` their areas.
-        s: ``(V,)`` value at each vertex of the affine function that defines the polygon's line.
-        tol: ``(V,)`` snapping tolerance (see module docstring).
-        area_eps: pieces smaller than this are not split off; the polygon stays whole, on the
-            side of its larger piece.
-    Returns:
-        :class:`Split`.
+    The sign is that of ``det [P; Q; L] / det [P_a; Q_a]``; a Python loop, used only where the
+    float64 filter of :func:`cut_sides` cannot decide. ``P`` and ``Q`` must not be parallel.
     """
-    starts = counts.cumsum() - counts
-    pos, neg = s > tol, s < -tol
-    positive = np.logical_or.reduceat(pos, starts)
-    cut = positive & np.logical_or.reduceat(neg, starts)
-    cut_idx = np.flatnonzero(cut)
-    if len(cut_idx) == 0:
-        return Split(cut_idx, (np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0)), positive)
-    vcut = np.repeat(cut, counts)
-    pv, pc = _halves(verts[vcut], counts[cut_idx], np.where(pos | neg, s, 0.0)[vcut])
-    pa = polygon_areas(pv, pc)
-    k = len(cut_idx)
-    real = (pa[:k] > area_eps) & (pa[k:] > area_eps)
-    if not real.all():
-        positive[cut_idx[~real]] = pa[:k][~real] > pa[k:][~real]
-        keep = np.concatenate([real, real])
-        pv, pc, pa = pv[np.repeat(keep, pc)], pc[keep], pa[keep]
-    return Split(cut_idx[real], (pv, pc, pa), positive)
+    out = np.zeros(len(L), np.int8)
+    for i, (p, q, l) in enumerate(zip(np.asarray(P).tolist(), np.asarray(Q).tolist(),
+                                      np.asarray(L).tolist())):
+        p0, p1, pc, q0, q1, qc, l0, l1, lc = map(Fraction, p + q + l)
+        D = p0 * q1 - p1 * q0
+        if D == 0:
+            raise ArithmeticError(f"vertex defined by parallel lines {p} and {q}")
+        val = l0 * (p1 * qc - q1 * pc) + l1 * (pc * q0 - qc * p0) + lc * D
+        out[i] = (val > 0) - (val < 0) if D > 0 else (val < 0) - (val > 0)
+    return out
+
+
+def prev_index(counts: np.ndarray) -> np.ndarray:
+    """``(V,)`` index of the previous vertex (cyclically) within the same polygon."""
+    nxt = next_index(counts)
+    prev = np.empty_like(nxt)
+    prev[nxt] = np.arange(len(nxt))
+    return prev
+
+
+def cut_sides(verts, lines, rad, counts, L) -> np.ndarray:
+    """Exact side ``(V,)`` int8 in ``{-1, 0, 1}`` of every polygon vertex w.r.t. its polygon's
+    cutting line.
+
+    Each vertex ``k`` is the intersection of the lines of its two edges, ``lines[prev(k)]``
+    and ``lines[k]`` (``lines[k]``: the line of the edge leaving ``k``), and lies within
+    ``rad[k]`` (per coordinate) of ``verts[k]``. ``L (V, 3)``: the cutting line at each vertex.
+
+    The sign of ``s = a . v + c`` is taken in float64 where ``|s|`` exceeds its forward error
+    bound ``(|a0| + |a1|) rad + 8u (|a0 x| + |a1 y| + |c|)`` (``u = 2^-53``), else decided
+    exactly by :func:`exact_sides`. So the result is the exact side of the exact vertex: no
+    tolerance, at any coordinate scale.
+    """
+    a0, a1, c = L.T
+    t0, t1 = verts[:, 0] * a0, verts[:, 1] * a1
+    s = t0 + t1 + c
+    bound = (np.abs(a0) + np.abs(a1)) * rad + _FILTER * (np.abs(t0) + np.abs(t1) + np.abs(c))
+    side = np.sign(s).astype(np.int8)
+    unsure = np.flatnonzero(~(np.abs(s) > bound))
+    if len(unsure):
+        side[unsure] = exact_sides(lines[prev_index(counts)[unsure]], lines[unsure], L[unsure])
+    return side
+
+
+class Pieces(NamedTuple):
+    """Polygons with exact vertex descriptions: ``verts (V, 2)``, ``lines (V, 3)`` (line of the
+    edge leaving each vertex), ``rad (V,)`` (coordinate error radius), ``counts (R,)``."""
+
+    verts: np.ndarray
+    lines: np.ndarray
+    rad: np.ndarray
+    counts: np.ndarray
+
+
+def cut_polygons(verts, lines, rad, counts, side, L) -> Pieces:
+    """Both halves of every convex polygon cut by its line ``L`` (``(V, 3)``, per vertex).
+
+    ``side (V,)`` is the exact side of each vertex (:func:`cut_sides`); every polygon must
+    have vertices strictly on both sides. A new vertex is the intersection of a crossed
+    edge's line with ``L``, computed from the two lines (:func:`intersect_lines`), not by
+    interpolating the rounded end points, so its error does not grow with the cut depth; it
+    is shared bit-for-bit by both halves. In each half, edges along ``L`` get ``L`` as their
+    line.
+
+    Returns :class:`Pieces` with ``2R`` polygons: the ``side > 0`` halves, then the ``< 0``.
+    """
+    n = len(side)
+    nxt = next_index(counts)
+    sn = side[nxt]
+    cross = side * sn < 0
+    i = np.flatnonzero(cross)
+    xy, r = intersect_lines(lines[i], L[i])
+    both = np.empty((n, 2, 2))  # per vertex: the vertex, then the crossing on its edge
+    both[:, 0], both[i, 1] = verts, xy
+    brad = np.empty((n, 2))
+    brad[:, 0], brad[i, 1] = rad, r
+    out_lines, out_counts, keep = [], [], []
+    for sgn in (1, -1):
+        mask = np.empty((n, 2), bool)
+        np.greater_equal(side * sgn, 0, out=mask[:, 0])
+        mask[:, 1] = cross
+        on_l = np.empty((n, 2), bool)  # edges that leave along the cutting line
+        on_l[:, 0] = (side == 0) & (sn * sgn < 0)
+        on_l[:, 1] = side * sgn > 0
+        k = np.flatnonzero(mask.ravel())
+        keep.append(k)
+        out_lines.append(np.where(on_l.ravel()[k, None], L[k // 2], lines[k // 2]))
+        out_counts.append(np.add.reduceat(mask.sum(1), counts.cumsum() - counts))
+    k = np.concatenate(keep)
+    return Pieces(both.reshape(-1, 2)[k], np.concatenate(out_lines), brad.ravel()[k],
+                  np.concatenate(out_counts))
 
 
 def bounds(verts, counts) -> tuple[np.ndarray, np.ndarray]:
@@ -350,15 +448,25 @@ def as_domain(domain) -> np.ndarray:
     Args:
         domain: ``None`` (:data:`DEFAULT_BOX`); a box ``(2, 2)`` ``[[xlo, xhi], [ylo, yhi]]``;
             a convex polygon ``(m, 2)``, ``m >= 3``, either orientation; or an object with a
-            ``.domain`` attribute holding a box (e.g. a distribution).
+            ``.domain`` attribute holding a 2-D box (a 2-D distribution).
     Raises:
-        ValueError: wrong shape or dimension, non-finite, empty box, repeated vertices, zero
+        ValueError: wrong shape or dimension (a distribution of dimension != 2, whose box
+            would otherwise be read as a polygon), non-finite, empty box, repeated vertices, zero
             area, or a non-convex / self-intersecting polygon.
     """
     if domain is None:
         domain = DEFAULT_BOX
     if hasattr(domain, "domain"):
-        domain = domain.domain
+        box = np.asarray(domain.domain)
+        if box.shape != (2, 2):
+            dim = getattr(domain, "dim", box.shape[0] if box.ndim else "?")
+            raise ValueError(
+                f"domain is a {dim}-D distribution ({type(domain).__name__}, box shape "
+                f"{box.shape}); exact analyses work in a 2-D slice x = origin + u @ directions: "
+                f"pass origin= ({dim},) and directions= (2, {dim}) and, as domain, a box "
+                "[[u0_lo, u0_hi], [u1_lo, u1_hi]] in the slice coordinates u"
+            )
+        domain = box
     arr = np.asarray(domain, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 2:
         raise ValueError(
@@ -514,11 +622,17 @@ def build_locator(verts, counts, domain, *, cells_per_region: float = 16.0,
 
 
 def locate(loc: Locator, U: np.ndarray) -> np.ndarray:
-    """Polygon index ``(n,)`` of each point ``U (n, 2)``; -1 outside the domain.
+    """Polygon index ``(n,)`` of each point ``U (n, 2)``; -1 outside the domain and for
+    points with a NaN or infinite coordinate.
 
     A point in several candidate polygons (on a shared edge) gets the one it is deepest in.
     """
     U = np.asarray(U, np.float64)
+    bad = ~np.isfinite(U).all(1)
+    if bad.any():
+        out = np.full(len(U), -1, np.int64)
+        out[~bad] = locate(loc, U[~bad])
+        return out
     gx, gy = loc.shape
     ij = np.floor((U - loc.lo) / loc.size)
     cell = (np.clip(ij[:, 0], 0, gx - 1) * gy + np.clip(ij[:, 1], 0, gy - 1)).astype(np.int64)

@@ -8,29 +8,38 @@ layer and neuron by neuron (the "layer-wise hyperplane arrangement" of Serra, Tj
 Ramalingam 2018, in 2-D): inside a region every earlier neuron is in a fixed activation piece,
 so neuron ``(l, i)``'s pre-activation is affine there, ``z = u . a_r + c_r``, and the region
 splits along the lines ``z = beta`` for each breakpoint ``beta`` of the activation. All
-polygons are cut at once by :func:`toylab.exact.geometry.split_convex` (numpy, no Python
+polygons are cut at once by :func:`toylab.exact.geometry.cut_polygons` (numpy, no Python
 loop over polygons).
 
-Everything is float64. Degeneracies (dead neurons, zero weights, duplicate or parallel
-neurons, lines through corners or through earlier intersections) are handled by snapping
-vertices within rounding noise of a line onto it and by never splitting off pieces with
-area below ``AREA_RTOL`` times the domain area (see :mod:`toylab.exact.geometry`). The price
-is confined to rounding-noise scale: a snapped vertex lies at most ``SNAP_RTOL * (|a|_1 scale +
-|c|)`` (in pre-activation units) on the wrong side of a line, so a region's stored pattern can
-disagree with the forward pass only within that distance of its boundary, and a merged piece
-has area below ``AREA_RTOL`` times the domain's.
+What is exact. The lines the algorithm cuts along are float64: the first layer's are the
+weights themselves (for a slice of a d-D input, the float64 products ``directions @ W``,
+``origin @ W + b``), a deeper layer's are the float64 products of the earlier
+per-region maps (within ``~width * 2^-53`` relative of the exact composition). Every
+*combinatorial* decision is exact for these lines, at any coordinate scale: each polygon
+vertex is kept as the intersection of two lines (its edges'), the side of a vertex is the
+sign of the cutting line's affine function there, taken in float64 when it exceeds a
+rigorous forward error bound and otherwise computed in rational arithmetic
+(:func:`toylab.exact.geometry.cut_sides`). A region is cut only when it has vertices strictly
+on both sides, so there is no snapping tolerance and no area cutoff: no real cell is merged
+or dropped however small, a line through a corner or through an earlier crossing (exactly)
+creates no sliver, and one that misses it by 1e-16 creates the real sliver. Vertex
+coordinates are float64 intersections of their two lines (error radius stated per vertex);
+areas are computed from them, so a cell narrower than that rounding can have an area that
+rounds to 0. Memory is guarded (:func:`bytes_per_region`, ``max_bytes``).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 from typing import Sequence
 
 import numpy as np
 
 from toylab.exact import geometry as geo
-from toylab.models import Activation, as_layers, get_activation
+from toylab.models import Activation, as_layers, check_finite_layers, get_activation
 
 Neuron = tuple[int, int]
 
@@ -50,8 +59,9 @@ def _pl_activation(name: str) -> Activation:
     return act
 
 
-def _slice(d: int, origin, directions) -> tuple[np.ndarray, np.ndarray]:
-    """Validated ``origin (d,)`` and ``directions (2, d)`` of the slice ``x = origin + u @ D``."""
+def slice_frame(d: int, origin, directions) -> tuple[np.ndarray, np.ndarray]:
+    """Validated ``origin (d,)`` and ``directions (2, d)`` of the 2-D slice ``x = origin + u @
+    directions`` of a ``d``-D input space (defaults for ``d = 2``: the plane itself)."""
     if directions is None:
         if d != 2:
             raise ValueError(
@@ -76,11 +86,13 @@ def _slice(d: int, origin, directions) -> tuple[np.ndarray, np.ndarray]:
 
 def _resolve(net, activation):
     layers, name = as_layers(net, activation, dtype=np.float64)
+    check_finite_layers(layers)
     return layers, _pl_activation(name)
 
 
-def _pieces(act: Activation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(breakpoints (K-1,), slopes (K,), intercepts (K,))`` of a PL activation."""
+def activation_pieces(act: Activation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(breakpoints (K-1,), slopes (K,), intercepts (K,))`` of a piecewise-linear activation
+    with ``K`` pieces: piece ``k`` is ``slopes[k] z + intercepts[k]`` between breakpoints."""
     pieces = np.array(act.pieces, np.float64)
     return pieces[:-1, 1], pieces[:, 2], pieces[:, 3]
 
@@ -177,7 +189,7 @@ class Partition:
     @cached_property
     def post(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """Per layer, post-activation affine maps ``(A (R, 2, w), c (R, w))``; logits: = pre."""
-        _, slopes, intercepts = _pieces(get_activation(self.activation))
+        _, slopes, intercepts = activation_pieces(get_activation(self.activation))
         hidden = tuple(
             tuple(_frozen(x) for x in _post(A, c, pat, slopes, intercepts))
             for (A, c), pat in zip(self.pre[:-1], self.patterns)
@@ -200,7 +212,8 @@ class Partition:
 
     def locate(self, U) -> np.ndarray:
         """Region index ``(n,)`` of points ``U (n, 2)`` (slice coordinates); -1 outside the
-        domain. Points on a shared edge get one of the regions meeting there."""
+        domain and at points with a NaN (or infinite) coordinate. Points on a shared edge get
+        one of the regions meeting there."""
         U = np.asarray(U, np.float64).reshape(-1, 2)
         return geo.locate(self._locator, U)
 
@@ -217,7 +230,7 @@ class Partition:
             layer: hidden layer index, or None for the logits.
             pre: pre-activations instead of post-activations.
         Returns:
-            ``(n, width_layer)``; rows of points outside the domain are NaN.
+            ``(n, width_layer)``; rows of points outside the domain (or not finite) are NaN.
         """
         layer = _layer_index(layer, self.n_hidden)
         U = np.asarray(U, np.float64).reshape(-1, 2)
@@ -227,7 +240,7 @@ class Partition:
         t = self.table_rows[layer][rr]
         out = U[:, :1] * A[t, 0] + U[:, 1:] * A[t, 1] + c[t]
         if not pre and layer < self.n_hidden:
-            _, slopes, intercepts = _pieces(get_activation(self.activation))
+            _, slopes, intercepts = activation_pieces(get_activation(self.activation))
             piece = self.patterns[layer][rr]
             out = slopes[piece] * out + intercepts[piece]
         out[r < 0] = np.nan
@@ -241,6 +254,27 @@ class Partition:
 # ----------------------------------------------------------------------------- algorithm
 
 
+_VERTEX_BYTES = 8 * (2 + 3 + 1)
+"""Per stored vertex: coordinates, the line of its outgoing edge, its error radius."""
+
+_REGION_BYTES = 8 * 9 + 1
+"""Per region slot: start, count, area, box (4), error radius, src; piece index."""
+
+_VERTS_PER_REGION = 12
+"""Vertex-store entries per region, measured: each cut appends both pieces' vertices (the
+replaced ones stay as garbage until the end), about 12 per final region."""
+
+
+def bytes_per_region(width: int, next_width: int) -> int:
+    """Estimated peak bytes per region while a hidden layer of ``width`` neurons feeding
+    ``next_width`` is refined: the vertex store and region slots, the layer's pattern
+    (``width`` int8), and the next layer's map table, formed from two ``(R, 3, width)``
+    float64 gathers (``A[src], c[src]`` and their post-activation copies) and the ``(R, 3,
+    next_width)`` product."""
+    return (_VERTS_PER_REGION * _VERTEX_BYTES + _REGION_BYTES + width
+            + 8 * 3 * (2 * width + next_width))
+
+
 class _Work:
     """Mutable working state of the refinement, in amortised-growth buffers.
 
@@ -248,21 +282,29 @@ class _Work:
     ``s <= 0`` piece is appended; both pieces' vertices are appended to the vertex store
     (the old ones become garbage). Each cut adds one region, so the store stays O(regions).
 
+    Per vertex: ``verts`` (float64 coordinates), ``lines`` (the line of the edge leaving it;
+    the vertex is exactly the intersection of its incoming and outgoing edge lines), ``rad``
+    (bound on the coordinates' error, see :func:`geometry.intersect_lines`).
+
     Per region: ``start``, ``count`` (its vertices in the store), ``area``, bounding box
-    centre ``cx, cy`` and half-extents ``hx, hy``, ``src`` (row of the current layer's start
-    table), ``piece`` (current neuron's piece index), ``pattern`` (this layer's pieces so far).
+    centre ``cx, cy`` and half-extents ``hx, hy``, ``rmax`` (largest vertex error radius),
+    ``src`` (row of the current layer's start table), ``piece`` (current neuron's piece
+    index), ``pattern`` (this layer's pieces so far).
     """
 
-    _REGION_FIELDS = ("start", "count", "area", "cx", "cy", "hx", "hy", "src", "piece",
+    _REGION_FIELDS = ("start", "count", "area", "cx", "cy", "hx", "hy", "rmax", "src", "piece",
                       "pattern")
 
-    def __init__(self, domain: np.ndarray, area: float, width: int):
-        self.verts, self.nv = domain.copy(), len(domain)
+    def __init__(self, domain: np.ndarray, width: int):
+        lines = geo.edge_lines(domain)
+        corners, rad = geo.intersect_lines(np.roll(lines, 1, 0), lines)
+        self.verts, self.lines, self.rad, self.nv = corners, lines, rad, len(domain)
         self.nr = 1
         self.start = np.zeros(1, np.int64)
         self.count = np.array([len(domain)])
-        self.area = np.array([area])
-        self.cx, self.cy, self.hx, self.hy = geo.boxes(domain, self.count).T.copy()
+        self.area = geo.polygon_areas(corners, self.count)
+        self.cx, self.cy, self.hx, self.hy = geo.boxes(corners, self.count).T.copy()
+        self.rmax = rad.max(keepdims=True)
         self.new_layer(width)
 
     def view(self, name: str) -> np.ndarray:
@@ -270,26 +312,31 @@ class _Work:
 
     def _reserve(self, n_verts: int, n_regions: int):
         if self.nv + n_verts > len(self.verts):
-            self.verts = _grown(self.verts, self.nv + n_verts)
+            for name in ("verts", "lines", "rad"):
+                setattr(self, name, _grown(getattr(self, name), self.nv + n_verts))
         if self.nr + n_regions > len(self.start):
             for name in self._REGION_FIELDS:
                 setattr(self, name, _grown(getattr(self, name), self.nr + n_regions))
 
-    def cut(self, regions: np.ndarray, pieces):
-        """Replace ``regions (k,)`` by their positive pieces and append their negative ones;
-        ``pieces = (verts, counts (2k,), areas (2k,))`` as :class:`geometry.Split` gives."""
-        verts, counts, areas = pieces
+    def cut(self, regions: np.ndarray, pieces: geo.Pieces):
+        """Replace ``regions (k,)`` by their positive pieces and append their negative ones
+        (``pieces`` as :func:`geometry.cut_polygons` gives, ``2k`` polygons)."""
         k = len(regions)
-        self._reserve(len(verts), k)
+        counts = pieces.counts
+        self._reserve(len(pieces.verts), k)
         new = np.arange(self.nr, self.nr + k)
         rows = np.concatenate([regions, new])
-        self.verts[self.nv : self.nv + len(verts)] = verts
-        self.start[rows] = self.nv + counts.cumsum() - counts
-        self.nv += len(verts)
-        self.count[rows], self.area[rows] = counts, areas
-        lo, hi = geo.bounds(verts, counts)
+        sl = slice(self.nv, self.nv + len(pieces.verts))
+        self.verts[sl], self.lines[sl], self.rad[sl] = pieces.verts, pieces.lines, pieces.rad
+        starts = self.nv + counts.cumsum() - counts
+        self.start[rows] = starts
+        self.nv += len(pieces.verts)
+        self.count[rows] = counts
+        self.area[rows] = geo.polygon_areas(pieces.verts, counts)
+        lo, hi = geo.bounds(pieces.verts, counts)
         self.cx[rows], self.cy[rows] = ((lo + hi) / 2).T
         self.hx[rows], self.hy[rows] = ((hi - lo) / 2).T
+        self.rmax[rows] = np.maximum.reduceat(pieces.rad, starts - starts[0])
         self.src[new], self.piece[new], self.pattern[new] = (
             self.src[regions], self.piece[regions], self.pattern[regions])
         self.nr += k
@@ -313,33 +360,48 @@ def _grown(arr: np.ndarray, need: int) -> np.ndarray:
     return out
 
 
-def _cut_regions(work: _Work, a0, a1, c, scale: float, area_eps: float) -> np.ndarray:
+def _cut_regions(work: _Work, a0, a1, c) -> np.ndarray:
     """Cut every region along its line ``u . (a0, a1)[r] + c[r] = 0`` (``(R,)`` each).
 
-    Only regions whose bounding box the line can reach are looked at vertex by vertex.
+    Only regions whose bounding box (widened by its vertices' error radius and the rounding
+    of the test) the line can reach are looked at vertex by vertex, where the side of each
+    vertex is decided exactly (:func:`geometry.cut_sides`). A region is cut iff it has
+    vertices strictly on both sides, so both pieces are real (positive exact area).
     Returns ``(R',)`` bool: each (new) region lies on the positive side.
     """
     n = work.nr
-    zc = a0 * work.cx[:n] + a1 * work.cy[:n] + c
-    tol = geo.affine_tol2(a0, a1, c, scale)
+    cx, cy, hx, hy = (work.view(k) for k in ("cx", "cy", "hx", "hy"))
+    abs0, abs1 = np.abs(a0), np.abs(a1)
+    zc = a0 * cx + a1 * cy + c
+    reach = (abs0 * hx + abs1 * hy + (abs0 + abs1) * work.view("rmax")
+             + 8 * geo.UNIT_ROUNDOFF * (abs0 * (np.abs(cx) + hx) + abs1 * (np.abs(cy) + hy)
+                                        + np.abs(c)))
     side = zc > 0
-    reach = np.abs(a0) * work.hx[:n] + np.abs(a1) * work.hy[:n] + tol
-    cand = np.flatnonzero(np.abs(zc) <= reach)
+    flat = (a0 == 0) & (a1 == 0)  # constant on the region: its sign is that of c, exactly
+    side[flat] = c[flat] > 0
+    cand = np.flatnonzero((np.abs(zc) <= reach) & ~flat)
     if len(cand) == 0:
         return side
     cnt = work.count[cand]
-    verts = work.verts[geo.gather_index(work.start[cand], cnt)]
-    s = verts[:, 0] * np.repeat(a0[cand], cnt) + verts[:, 1] * np.repeat(a1[cand], cnt)
-    s += np.repeat(c[cand], cnt)
-    sp = geo.split_convex(verts, cnt, work.area[cand], s, np.repeat(tol[cand], cnt), area_eps)
-    side[cand] = sp.positive
-    if len(sp.cut):
-        work.cut(cand[sp.cut], sp.pieces)
-        side = np.concatenate([side, np.zeros(len(sp.cut), bool)])
+    idx = geo.gather_index(work.start[cand], cnt)
+    verts, lines, rad = work.verts[idx], work.lines[idx], work.rad[idx]
+    L = np.repeat(np.stack([a0[cand], a1[cand], c[cand]], 1), cnt, axis=0)
+    vside = geo.cut_sides(verts, lines, rad, cnt, L)
+    starts = cnt.cumsum() - cnt
+    positive = np.logical_or.reduceat(vside > 0, starts)
+    cut = positive & np.logical_or.reduceat(vside < 0, starts)
+    side[cand] = positive
+    k = np.flatnonzero(cut)
+    if len(k):
+        vcut = np.repeat(cut, cnt)
+        pieces = geo.cut_polygons(verts[vcut], lines[vcut], rad[vcut], cnt[k], vside[vcut],
+                                  L[vcut])
+        work.cut(cand[k], pieces)
+        side = np.concatenate([side, np.zeros(len(k), bool)])
     return side
 
 
-def _refine_layer(work: _Work, A, c, breakpoints, scale, area_eps, max_regions, layer):
+def _refine_layer(work: _Work, A, c, breakpoints, layer, limits):
     """Cut by every neuron of one hidden layer. ``A (R0, 2, w)``, ``c (R0, w)``: its pre maps
     per start-table region (``work.src`` indexes them)."""
     At = np.ascontiguousarray(A.transpose(2, 1, 0))  # (w, 2, R0)
@@ -348,16 +410,52 @@ def _refine_layer(work: _Work, A, c, breakpoints, scale, area_eps, max_regions, 
         work.piece[:] = 0
         for beta in breakpoints:
             src = work.view("src")
-            side = _cut_regions(work, At[j, 0][src], At[j, 1][src], ct[j][src] - beta, scale,
-                             area_eps)
+            side = _cut_regions(work, At[j, 0][src], At[j, 1][src], ct[j][src] - beta)
             work.view("piece")[:] += side
         work.view("pattern")[:, j] = work.view("piece")
-        if work.nr > max_regions:
+        limits.check(work.nr, layer, j)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The region cap and the memory guard, checked after every neuron's cuts."""
+
+    max_regions: int
+    max_bytes: float
+    per_region: tuple[int, ...]  # bytes_per_region of each hidden layer
+
+    def check(self, n: int, layer: int, neuron: int):
+        where = f"at layer {layer}, neuron {neuron}"
+        if n > self.max_regions:
             raise ValueError(
-                f"partition reached {work.nr} regions at layer {layer}, neuron {j}, "
-                f"above max_regions={max_regions}; raise the cap with max_regions= (memory "
-                "grows ~1 kB per region per 10 neurons) or shrink the domain"
+                f"partition reached {n} regions {where}, above max_regions={self.max_regions}; "
+                f"raise the cap with max_regions= (memory ~{self.per_region[layer]} bytes per "
+                "region in this layer) or shrink the domain"
             )
+        need = n * self.per_region[layer]
+        if need > self.max_bytes:
+            raise ValueError(
+                f"partition reached {n} regions {where}; it needs about {_fmt_bytes(need)} "
+                f"({self.per_region[layer]} bytes per region in this layer), above "
+                f"max_bytes={_fmt_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
+                "machine has the memory), a smaller domain, or a region cap max_regions="
+            )
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} bytes"
+
+
+def default_max_bytes() -> float:
+    """Default memory limit of :func:`partition`: half of the machine's physical memory
+    (8 GiB where that cannot be read)."""
+    try:
+        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8.0 * 2**30
 
 
 def _compose(chain: list[np.ndarray]) -> list[np.ndarray]:
@@ -369,20 +467,17 @@ def _compose(chain: list[np.ndarray]) -> list[np.ndarray]:
     return out[::-1]
 
 
-def _partition_2d(layers, act: Activation, domain, max_regions) -> tuple:
+def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     """Core: layers already sliced to 2-D inputs. Returns ``(verts, counts, areas, tables,
     table_rows, patterns)`` for :class:`Partition`."""
-    breakpoints, slopes, intercepts = _pieces(act)
-    scale = geo.length_scale(domain)
-    dom_area = geo.polygon_areas(domain, np.array([len(domain)]))[0]
-    area_eps = geo.AREA_RTOL * dom_area
+    breakpoints, slopes, intercepts = activation_pieces(act)
     W0, b0 = layers[0]
     table = (W0[None], b0[None])  # pre maps of layer 0 for the single start region
-    work = _Work(domain, dom_area, W0.shape[1])
+    work = _Work(domain, W0.shape[1])
     tables, chain, patterns = [], [], []
     for depth in range(len(layers) - 1):
         A, c = table
-        _refine_layer(work, A, c, breakpoints, scale, area_eps, max_regions, depth)
+        _refine_layer(work, A, c, breakpoints, depth, limits)
         src, pattern = work.view("src").copy(), work.view("pattern").copy()
         tables.append(table)
         chain.append(src)
@@ -400,31 +495,52 @@ def _partition_2d(layers, act: Activation, domain, max_regions) -> tuple:
     return verts, counts, work.view("area").copy(), tables, tuple(map(_frozen, anc)), pats
 
 
+def _check_max_bytes(max_bytes) -> float:
+    if max_bytes is None:
+        return default_max_bytes()
+    ok = isinstance(max_bytes, (int, float, np.integer, np.floating)) and not isinstance(
+        max_bytes, bool)
+    if not ok or not np.isfinite(max_bytes) or max_bytes <= 0:
+        raise ValueError(
+            f"max_bytes={max_bytes!r} must be a finite positive number of bytes (None: half "
+            f"the physical memory, here {_fmt_bytes(default_max_bytes())}); it cannot disable "
+            "the memory guard"
+        )
+    return float(max_bytes)
+
+
 def partition(net, domain=None, *, activation: str | None = None, origin=None,
-              directions=None, max_regions: int = 1_000_000) -> Partition:
+              directions=None, max_regions: int = 1_000_000, max_bytes=None) -> Partition:
     """Exact linear-region partition of a piecewise-linear network.
 
     Args:
-        net: an :class:`~toylab.models.MLP` or a layer list ``[(W (in, out), b (out,)), ...]``.
-        domain: convex polygon ``(m, 2)``, box ``(2, 2)`` ``[[xlo, xhi], [ylo, yhi]]``, an
-            object with a ``.domain`` box (a distribution), or None for
+        net: an :class:`~toylab.models.MLP` or a layer list ``[(W (in, out), b (out,)), ...]``;
+            all weights finite.
+        domain: convex polygon ``(m, 2)``, box ``(2, 2)`` ``[[xlo, xhi], [ylo, yhi]]``, a 2-D
+            distribution (its ``.domain`` box), or None for
             :data:`~toylab.exact.geometry.DEFAULT_BOX`. In slice coordinates ``u``.
         activation: required with a layer list; must be piecewise-linear.
         origin: ``(d,)``, directions: ``(2, d)``: partition the slice
             ``x = origin + u @ directions`` (required when ``d != 2``).
         max_regions: stop with a ValueError beyond this many regions.
+        max_bytes: stop with a ValueError when the estimated memory (regions x
+            :func:`bytes_per_region` of the layer being refined) exceeds this; None: half the
+            physical memory (:func:`default_max_bytes`).
     Returns:
         :class:`Partition`.
     """
     layers, act = _resolve(net, activation)
     d = layers[0][0].shape[0]
-    origin, directions = _slice(d, origin, directions)
+    origin, directions = slice_frame(d, origin, directions)
     dom = geo.as_domain(domain)
     if not (isinstance(max_regions, (int, np.integer)) and max_regions >= 1):
         raise ValueError(f"max_regions={max_regions!r} must be a positive integer")
+    widths = [W.shape[1] for W, _ in layers]
+    limits = _Limits(int(max_regions), _check_max_bytes(max_bytes),
+                     tuple(bytes_per_region(w, nw) for w, nw in zip(widths[:-1], widths[1:])))
     W0, b0 = layers[0]
     sliced = [(directions @ W0, origin @ W0 + b0)] + list(layers[1:])
-    verts, counts, areas, tables, rows, pats = _partition_2d(sliced, act, dom, max_regions)
+    verts, counts, areas, tables, rows, pats = _partition_2d(sliced, act, dom, limits)
     return Partition(
         vertices=_frozen(verts),
         offsets=_frozen(geo.offsets_of(counts)),
@@ -436,7 +552,7 @@ def partition(net, domain=None, *, activation: str | None = None, origin=None,
         origin=_frozen(origin),
         directions=_frozen(directions),
         activation=act.name,
-        widths=(d,) + tuple(W.shape[1] for W, _ in layers),
+        widths=(d,) + tuple(widths),
         layers=layers,
     )
 
@@ -472,17 +588,18 @@ class LinePartition:
     @cached_property
     def post(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """Per layer ``(slope, intercept)`` of the post-activations; logits: = pre."""
-        _, slopes, intercepts = _pieces(get_activation(self.activation))
+        _, slopes, intercepts = activation_pieces(get_activation(self.activation))
         hidden = tuple((slopes[p] * a, slopes[p] * b + intercepts[p])
                        for (a, b), p in zip(self.pre[:-1], self.patterns))
         return hidden + (self.pre[-1],)
 
     def locate(self, t) -> np.ndarray:
-        """Segment index ``(n,)`` of parameters ``t (n,)``; -1 outside the range."""
+        """Segment index ``(n,)`` of parameters ``t (n,)``; -1 outside the range and at NaN."""
         t = np.asarray(t, np.float64).reshape(-1)
         k = np.searchsorted(self.breakpoints, t, side="right") - 1
         k = np.where(t == self.breakpoints[-1], len(self) - 1, k)
-        return np.where((t < self.breakpoints[0]) | (t > self.breakpoints[-1]), -1, k)
+        inside = (t >= self.breakpoints[0]) & (t <= self.breakpoints[-1])  # False at NaN
+        return np.where(inside, k, -1)
 
     def evaluate(self, t, layer=None, *, pre: bool = False) -> np.ndarray:
         """``(n, width)`` values of ``layer`` (None: logits) at ``t (n,)``; NaN outside."""
@@ -496,24 +613,37 @@ class LinePartition:
         return out
 
 
-def _cut_segments(bp, src, pattern, a, c, j, breakpoints, scale, len_eps):
-    """Split segments ``[bp[k], bp[k+1]]`` where ``z = t a + c`` crosses each breakpoint."""
+UNIT_RAD = 2 * geo.UNIT_ROUNDOFF
+"""A breakpoint ``t = fl(-c / a)`` is within ``UNIT_RAD * |t|`` of the exact root."""
+
+
+def _point_sides(bp, bline, a, c) -> np.ndarray:
+    """Exact sign ``(n,)`` int8 of ``z = a t + c`` at breakpoints ``bp (n,)``, each the float64
+    root ``-c'/a'`` of its line ``bline (n, 2) = (a', c')``: in float64 where ``|z|`` exceeds
+    its forward error bound, else in rational arithmetic (``sign(c a' - a c') sign(a')``)."""
+    t = a * bp
+    z = t + c
+    bound = np.abs(a) * UNIT_RAD * np.abs(bp) + 8 * geo.UNIT_ROUNDOFF * (np.abs(t) + np.abs(c))
+    side = np.sign(z).astype(np.int8)
+    for i in np.flatnonzero(~(np.abs(z) > bound)):
+        a1, c1, ai, ci = map(Fraction, (*bline[i].tolist(), float(a[i]), float(c[i])))
+        val = ci * a1 - ai * c1
+        side[i] = ((val > 0) - (val < 0)) * (1 if a1 > 0 else -1)
+    return side
+
+
+def _cut_segments(bp, bline, src, pattern, a, c, j, breakpoints):
+    """Split segments ``[bp[k], bp[k+1]]`` where ``z = t a + c`` crosses each breakpoint,
+    deciding the side of every end point exactly (:func:`_point_sides`)."""
     piece = np.zeros(len(src), np.int8)
     for beta in breakpoints:
         av, cv = a[src], c[src] - beta
-        s_lo, s_hi = bp[:-1] * av + cv, bp[1:] * av + cv
-        tol = geo.affine_tol2(av, 0.0, cv, scale)
-        pos = (s_lo > tol) | (s_hi > tol)
-        cut = ((s_lo > tol) & (s_hi < -tol)) | ((s_lo < -tol) & (s_hi > tol))
-        k = np.flatnonzero(cut)
-        t_cut = bp[k] + s_lo[k] / (s_lo[k] - s_hi[k]) * (bp[k + 1] - bp[k])
-        ok = (t_cut - bp[k] > len_eps) & (bp[k + 1] - t_cut > len_eps)
-        # a sliver cut is not made: the segment stays whole on its longer side
-        pos_len = np.where(s_lo[k] > 0, t_cut - bp[k], bp[k + 1] - t_cut)
-        pos[k[~ok]] = (pos_len > (bp[k + 1] - bp[k]) / 2)[~ok]
-        k, t_cut = k[ok], t_cut[ok]
-        side = pos.astype(np.int8)
+        s_lo = _point_sides(bp[:-1], bline[:-1], av, cv)
+        s_hi = _point_sides(bp[1:], bline[1:], av, cv)
+        side = ((s_lo > 0) | (s_hi > 0)).astype(np.int8)
+        k = np.flatnonzero(s_lo * s_hi < 0)
         if len(k):
+            t_cut = np.clip(-cv[k] / av[k], bp[k], bp[k + 1])
             reps = np.ones(len(src), np.int64)
             reps[k] = 2
             parent = np.repeat(np.arange(len(src)), reps)
@@ -522,10 +652,11 @@ def _cut_segments(bp, src, pattern, a, c, j, breakpoints, scale, len_eps):
             side[first] = s_lo[k] > 0
             side[first + 1] = s_lo[k] < 0
             bp = np.insert(bp, k + 1, t_cut)
+            bline = np.insert(bline, k + 1, np.stack([av[k], cv[k]], 1), axis=0)
             src, pattern, piece = src[parent], pattern[parent], piece[parent]
         piece = piece + side
     pattern[:, j] = piece
-    return bp, src, pattern
+    return bp, bline, src, pattern
 
 
 def partition_line(net, origin, direction, t_range=(0.0, 1.0), *,
@@ -550,11 +681,10 @@ def partition_line(net, origin, direction, t_range=(0.0, 1.0), *,
     lo, hi = (float(x) for x in t_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ValueError(f"t_range={t_range!r} must be finite (lo, hi) with lo < hi")
-    breakpoints, slopes, intercepts = _pieces(act)
-    scale = max(abs(lo), abs(hi), hi - lo)
-    len_eps = geo.AREA_RTOL * (hi - lo)
+    breakpoints, slopes, intercepts = activation_pieces(act)
     W0, b0 = layers[0]
     bp = np.array([lo, hi])
+    bline = np.array([[1.0, -lo], [1.0, -hi]])  # t - lo = 0 and t - hi = 0, exactly
     table = ((direction @ W0)[None], (origin @ W0 + b0)[None])
     src = np.zeros(1, np.int64)
     tables, chain, patterns = [], [], []
@@ -562,8 +692,8 @@ def partition_line(net, origin, direction, t_range=(0.0, 1.0), *,
         a, c = table
         pattern = np.zeros((len(src), a.shape[1]), np.int8)
         for j in range(a.shape[1]):
-            bp, src, pattern = _cut_segments(bp, src, pattern, a[:, j], c[:, j], j, breakpoints,
-                                         scale, len_eps)
+            bp, bline, src, pattern = _cut_segments(bp, bline, src, pattern, a[:, j], c[:, j],
+                                                    j, breakpoints)
         tables.append(table)
         chain.append(src)
         patterns.append(pattern)

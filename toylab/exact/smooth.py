@@ -49,8 +49,8 @@ import numpy as np
 from scipy.optimize import elementwise
 
 from toylab.exact import geometry as geo
-from toylab.exact.partition import _slice
-from toylab.models import activations, as_layers, widths_of
+from toylab.exact.partition import slice_frame
+from toylab.models import activations, as_layers, check_finite_layers, widths_of
 
 DECISION = "decision"
 """The ``target`` of :func:`level_set` meaning the network's decision boundary."""
@@ -108,8 +108,9 @@ def _check_layer(layer, n_layers: int) -> int:
 
 def _evaluator(net, activation, layer, pre, origin, directions) -> _Evaluator:
     layers, name = as_layers(net, activation, dtype=np.float64)
+    check_finite_layers(layers)
     d = widths_of(layers)[0]
-    origin, directions = _slice(d, origin, directions)
+    origin, directions = slice_frame(d, origin, directions)
     return _Evaluator(layers, name, origin, directions, _check_layer(layer, len(layers)),
                       bool(pre))
 
