@@ -88,6 +88,27 @@ def test_ablating_a_dead_neuron_changes_nothing_exactly(seed, layer, mode):
     assert all(np.all(s == 0.0) for s in eff.distance.sq)
 
 
+def test_edit_effect_partitions_once_and_reads_both_risks_from_it(monkeypatch):
+    """One partition per edit (the joint network's); the risks read from it through
+    logits_view equal each network's risk on its own partition to 1e-14."""
+    from toylab.exact.population import moments
+
+    net = _net(7, (2, 6, 5, 2))
+    edited = ed.prune(net, 0.4)
+    separate = [ed.population_risk_of(n, DIST, activation="relu") for n in (net, edited)]
+    calls = []
+    real = moments.partition
+    monkeypatch.setattr(moments, "partition", lambda *a, **k: calls.append(1) or real(*a, **k))
+    eff = ed.edit_effect(net, edited, DIST, activation="relu")
+    assert len(calls) == 1
+    assert abs(eff.risk_before - separate[0][0]) <= 1e-14
+    assert abs(eff.risk_after - separate[1][0]) <= 1e-14
+    assert eff.risk_bound == max(separate[0][1], separate[1][1])
+    assert 0 < eff.risk_change  # pruning 40% of the weights costs accuracy on xor
+    given_before = ed.edit_effect(net, edited, DIST, activation="relu", risk_before=separate[0])
+    assert given_before.risk_before == separate[0][0] and len(calls) == 2
+
+
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 10**6))
 def test_mean_ablation_keeps_the_next_layer_mean(seed):

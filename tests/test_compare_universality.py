@@ -93,6 +93,20 @@ def test_exact_cross_correlation_matches_monte_carlo_within_4_se():
     assert checked >= 20
 
 
+def test_cross_correlations_integrate_the_joint_partition_once(monkeypatch):
+    """All layers read one set of region moments (plus the domain's mass): two integrations
+    for a three-layer pair, not one per layer."""
+    from toylab.exact.population import moments
+
+    calls = []
+    real = moments.mixture_polygon_moments
+    monkeypatch.setattr(moments, "mixture_polygon_moments",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    cc = un.cross_correlations(_net(1, (2, 4, 3, 3, 2)), _net(2, (2, 4, 3, 3, 2)), xor(),
+                               activation="relu")
+    assert len(cc) == 3 and len(calls) == 2
+
+
 def test_fold_hausdorff():
     seg = np.array([[[0.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [1.0, 1.0]]])
     assert un.fold_hausdorff(seg, seg) == 0.0

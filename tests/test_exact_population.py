@@ -123,6 +123,80 @@ def test_region_masses_match_monte_carlo_and_cover_the_plane(xor_sample):
         pop.regions_carrying(p, dist, 1.5)
 
 
+# ----------------------------------------------------------------------------- the object
+
+
+def _every_quantity(pp, dist):
+    """Every population read-out, through the object and through the old functions."""
+    out = [pp.accuracy, pp.risk, pp.excess_risk, pp.region_masses, pp.mass_outside,
+           pp.regions_carrying(0.9), pp.class_conditional_means((0, 1)),
+           pp.neuron_expectation((1, 0)), pp.neuron_variance((0, 2)),
+           pp.neuron_covariance((0, 1), (1, 2)), pp.neuron_correlation((0, 1), (1, 2))]
+    out += [pp.layer_moments(layer) for layer in range(3)]
+    for d in (dist, None):
+        out += [pop.population_accuracy(pp, d), pop.population_risk(pp, d),
+                pop.excess_risk(pp, d), pop.region_masses(pp, d), pop.domain_mass_outside(pp, d),
+                pop.regions_carrying(pp, d, 0.9), pop.class_conditional_means(pp, d, (0, 1)),
+                pop.neuron_expectation(pp, d, (1, 0)), pop.neuron_variance(pp, d, (0, 2)),
+                pop.neuron_covariance(pp, d, (0, 1), (1, 2)),
+                pop.neuron_correlation(pp, d, (0, 1), (1, 2))]
+        out += [pop.layer_moments(pp, d, layer) for layer in range(3)]
+    return out
+
+
+def _assert_same(a, b):
+    """Bitwise equality of nested tuples of numbers and arrays."""
+    if isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_same(x, y)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+def test_population_partition_integrates_each_polygon_set_once(monkeypatch):
+    """Regions, domain and class cells are integrated once each, however many quantities
+    are read (through the object or the old (partition, dist) functions)."""
+    from toylab.exact.population import moments
+
+    calls = []
+    real = moments.mixture_polygon_moments
+    monkeypatch.setattr(moments, "mixture_polygon_moments",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    dist = data.make("blobs", k=3)
+    pp = pop.population_partition(_random_net(4, (2, 6, 5, 3)), dist, activation="relu")
+    assert isinstance(pp, pop.PopulationPartition) and pp.dist is dist
+    first = tuple(_every_quantity(pp, dist))
+    assert len(calls) == 3
+    second = tuple(_every_quantity(pp, dist))
+    assert len(calls) == 3
+    _assert_same(first, second)
+
+
+def test_plain_partition_and_population_partition_agree():
+    """The old pair API on a plain Partition gives what the object holds, bitwise; another
+    distribution with the same object is integrated afresh for that distribution."""
+    dist = data.make("blobs", k=3)
+    net = _random_net(6, (2, 6, 5, 3))
+    pp = pop.population_partition(net, dist, activation="relu")
+    plain = partition(net, pp.domain, activation="relu")
+    np.testing.assert_array_equal(plain.vertices, pp.vertices)
+    plain.post  # computed arrays are shared with the population view
+    view = pop.as_population(plain, dist)
+    assert view.post is plain.post and pop.as_population(pp) is pp
+    _assert_same(tuple(_every_quantity(view, dist)), tuple(_every_quantity(pp, dist)))
+    other = data.make("blobs", k=3, std=1.3)
+    moved = pop.as_population(pp, other)
+    assert moved.dist is other and moved.accuracy.value != pp.accuracy.value
+    assert pop.population_accuracy(pp, other) == pop.population_accuracy(plain, other)
+    assert pop.layer_moments(pp, other, 0).mean.tolist() == moved.layer_moments(0).mean.tolist()
+    # a PopulationPartition is a Partition: the forward pass through it is the network's
+    X = dist.sample(0, 200).X
+    with jax.enable_x64(True):
+        want = np.asarray(activations(net, X, "relu").post[-1], np.float64)
+    np.testing.assert_allclose(pp.evaluate(X), want, rtol=1e-12, atol=1e-12)
+
+
 # ----------------------------------------------------------------------------- Bayes
 
 

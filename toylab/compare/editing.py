@@ -13,7 +13,8 @@ Three edits of a piecewise-linear network given as a layer list (DESIGN.md contr
 
 What an edit changes is computed exactly under the analytic distribution:
 
-* the 0-1 risk before and after (``population_accuracy`` of each network's exact partition);
+* the 0-1 risk before and after (the population accuracy of each network, read from the
+  one joint partition below through :func:`logits_view`);
 * every neuron's function change ``||f - g||_2 = sqrt(E[(f(X) - g(X))^2])``. Both functions
   are piecewise affine, so they are partitioned *jointly*: :func:`joint_network` builds one
   wide network whose layers hold the original's neurons next to the edited ones (layers the
@@ -29,6 +30,7 @@ What an edit changes is computed exactly under the analytic distribution:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Callable, NamedTuple, Sequence
 
@@ -36,15 +38,8 @@ import numpy as np
 import scipy.linalg
 from scipy.cluster.vq import kmeans2
 
-from toylab.exact.gaussian import mixture_polygon_moments, pad_csr
 from toylab.exact.partition import Partition
-from toylab.exact.population import (
-    domain_mass_outside,
-    layer_moments,
-    neuron_expectation,
-    population_accuracy,
-    population_partition,
-)
+from toylab.exact.population import PopulationPartition, neuron_expectation, population_partition
 from toylab.models import MLP, Layers, as_layers, validate_layers, widths_of
 
 
@@ -270,17 +265,24 @@ class FunctionDistance(NamedTuple):
             return [r / np.sqrt(n) for r, n in zip(self.rms, self.norm_sq_a)]
 
 
-def _region_moments(p: Partition, dist) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mixture moments ``m0 (R,)``, ``m1 (R, 2)``, ``m2 (R, 2, 2)`` of every region."""
-    mom = mixture_polygon_moments(pad_csr(p.vertices, p.counts), dist)
-    w = np.asarray(dist.weights, np.float64)
-    return tuple(np.tensordot(w, m, axes=(0, 0)) for m in mom)
-
-
 def _square_integral(A: np.ndarray, c: np.ndarray, m0, m1, m2) -> np.ndarray:
     """``sum_r E[(u . A_r + c_r)^2 1_{P_r}]`` per column: ``A (R, 2, n)``, ``c (R, n)`` -> ``(n,)``."""
     return (np.einsum("rin,rij,rjn->n", A, m2, A) + 2 * np.einsum("rn,ri,rin->n", c, m1, A)
             + np.einsum("r,rn->n", m0, c * c))
+
+
+def _distance(p: PopulationPartition, joint: JointNetwork) -> FunctionDistance:
+    """:class:`FunctionDistance` of the two networks in ``joint`` from the joint partition's
+    region moments (integrated once, shared with its layer moments' tail bounds)."""
+    m0, m1, m2 = p.moments
+    sq, bound, norm_a = [], [], []
+    for layer, (ia, ib) in enumerate(zip(joint.columns_a, joint.columns_b)):
+        A, c = p.post[layer]
+        sq.append(_square_integral(A[:, :, ia] - A[:, :, ib], c[:, ia] - c[:, ib], m0, m1, m2))
+        norm_a.append(_square_integral(A[:, :, ia], c[:, ia], m0, m1, m2))
+        cov_bound = np.diag(p.layer_moments(layer).cov_bound)
+        bound.append(2 * (cov_bound[ia] + cov_bound[ib]))
+    return FunctionDistance(sq, bound, norm_a, len(p), p.mass_outside)
 
 
 def function_distance(net_a, net_b, dist, *, activation: str | None = None) -> FunctionDistance:
@@ -298,16 +300,30 @@ def function_distance(net_a, net_b, dist, *, activation: str | None = None) -> F
     """
     _, name = as_layers(net_a, activation)
     joint = joint_network(net_a, net_b, activation=name)
-    p = population_partition(joint.layers, dist, activation=name)
-    m0, m1, m2 = _region_moments(p, dist)
-    sq, bound, norm_a = [], [], []
-    for layer, (ia, ib) in enumerate(zip(joint.columns_a, joint.columns_b)):
-        A, c = p.post[layer]
-        sq.append(_square_integral(A[:, :, ia] - A[:, :, ib], c[:, ia] - c[:, ib], m0, m1, m2))
-        norm_a.append(_square_integral(A[:, :, ia], c[:, ia], m0, m1, m2))
-        cov_bound = np.diag(layer_moments(p, dist, layer).cov_bound)
-        bound.append(2 * (cov_bound[ia] + cov_bound[ib]))
-    return FunctionDistance(sq, bound, norm_a, len(p), domain_mass_outside(p, dist))
+    return _distance(population_partition(joint.layers, dist, activation=name), joint)
+
+
+def logits_view(p: PopulationPartition, columns) -> PopulationPartition:
+    """The partition ``p`` read as a partition of the network whose logits are ``columns`` of
+    ``p``'s logits (same hidden layers, so the same regions and patterns).
+
+    For a :func:`joint_network` partition and ``columns = joint.columns_b[-1]`` this is network
+    ``b``'s classifier on a refinement of its own partition: its accuracy and risk are ``b``'s,
+    with no partition of ``b`` alone.
+
+    Args:
+        p: population partition; columns: ``(m,)`` logit indices (``m >= 1``).
+    Returns:
+        :class:`~toylab.exact.population.PopulationPartition` of the same distribution.
+    """
+    columns = np.asarray(columns, np.int64)
+    if columns.ndim != 1 or len(columns) == 0 or np.any((columns < 0) | (columns >= p.widths[-1])):
+        raise ValueError(f"columns={columns.tolist()} must be a non-empty 1-D list of logit "
+                         f"indices in 0..{p.widths[-1] - 1}")
+    (A, c), (W, b) = p.tables[-1], p.layers[-1]
+    return dataclasses.replace(p, tables=p.tables[:-1] + ((A[:, :, columns], c[:, columns]),),
+                               widths=p.widths[:-1] + (len(columns),),
+                               layers=list(p.layers[:-1]) + [(W[:, columns], b[columns])])
 
 
 class EditEffect(NamedTuple):
@@ -330,27 +346,33 @@ class EditEffect(NamedTuple):
 
 def population_risk_of(net, dist, *, activation: str | None = None) -> tuple[float, float]:
     """``(risk, error_bound)`` of a network's exact 0-1 risk under ``dist``."""
-    p = population_partition(net, dist, activation=activation)
-    acc = population_accuracy(p, dist)
-    return 1.0 - acc.value, acc.error_bound
+    risk = population_partition(net, dist, activation=activation).risk
+    return risk.value, risk.error_bound
 
 
 def edit_effect(net, edited, dist, *, activation: str | None = None,
                 risk_before: tuple[float, float] | None = None) -> EditEffect:
     """Exact change in population risk and in every neuron's function caused by an edit.
 
+    One partition per edit: the :func:`joint_network` of ``net`` and ``edited`` is
+    partitioned once; both risks are read from it (:func:`logits_view`, each network's
+    classifier on a refinement of its own partition) and so are the function distances.
+
     Args:
         net: the original network; edited: the edited one (same widths).
         dist: 2-D Gaussian mixture; activation: required for layer lists.
-        risk_before: ``population_risk_of(net, dist)`` if already known (saves a partition).
+        risk_before: ``(risk, error_bound)`` of ``net`` if already known (else read from the
+            joint partition).
     Returns:
         :class:`EditEffect`.
     """
     _, name = as_layers(net, activation)
-    before = risk_before or population_risk_of(net, dist, activation=name)
-    after = population_risk_of(edited, dist, activation=name)
-    return EditEffect(before[0], after[0], max(before[1], after[1]),
-                      function_distance(net, edited, dist, activation=name))
+    joint = joint_network(net, edited, activation=name)
+    p = population_partition(joint.layers, dist, activation=name)
+    risks = [logits_view(p, cols[-1]).risk for cols in (joint.columns_a, joint.columns_b)]
+    before = risk_before or (risks[0].value, risks[0].error_bound)
+    after = risks[1]
+    return EditEffect(before[0], after.value, max(before[1], after.error_bound), _distance(p, joint))
 
 
 # ----------------------------------------------------------------------------- modularity

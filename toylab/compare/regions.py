@@ -35,7 +35,7 @@ import scipy.stats
 
 from toylab.exact import geometry as geo
 from toylab.exact.partition import partition
-from toylab.exact.population import population_partition, regions_carrying
+from toylab.exact.population import population_partition
 from toylab.models import as_layers, check_widths, get_activation
 
 
@@ -59,10 +59,10 @@ class RegionCount(NamedTuple):
 def region_count(net, dist, *, activation: str | None = None,
                  mass_level: float = 0.99) -> RegionCount:
     """Exact :class:`RegionCount` of a PL network: ``len(partition(net, dist.domain))`` and
-    ``regions_carrying(population_partition(net, dist), dist, mass_level)``."""
+    ``population_partition(net, dist).regions_carrying(mass_level)``."""
     in_domain = partition(net, dist.domain, activation=activation)
-    p = population_partition(net, dist, activation=activation)
-    return RegionCount(len(in_domain), regions_carrying(p, dist, mass_level), float(mass_level))
+    carrying = population_partition(net, dist, activation=activation).regions_carrying(mass_level)
+    return RegionCount(len(in_domain), carrying, float(mass_level))
 
 
 class GridPatterns(NamedTuple):

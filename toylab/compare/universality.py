@@ -27,7 +27,7 @@ import scipy.linalg
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import directed_hausdorff
 
-from toylab.exact.population import layer_moments, population_partition
+from toylab.exact.population import population_partition
 from toylab.models import as_layers
 
 
@@ -90,7 +90,7 @@ def cross_correlations(net_a, net_b, dist, *, activation: str | None = None
     out = []
     for layer, (W, _) in enumerate(la[:-1]):
         wa = W.shape[1]
-        m = layer_moments(p, dist, layer)
+        m = p.layer_moments(layer)  # region moments integrated once for all layers
         var, vbound = np.diag(m.cov), np.diag(m.cov_bound)
         std = np.sqrt(np.maximum(var, 0.0))
         cov, cbound = m.cov[:wa, wa:], m.cov_bound[:wa, wa:]
