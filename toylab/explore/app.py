@@ -1,0 +1,635 @@
+"""The explorer page: Bokeh widgets and plots over :mod:`toylab.explore.views`.
+
+One :class:`Explorer` per browser session. Heavy work (training, exact partitions, Hessians)
+runs on a worker thread; results reach the document only through
+``doc.add_next_tick_callback`` (Bokeh's rule: models are changed on the server's own loop).
+
+Flow of a training run: the settings are validated (a bad value shows a message naming the
+field and the fix, and the page stays usable); one compiled ``train_ensemble`` call trains
+every seed with parameter snapshots; the *final* snapshot is analysed and drawn first (the
+views update within about a second, benchmarks/explore.py), then the earlier snapshots are
+analysed one by one (the progress line counts them, Stop ends it) to fill the exact
+population-accuracy curve and the snapshot slider.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import logging
+import threading
+from functools import partial
+
+import numpy as np
+from bokeh.layouts import column, row
+from bokeh.models import (
+    Button, ColumnDataSource, Div, HoverTool, Range1d, Select, Slider, Span, Spinner, TabPanel,
+    Tabs, TapTool, TextInput,
+)
+from bokeh.palettes import Category10, Viridis256
+from bokeh.plotting import figure
+from bokeh.plotting.contour import contour_data
+
+from toylab import landscape
+from toylab.data import GaussianMixture
+from toylab.explore.views import (
+    IMAGE_PIXELS, MAX_REGIONS, NetView, clip_segments, net_view, neuron_detail, world_view,
+)
+from toylab.explore.world import PRESET_PARAMS, preset_world, transformed
+from toylab.models import ACTIVATIONS
+from toylab.train import OPTIMIZERS, TrainConfig, diverged_seeds, train_ensemble
+
+log = logging.getLogger("toylab.explore")
+
+PL_ACTIVATIONS = sorted(n for n, a in ACTIVATIONS.items() if a.piecewise_linear)
+"""Activations the explorer offers: the piecewise-linear ones, whose views are exact."""
+
+FILE_WORLD = "world file"
+TILE = 1.0
+GAP = 0.18
+TILE_COLUMNS = 8
+MAX_SEEDS = 16
+N_SNAPSHOTS = 10
+"""Snapshots per run (plus the initialisation) when ``steps`` is a multiple of it."""
+
+ERROR_STYLE = {"color": "#8b0000", "background-color": "#fdecea", "padding": "6px",
+               "border-radius": "4px", "white-space": "pre-wrap"}
+
+
+def _class_colors(n: int) -> list[str]:
+    return list(Category10[10][:n]) if n <= 10 else [Category10[10][k % 10] for k in range(n)]
+
+
+def _region_colors(predicted: np.ndarray, classes: list[str]) -> list[str]:
+    """The predicted class's colour, lightened by a per-region amount so neighbours differ."""
+    out = []
+    for r, k in enumerate(predicted):
+        rgb = [int(classes[k][i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        h, l, s = colorsys.rgb_to_hls(*rgb)
+        light = 0.62 + 0.3 * ((r * 0.6180339887) % 1.0)
+        rgb = colorsys.hls_to_rgb(h, light, s * 0.8)
+        out.append("#" + "".join(f"{round(255 * v):02x}" for v in rgb))
+    return out
+
+
+def _segment_lines(segs: np.ndarray) -> dict:
+    """``multi_line`` columns of segments ``(s, 2, 2)``."""
+    segs = np.asarray(segs).reshape(-1, 2, 2)
+    return {"xs": [s[:, 0] for s in segs], "ys": [s[:, 1] for s in segs]}
+
+
+def snapshot_every(steps: int) -> int:
+    """Snapshot interval: ``steps / N_SNAPSHOTS`` when that divides, else the largest
+    divisor of ``steps`` giving at most ``N_SNAPSHOTS`` intervals."""
+    for every in range(-(-steps // N_SNAPSHOTS), steps + 1):
+        if steps % every == 0:
+            return every
+    return steps
+
+
+def parse_world(*, preset: str, params: str, shift_x: float, shift_y: float,
+                rotate: float) -> dict:
+    """Validate the world settings; returns keyword arguments for :func:`build_world`.
+
+    ``params`` is ``"key=value, ..."`` (the preset's parameters, :data:`PRESET_PARAMS`).
+    Raises ValueError naming the field, the value and the fix.
+    """
+    kwargs = {}
+    example = ", ".join(f"{k}={v}" for k, v in PRESET_PARAMS.get(preset, {}).items())
+    for item in filter(None, (p.strip() for p in params.split(","))):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep:
+            raise ValueError(f"parameters: {item!r} is not key=value; e.g. {example}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"parameters: {key}={value!r} is not a number; e.g. {example}") from None
+        default = PRESET_PARAMS.get(preset, {}).get(key)
+        kwargs[key] = int(number) if isinstance(default, int) and number.is_integer() else number
+    return {"name": preset, "params": kwargs, "shift": (shift_x, shift_y), "rotate": rotate}
+
+
+def parse_training(*, hidden: str, n_classes: int, activation: str, optimizer: str,
+                   learning_rate: str, steps, seed, seeds) -> tuple[TrainConfig, list[int]]:
+    """Validate the network and training settings.
+
+    Returns:
+        ``(TrainConfig with widths (2, hidden..., n_classes), init seeds)``.
+    Raises:
+        ValueError naming the field, the value and the fix.
+    """
+    try:
+        hidden_widths = tuple(int(w) for w in hidden.replace(" ", "").split(",") if w)
+    except ValueError:
+        raise ValueError(f"hidden widths {hidden!r}: write whole numbers separated by commas, "
+                         "e.g. 16,16") from None
+    if not hidden_widths:
+        raise ValueError("hidden widths is empty: give at least one hidden layer, e.g. 16")
+    if min(hidden_widths) < 1:
+        raise ValueError(f"hidden widths {hidden!r} has a width of {min(hidden_widths)}; every "
+                         "layer needs at least 1 neuron, e.g. 16,16")
+    for name, value, lo in (("steps", steps, 1), ("seed", seed, 0), ("seeds", seeds, 1)):
+        if value is None or int(value) != value or value < lo:
+            raise ValueError(f"{name}={value!r} must be a whole number >= {lo}")
+    if seeds > MAX_SEEDS:
+        raise ValueError(f"seeds={seeds} is more than the page trains at once; pick <= {MAX_SEEDS}")
+    try:
+        lr = float(learning_rate)
+    except ValueError:
+        raise ValueError(f"learning rate {learning_rate!r} is not a number; e.g. 0.01") from None
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"learning rate {learning_rate!r} must be a positive number; e.g. 0.01")
+    config = TrainConfig(widths=(2, *hidden_widths, n_classes), activation=activation,
+                         optimizer=optimizer, learning_rate=lr, steps=int(steps),
+                         snapshot_every=snapshot_every(int(steps)))
+    return config, list(range(int(seed), int(seed) + int(seeds)))
+
+
+def build_world(name: str, params: dict, shift, rotate: float,
+                file_world: GaussianMixture | None = None) -> GaussianMixture:
+    """The world of :func:`parse_world`'s settings (``name == FILE_WORLD``: ``file_world``
+    moved by ``shift``/``rotate``)."""
+    if name == FILE_WORLD:
+        dist = transformed(file_world, shift=shift, rotate=rotate)
+    else:
+        dist = preset_world(name, params, shift=shift, rotate=rotate)
+    if dist.n_classes < 2:
+        raise ValueError("the world has one class; give the components at least two labels")
+    return dist
+
+
+class Explorer:
+    """One browser session of ``toylab explore``.
+
+    Args:
+        doc: the Bokeh document to fill.
+        world: a mixture from ``--world FILE`` (offered as the first world), or None.
+    """
+
+    def __init__(self, doc, world: GaussianMixture | None = None):
+        self.doc = doc
+        self.file_world = world
+        self.stop = threading.Event()
+        self.busy = threading.Lock()
+        self.views: dict[int, NetView] = {}
+        self.run = None  # (TrainResult, config, world)
+        self.dist = None
+        self.hessian = None
+        self._seed_row = 0
+        self._build()
+        self._new_world()
+
+    # ------------------------------------------------------------------------- layout
+
+    def _build(self):
+        presets = ([FILE_WORLD] if self.file_world is not None else []) + sorted(PRESET_PARAMS)
+        self.w_world = Select(title="world", value=presets[0], options=presets, name="world")
+        self.w_params = TextInput(title="parameters", name="params")
+        self.w_shift_x = Spinner(title="shift x", value=0.0, step=0.5, width=80)
+        self.w_shift_y = Spinner(title="shift y", value=0.0, step=0.5, width=80)
+        self.w_rotate = Spinner(title="rotate (deg)", value=0.0, step=15, width=90)
+        self.w_samples = Spinner(title="samples", value=600, step=100, low=2, width=90,
+                                 name="samples")
+        self.w_hidden = TextInput(title="hidden widths", value="16,16", name="hidden")
+        self.w_activation = Select(title="activation", value="relu", options=PL_ACTIVATIONS,
+                                   name="activation")
+        self.w_optimizer = Select(title="optimizer", value="adam", options=sorted(OPTIMIZERS))
+        self.w_lr = TextInput(title="learning rate", value="0.01", name="lr")
+        self.w_steps = Spinner(title="steps", value=1000, step=100, low=1, width=90, name="steps")
+        self.w_seed = Spinner(title="seed", value=0, step=1, low=0, width=70, name="seed")
+        self.w_seeds = Spinner(title="seeds", value=1, step=1, low=1, high=MAX_SEEDS, width=70)
+        self.w_train = Button(label="Train", button_type="primary", name="train")
+        self.w_stop = Button(label="Stop", button_type="warning", disabled=True, name="stop")
+        self.w_status = Div(text="ready", name="status", width=260)
+        self.w_message = Div(text="", name="message", width=260, visible=False,
+                             styles=ERROR_STYLE, disable_math=True)
+        self.w_view_seed = Select(title="seed shown", value="", options=[], width=100)
+        self.w_snapshot = Slider(title="snapshot", start=0, end=1, value=1, step=1,
+                                 disabled=True, width=380, name="snapshot")
+        self._fill_params()
+        self.w_world.on_change("value", lambda attr, old, new: self._preset_changed())
+        for w in (self.w_params, self.w_shift_x, self.w_shift_y, self.w_rotate, self.w_samples,
+                  self.w_seed):
+            w.on_change("value", lambda attr, old, new: self._new_world())
+        self.w_train.on_click(self._on_train)
+        self.w_stop.on_click(lambda: self.stop.set())
+        self.w_snapshot.on_change("value", lambda attr, old, new: self._show_snapshot())
+        self.w_view_seed.on_change("value", lambda attr, old, new: self._seed_changed())
+
+        # --- world and boundaries
+        self.src_points = ColumnDataSource({"x": [], "y": [], "color": []})
+        self.src_bayes = ColumnDataSource({"xs": [], "ys": []})
+        self.src_learned = ColumnDataSource({"xs": [], "ys": []})
+        self.f_world = figure(title="data, density, Bayes (dashed) and learned boundary",
+                              width=430, height=430, match_aspect=True, name="world_plot",
+                              tools="pan,wheel_zoom,reset,save")
+        self.f_world.scatter("x", "y", color="color", size=3, alpha=0.6, source=self.src_points)
+        self.contours = self.f_world.contour(np.zeros(2), np.zeros(2), np.zeros((2, 2)),
+                                             levels=[0.5], fill_color=None,
+                                             line_color="#555555", line_alpha=0.5)
+        self.f_world.multi_line("xs", "ys", source=self.src_bayes, color="black",
+                                line_dash="dashed", line_width=2)
+        self.f_world.multi_line("xs", "ys", source=self.src_learned, color="#d62728",
+                                line_width=2)
+
+        # --- linear regions
+        self.src_regions = ColumnDataSource({k: [] for k in
+                                             ("xs", "ys", "color", "region", "pattern", "mass",
+                                              "mass_text", "affine")})
+        self.f_regions = figure(title="exact linear regions (hover one)", width=430, height=430,
+                                match_aspect=True, name="regions_plot",
+                                tools="pan,wheel_zoom,reset,save")
+        self.r_regions = self.f_regions.patches("xs", "ys", source=self.src_regions,
+                                                fill_color="color", line_color="white",
+                                                line_width=0.5, name="regions")
+        self.f_regions.multi_line("xs", "ys", source=self.src_learned, color="black",
+                                  line_width=1.5)
+        self.f_regions.add_tools(HoverTool(renderers=[self.r_regions], tooltips=[
+            ("region", "@region"), ("pattern", "@pattern"), ("P(region)", "@mass_text"),
+            ("logits", "@affine")]))
+        self.f_world.x_range = self.f_regions.x_range = Range1d(0, 1)
+        self.f_world.y_range = self.f_regions.y_range = Range1d(0, 1)
+
+        # --- neuron grid
+        self.src_tiles = ColumnDataSource({k: [] for k in
+                                           ("x", "cx", "cy", "label", "layer", "index", "mean",
+                                            "maximum")})
+        self.src_images = ColumnDataSource({"image": [], "x": [], "y": []})
+        self.src_folds = ColumnDataSource({"xs": [], "ys": []})
+        self.f_neurons = figure(title="hidden neurons, exact folds (click one)", width=470,
+                                height=300, tools="tap,reset", name="neurons_plot",
+                                match_aspect=True, x_axis_type=None, y_axis_type=None)
+        self.f_neurons.grid.visible = False
+        self.f_neurons.image("image", x="x", y="y", dw=TILE, dh=TILE, palette=Viridis256,
+                             source=self.src_images)
+        self.f_neurons.multi_line("xs", "ys", source=self.src_folds, color="white",
+                                  line_width=1)
+        self.r_tiles = self.f_neurons.rect("cx", "cy", TILE, TILE, source=self.src_tiles,
+                                           fill_alpha=0.0, line_color="#888888",
+                                           selection_line_color="#d62728",
+                                           selection_line_width=3, selection_fill_alpha=0.0,
+                                           nonselection_fill_alpha=0.0,
+                                           nonselection_line_color="#888888", name="tiles")
+        self.f_neurons.text("x", "cy", text="label", source=self.src_tiles, text_font_size="9px",
+                            x_offset=2, y_offset=-TILE * 0 - 2, text_baseline="top",
+                            text_color="white")
+        self.f_neurons.select_one(TapTool).renderers = [self.r_tiles]
+        self.src_tiles.selected.on_change("indices", lambda attr, old, new: self._neuron_clicked())
+        self.w_formula = Div(text="click a neuron to see its exact formula", width=470,
+                             name="formula", styles={"overflow-x": "auto", "max-width": "470px"})
+        self.w_numbers = Div(text="", width=470, name="numbers", disable_math=True)
+
+        # --- curves
+        self.src_loss = ColumnDataSource({"step": [], "loss": [], "acc": []})
+        self.src_popacc = ColumnDataSource({"step": [], "acc": [], "excess": []})
+        self.f_loss = figure(title="training loss", width=300, height=220, y_axis_type="log",
+                             tools="pan,wheel_zoom,reset,save")
+        self.f_loss.line("step", "loss", source=self.src_loss)
+        self.f_acc = figure(title="accuracy: training (line), exact population (dots)",
+                            width=330, height=220, tools="pan,wheel_zoom,reset,save",
+                            name="accuracy_plot")
+        self.f_acc.line("step", "acc", source=self.src_loss, color="#1f77b4")
+        self.f_acc.scatter("step", "acc", source=self.src_popacc, color="#d62728", size=7,
+                           name="population_accuracy")
+        self.bayes_span = Span(location=1.0, dimension="width", line_dash="dashed",
+                               line_color="black")
+        self.f_acc.add_layout(self.bayes_span)
+
+        # --- landscape
+        self.w_hessian = Button(label="Hessian spectrum of the shown net", name="hessian",
+                                disabled=True)
+        self.w_hessian.on_click(self._on_hessian)
+        self.w_eigen = Spinner(title="eigenvector (1 = top)", value=1, low=1, step=1, width=140,
+                               disabled=True)
+        self.w_eigen.on_change("value", lambda attr, old, new: self._show_eigenvector())
+        self.src_spectrum = ColumnDataSource({"k": [], "value": [], "color": []})
+        self.f_spectrum = figure(title="Hessian eigenvalues (outliers red)", width=420,
+                                 height=260, tools="pan,wheel_zoom,reset,save",
+                                 name="spectrum_plot")
+        self.f_spectrum.scatter("k", "value", color="color", source=self.src_spectrum, size=5)
+        self.src_shares = ColumnDataSource({"neuron": [], "share": []})
+        self.f_shares = figure(title="share of the eigenvector on each neuron", width=420,
+                               height=260, x_range=[""], tools="save")
+        self.f_shares.vbar("neuron", top="share", width=0.8, source=self.src_shares)
+        self.f_shares.xaxis.major_label_orientation = 1.2
+        landscape_tab = column(row(self.w_hessian, self.w_eigen),
+                               row(self.f_spectrum, self.f_shares))
+
+        controls = column(
+            Div(text="<b>toylab explore</b>: exact views of a tiny net", width=260),
+            self.w_world, self.w_params, row(self.w_shift_x, self.w_shift_y, self.w_rotate),
+            row(self.w_samples, self.w_seeds), self.w_hidden,
+            row(self.w_activation, self.w_optimizer), self.w_lr,
+            row(self.w_steps, self.w_seed), row(self.w_train, self.w_stop),
+            self.w_status, self.w_message, width=280)
+        views = column(row(self.f_world, self.f_regions),
+                       row(self.w_snapshot, self.w_view_seed), row(self.f_loss, self.f_acc))
+        neurons = column(self.f_neurons, self.w_formula, self.w_numbers)
+        tabs = Tabs(tabs=[TabPanel(child=row(views, neurons), title="network"),
+                          TabPanel(child=landscape_tab, title="landscape")])
+        self.doc.add_root(row(controls, tabs, name="explorer"))
+        self.doc.title = "toylab explore"
+
+    # ------------------------------------------------------------------------- helpers
+
+    def _message(self, text: str | None):
+        """Show ``text`` as the page's error message (None clears it); log the same line."""
+        self.w_message.visible = bool(text)
+        self.w_message.text = text or ""
+        if text:
+            log.warning("%s", text)
+
+    def _call(self, fn, *args):
+        """Run ``fn(*args)`` on the document's loop (from the worker thread)."""
+        self.doc.add_next_tick_callback(partial(fn, *args))
+
+    def _background(self, label: str, fn, *args):
+        """Run ``fn(*args)`` on a worker thread; errors become the page's message."""
+        if not self.busy.acquire(blocking=False):
+            self._message("busy: wait for the current computation or press Stop")
+            return
+
+        def work():
+            try:
+                fn(*args)
+            except (ValueError, TypeError, FloatingPointError, MemoryError) as err:
+                self._call(self._message, f"{label}: {err}")
+            except Exception as err:  # noqa: BLE001 -- the page must stay usable
+                self._call(self._message, f"{label} failed: {type(err).__name__}: {err}")
+            finally:
+                self.busy.release()
+                self._call(self._idle)
+
+        self.stop.clear()
+        self.w_train.disabled, self.w_stop.disabled = True, False
+        threading.Thread(target=work, daemon=True, name=f"explore-{label}").start()
+
+    def _idle(self):
+        self.w_train.disabled, self.w_stop.disabled = False, True
+
+    def _world_settings(self) -> dict:
+        return parse_world(preset=self.w_world.value, params=self.w_params.value or "",
+                           shift_x=self.w_shift_x.value or 0.0, shift_y=self.w_shift_y.value or 0.0,
+                           rotate=self.w_rotate.value or 0.0)
+
+    # ------------------------------------------------------------------------- world
+
+    def _fill_params(self):
+        name = self.w_world.value
+        self.w_params.disabled = name == FILE_WORLD
+        self.w_params.value = ("" if name == FILE_WORLD else
+                               ", ".join(f"{k}={v}" for k, v in PRESET_PARAMS[name].items()))
+
+    def _preset_changed(self):
+        self._fill_params()
+        self._new_world()
+
+    def _new_world(self):
+        """Rebuild the world from the settings and redraw it (cheap; on the loop)."""
+        try:
+            dist = build_world(**self._world_settings(), file_world=self.file_world)
+            n = self.w_samples.value
+            if n is None or int(n) != n or n < 2:
+                raise ValueError(f"samples={n!r} must be a whole number >= 2")
+        except ValueError as err:
+            self._message(str(err))
+            return
+        self._message(None)
+        sample = dist.sample(int(self.w_seed.value or 0), int(n))
+        self.dist, self.sample = dist, sample
+        self.world = world_view(dist, sample.X, sample.y)
+        wv = self.world
+        colors = np.array(_class_colors(dist.n_classes))
+        self.src_points.data = {"x": sample.X[:, 0], "y": sample.X[:, 1],
+                                "color": colors[sample.y]}
+        self.contours.set_data(contour_data(wv.gx, wv.gy, wv.density, wv.levels,
+                                            want_fill=False))
+        self.src_bayes.data = _segment_lines(wv.bayes)
+        (x0, x1), (y0, y1) = wv.box
+        for rng, lo, hi in ((self.f_world.x_range, x0, x1), (self.f_world.y_range, y0, y1)):
+            rng.start, rng.end = lo, hi
+        self.bayes_span.location = 1.0 - wv.bayes_error
+        self._clear_net()
+        self.w_status.text = (f"world {dist.name}: {dist.n_classes} classes, Bayes error "
+                              f"{wv.bayes_error:.4g} ({'exact' if wv.bayes_exact else 'traced'} "
+                              "Bayes boundary)")
+
+    def _clear_net(self):
+        self.views, self.run, self.hessian = {}, None, None
+        for src in (self.src_learned, self.src_regions, self.src_tiles, self.src_images,
+                    self.src_folds,
+                    self.src_loss, self.src_popacc, self.src_spectrum, self.src_shares):
+            src.data = {k: [] for k in src.data}
+        self.w_snapshot.disabled = True
+        self.w_hessian.disabled = self.w_eigen.disabled = True
+        self.w_formula.text = "click a neuron to see its exact formula"
+        self.w_numbers.text = ""
+
+    # ------------------------------------------------------------------------- training
+
+    def _on_train(self):
+        self._new_world()
+        if self.w_message.visible:
+            return
+        try:
+            config, seeds = parse_training(
+                hidden=self.w_hidden.value, n_classes=self.dist.n_classes,
+                activation=self.w_activation.value, optimizer=self.w_optimizer.value,
+                learning_rate=self.w_lr.value, steps=self.w_steps.value, seed=self.w_seed.value,
+                seeds=self.w_seeds.value)
+        except ValueError as err:
+            self._message(str(err))
+            return
+        dist = self.dist
+        self.w_status.text = f"training {len(seeds)} seed(s) x {config.steps} steps ..."
+        self._background("training", self._train, dist, self.sample, config, seeds)
+
+    def _train(self, dist, sample, config, seeds):
+        result = train_ensemble(sample.X, sample.y, seeds, config=config, on_divergence="report")
+        self._call(self._show_curves, result, config, seeds)
+        bad = diverged_seeds(result)
+        if bad:
+            seed, step = bad[0]
+            raise FloatingPointError(
+                f"seed {seed} diverged (non-finite loss at step {step}) with learning rate "
+                f"{config.learning_rate}; lower the learning rate (e.g. by 10x) and train again")
+        self._analyse(result, config, dist, 0)
+
+    def _analyse(self, result, config, dist, seed_row: int):
+        """Analyse the final snapshot, then the earlier ones (worker thread)."""
+        T = len(result.snapshot_steps)
+        order = [T - 1] + list(range(T - 1))
+        for done, t in enumerate(order):
+            if self.stop.is_set():
+                self._call(self._set_status, f"stopped after {done} of {T} snapshots")
+                return
+            layers = [(W[seed_row, t], b[seed_row, t]) for W, b in result.snapshots]
+            view = net_view(layers, config.activation, dist, max_regions=MAX_REGIONS)
+            self._call(self._add_view, t, view, done + 1, T, seed_row)
+
+    def _set_status(self, text: str):
+        self.w_status.text = text
+
+    def _show_curves(self, result, config, seeds):
+        self.run = (result, config, seeds)
+        self._seed_row = 0
+        self.w_view_seed.options = [str(s) for s in seeds]
+        self.w_view_seed.value = str(seeds[0])
+        self._curves(0)
+        T = len(result.snapshot_steps)
+        self.w_snapshot.update(start=0, end=max(T - 1, 1), value=T - 1)
+
+    def _curves(self, seed_row: int):
+        result = self.run[0]
+        stride = max(1, result.loss.shape[1] // 500)
+        loss = result.loss[seed_row, ::stride]
+        self.src_loss.data = {"step": np.arange(0, result.loss.shape[1], stride),
+                              "loss": np.where(np.isfinite(loss) & (loss > 0), loss, np.nan),
+                              "acc": result.accuracy[seed_row, ::stride]}
+        self.src_popacc.data = {"step": [], "acc": [], "excess": []}
+
+    def _add_view(self, t: int, view: NetView, done: int, total: int, seed_row: int):
+        self.views[t] = view
+        steps = self.run[0].snapshot_steps
+        analysed = sorted(self.views)
+        self.src_popacc.data = {
+            "step": steps[analysed],
+            "acc": [self.views[k].accuracy.value for k in analysed],
+            "excess": [(1 - self.views[k].accuracy.value) - self.world.bayes_error
+                       for k in analysed]}
+        if done == 1:
+            self._draw(view, t)
+            self.w_snapshot.disabled = False
+            self.w_hessian.disabled = False
+        self.w_status.text = (f"analysed {done}/{total} snapshots; shown: step {steps[t]}" if
+                              done < total else self._summary(self.views[self.w_snapshot.value]))
+
+    def _summary(self, view: NetView) -> str:
+        step = self.run[0].snapshot_steps[self.w_snapshot.value]
+        excess = (1 - view.accuracy.value) - self.world.bayes_error
+        return (f"step {step}: {len(view.polygons)} regions, exact population accuracy "
+                f"{view.accuracy.value:.6f}, excess risk {excess:.3g}")
+
+    def _show_snapshot(self):
+        t = self.w_snapshot.value
+        if self.run is None:
+            return
+        self.w_snapshot.title = f"snapshot: step {self.run[0].snapshot_steps[t]}"
+        if t in self.views:
+            self._draw(self.views[t], t)
+            self.w_status.text = self._summary(self.views[t])
+        else:
+            self.w_status.text = f"snapshot {t} is not analysed yet"
+
+    def _seed_changed(self):
+        if self.run is None or not self.w_view_seed.value:
+            return
+        result, config, seeds = self.run
+        row_ = seeds.index(int(self.w_view_seed.value))
+        if row_ == self._seed_row:
+            return
+        self._seed_row = row_
+        self.views = {}
+        self._curves(row_)
+        self._background("analysis", self._analyse, result, config, self.dist, row_)
+
+    # ------------------------------------------------------------------------- drawing
+
+    def _draw(self, view: NetView, t: int):
+        self.shown = view
+        classes = _class_colors(self.dist.n_classes)
+        self.src_regions.data = {
+            "xs": [q[:, 0] for q in view.polygons], "ys": [q[:, 1] for q in view.polygons],
+            "color": _region_colors(view.predicted, classes),
+            "region": np.arange(len(view.polygons)), "pattern": view.patterns,
+            "mass": view.mass, "mass_text": [f"{m:.6g}" for m in view.mass],
+            "affine": view.affine}
+        box = self.world.box
+        self.src_learned.data = _segment_lines(clip_segments(view.boundary, box))
+        self._draw_tiles(view, box)
+        self.w_snapshot.title = f"snapshot: step {self.run[0].snapshot_steps[t]}"
+        if self.src_tiles.selected.indices:
+            self._neuron_clicked()
+
+    def _draw_tiles(self, view: NetView, box: np.ndarray):
+        xs, ys, cx, cy, labels, images, fx, fy = [], [], [], [], [], [], [], []
+        row_, col = 0, 0
+        last_layer = 0
+        scale = np.array([box[0, 1] - box[0, 0], box[1, 1] - box[1, 0]])
+        for (layer, index), image, folds in zip(view.neurons, view.images, view.folds):
+            if layer != last_layer or col == TILE_COLUMNS:
+                row_, col, last_layer = row_ + 1, 0, layer
+            x0, y0 = col * (TILE + GAP), -row_ * (TILE + GAP)
+            lo, hi = image.min(), image.max()
+            images.append((image - lo) / (hi - lo) if hi > lo else np.zeros_like(image))
+            xs.append(x0), ys.append(y0), cx.append(x0 + TILE / 2), cy.append(y0 + TILE / 2)
+            labels.append(f"L{layer + 1}.{index + 1}")
+            segs = (clip_segments(folds, box) - box[:, 0]) / scale * TILE + [x0, y0]
+            fx.extend(s[:, 0] for s in segs)
+            fy.extend(s[:, 1] for s in segs)
+            col += 1
+        self.src_images.data = {"image": images, "x": xs, "y": ys}
+        self.src_tiles.data = {"x": xs, "cx": cx, "cy": cy, "label": labels, "layer": view.neurons[:, 0],
+                               "index": view.neurons[:, 1], "mean": view.mean,
+                               "maximum": view.maximum}
+        self.src_folds.data = {"xs": fx, "ys": fy}
+        self.f_neurons.height = max(160, int(70 * (row_ + 1) + 60))
+
+    def _neuron_clicked(self):
+        idx = self.src_tiles.selected.indices
+        if not idx or getattr(self, "shown", None) is None or idx[0] >= len(self.shown.neurons):
+            return
+        neuron = tuple(int(v) for v in self.shown.neurons[idx[0]])
+        try:
+            d = neuron_detail(self.shown, self.dist, neuron)
+        except ValueError as err:
+            self._message(f"neuron {neuron}: {err}")
+            return
+        name = f"y_{{{neuron[0] + 1},{neuron[1] + 1}}}"
+        self.w_formula.text = f"$$ {name}(x) = {d.latex} $$"
+        self.w_numbers.text = (
+            f"<b>neuron L{neuron[0] + 1}.{neuron[1] + 1}</b> (layer {neuron[0]}, index "
+            f"{neuron[1]}): exact mean E[y] = <span class='mean'>{d.mean:.10g}</span> "
+            f"(error bound {d.mean_bound:.1e}); exact maximum over the plotted window (99.9% of "
+            f"the mass) = <span class='max'>{d.maximum:.10g}</span> at ({d.argmax[0]:.4g}, "
+            f"{d.argmax[1]:.4g})")
+
+    # ------------------------------------------------------------------------- landscape
+
+    def _on_hessian(self):
+        if getattr(self, "shown", None) is None:
+            return
+        p = self.shown.partition
+        self.w_status.text = "computing the exact Hessian ..."
+        self._background("Hessian", self._hessian, p.layers, p.activation, self.sample)
+
+    def _hessian(self, layers, activation, sample):
+        H = landscape.hessian(layers, sample.X, sample.y, activation=activation)
+        spec = landscape.eigendecomposition((H + H.T) / 2)
+        outliers = landscape.count_outliers(spec.eigenvalues)
+        self._call(self._show_spectrum, spec, outliers, [np.shape(W)[0] for W, _ in layers]
+                   + [np.shape(layers[-1][0])[1]])
+
+    def _show_spectrum(self, spec, outliers: int, widths: list[int]):
+        self.hessian = (spec, widths)
+        k = min(len(spec.eigenvalues), 60)
+        self.src_spectrum.data = {"k": np.arange(1, k + 1), "value": spec.eigenvalues[:k],
+                                  "color": ["#d62728" if j < outliers else "#1f77b4"
+                                            for j in range(k)]}
+        self.w_eigen.update(disabled=False, high=len(spec.eigenvalues), value=1)
+        self.w_status.text = (f"Hessian: {len(spec.eigenvalues)} parameters, {outliers} "
+                              f"outlier eigenvalue(s), top {spec.eigenvalues[0]:.4g}")
+        self._show_eigenvector()
+
+    def _show_eigenvector(self):
+        if self.hessian is None:
+            return
+        spec, widths = self.hessian
+        j = int(self.w_eigen.value) - 1
+        shares = landscape.neuron_shares(spec.eigenvectors[:, j], widths)[:, 0]
+        neurons, _, _ = landscape.neuron_table(widths)
+        names = [f"L{l + 1}.{i + 1}" if l < len(widths) - 2 else f"out{i + 1}"
+                 for l, i in neurons]
+        self.f_shares.x_range.factors = names
+        self.src_shares.data = {"neuron": names, "share": shares}
+        self.f_shares.title.text = (f"eigenvector {j + 1} (eigenvalue "
+                                    f"{spec.eigenvalues[j]:.4g}): share on each neuron")
