@@ -97,21 +97,45 @@ def _has_parallel_columns(M):
     return bool(np.any(np.isclose(G[np.triu_indices(len(G), 1)], 1.0, rtol=0, atol=1e-12)))
 
 
-@pytest.mark.parametrize(
-    "name, condition",
-    [
-        ("dead neuron", lambda n: np.any(np.all(n.layers[0][0] == 0, axis=0)
-                                         & (n.layers[0][1] < 0))),
-        ("silent neuron", lambda n: np.any(np.all(n.layers[1][0] == 0, axis=1))),
-        ("duplicated neuron", lambda n: _has_duplicate_columns(_first_layer(n))),
-        ("parallel neurons", lambda n: _has_parallel_columns(_first_layer(n))
-         and not _has_duplicate_columns(_first_layer(n))),
-        ("exact zero weight", lambda n: np.any(n.layers[0][0] == 0)),
-        ("dyadic weights", lambda n: all(np.all(W * 4 == np.round(W * 4)) for W, _ in n.layers)),
-    ],
-)
-def test_networks_reach_degenerate_weights(name, condition):
-    find(tt.networks(min_width=3), condition, settings=REACH)
+def _has_coincident_columns(M):
+    """Two first-layer neurons with the same hyperplane (weights and bias proportional)."""
+    U = M / np.maximum(np.linalg.norm(M, axis=0), 1e-300)
+    G = np.abs(U.T @ U)
+    return bool(np.any(np.isclose(G[np.triu_indices(len(G), 1)], 1.0, rtol=0, atol=1e-12)))
+
+
+DEGENERATE = {
+    "dead": lambda n: np.any(np.all(n.layers[0][0] == 0, axis=0) & (n.layers[0][1] < 0)),
+    "silent": lambda n: np.any(np.all(n.layers[1][0] == 0, axis=1)),
+    "duplicate": lambda n: _has_duplicate_columns(_first_layer(n)),
+    "coincident": lambda n: _has_coincident_columns(_first_layer(n))
+    and not _has_duplicate_columns(_first_layer(n)),
+    "parallel": lambda n: _has_parallel_columns(_first_layer(n))
+    and not _has_coincident_columns(_first_layer(n)),
+    "zero_weight": lambda n: np.any(n.layers[0][0] == 0),
+    "zero_bias": lambda n: np.any(n.layers[0][1] == 0),
+}
+"""What each edit of :data:`toylab.testing.DEGENERACIES` leaves in a net's first layers."""
+
+
+def test_every_degeneracy_has_a_check():
+    assert set(DEGENERATE) == set(tt.DEGENERACIES)
+
+
+@pytest.mark.parametrize("name", sorted(tt.DEGENERACIES))
+def test_every_degeneracy_edit_creates_its_degeneracy(name):
+    rng = np.random.default_rng(0)
+    net = tt.Network([(rng.normal(size=(2, 4)), rng.normal(size=4)),
+                      (rng.normal(size=(4, 3)), rng.normal(size=3))], "relu")
+    assert not DEGENERATE[name](net)
+    tt.DEGENERACIES[name](net.layers, 0, 1, 2, -0.5)
+    assert DEGENERATE[name](net)
+
+
+@pytest.mark.parametrize("name", sorted(DEGENERATE) + ["dyadic"])
+def test_networks_reach_degenerate_weights(name):
+    dyadic = lambda n: all(np.all(W * 4 == np.round(W * 4)) for W, _ in n.layers)
+    find(tt.networks(min_width=3), DEGENERATE.get(name, dyadic), settings=REACH)
 
 
 @settings(max_examples=30)
@@ -147,8 +171,43 @@ def test_parameter_directions_are_unit_vectors_of_the_right_size(data):
     v = data.draw(tt.parameter_directions(net))
     assert v.shape == (models.n_params(net.widths),)
     assert np.linalg.norm(v) == pytest.approx(1.0)
-    coordinate = data.draw(tt.parameter_directions(net.widths, kinds=["coordinate"]))
-    assert np.count_nonzero(coordinate) == 1
+
+
+def _support(v, net):
+    """``(layers, neurons touched)`` of the non-zero entries of ``v``: the layers they lie in,
+    and the ``(layer, neuron)`` pairs they are incoming to or outgoing from."""
+    idx = models.param_index(net.widths)
+    nz = np.flatnonzero(v)
+    layers = set(idx.layer[nz].tolist())
+    touched = [{(int(idx.layer[p]), int(idx.neuron[p]))}
+               | ({(int(idx.layer[p]) - 1, int(idx.source[p]))} if idx.source[p] >= 0 else set())
+               for p in nz]
+    return layers, set.intersection(*touched) if touched else set()
+
+
+DIRECTION_KINDS = {
+    "gaussian": lambda v, net: np.count_nonzero(v) == v.size,
+    "coordinate": lambda v, net: np.count_nonzero(v) == 1,
+    "neuron": lambda v, net: len(_support(v, net)[1]) >= 1,  # one neuron shared by all entries
+    "layer": lambda v, net: len(_support(v, net)[0]) == 1,
+    "sparse": lambda v, net: np.count_nonzero(v) == min(3, v.size)
+    and np.ptp(np.abs(v[v != 0])) <= 1e-15,
+}
+"""What each kind of :data:`toylab.testing.DIRECTIONS` looks like."""
+
+
+def test_every_direction_kind_has_a_check():
+    assert set(DIRECTION_KINDS) == set(tt.DIRECTIONS)
+
+
+@pytest.mark.parametrize("kind", sorted(tt.DIRECTIONS))
+@settings(max_examples=10, suppress_health_check=[HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_every_direction_kind_is_what_it_says(kind, data):
+    net = data.draw(tt.networks(max_width=4, min_depth=1))
+    v = data.draw(tt.parameter_directions(net.widths, kinds=[kind]))
+    assert np.linalg.norm(v) == pytest.approx(1.0)
+    assert DIRECTION_KINDS[kind](v, net)
 
 
 @settings(max_examples=6)
@@ -194,12 +253,13 @@ def test_impossible_bounds_are_rejected_eagerly(make, argument):
 def test_profiles_are_documented_and_load():
     assert set(tt.PROFILES) == {"ci", "dev", "thorough"}
     assert tt.PROFILES["ci"]["derandomize"] and tt.PROFILES["ci"]["deadline"] is None
-    for name in ("dev", "thorough"):
+    for name in set(tt.PROFILES) - {"ci"}:
         assert tt.PROFILES[name]["deadline"].total_seconds() > 0
     current = settings._current_profile
     try:
-        assert tt.load_profile("dev") == "dev"
-        assert settings.default.max_examples == 50
+        for name, options in tt.PROFILES.items():
+            assert tt.load_profile(name) == name
+            assert settings.default.max_examples == options["max_examples"]
     finally:
         settings.load_profile(current)
     with pytest.raises(ValueError, match="HYPOTHESIS_PROFILE"):
