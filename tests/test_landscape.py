@@ -5,6 +5,8 @@ per-example Jacobians / gradients computed here with plain jax, dense LAPACK for
 All fixtures share a few architectures so JAX compiles each kernel once per session.
 """
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,7 +17,17 @@ from hypothesis import assume, given, settings, strategies as st
 import toylab.landscape as L
 from toylab.testing import networks
 from toylab.data import make
-from toylab.models import MLP, apply, flatten, init_layers, param_index, unflatten
+from toylab.landscape.curvature import GRAM_FACTORS
+from toylab.models import (
+    ACTIVATIONS,
+    LOSSES,
+    MLP,
+    apply,
+    flatten,
+    init_layers,
+    param_index,
+    unflatten,
+)
 
 WIDTHS = (2, 5, 3)
 seeds = st.integers(0, 2**31 - 1)
@@ -118,8 +130,8 @@ def test_flat_loss_is_the_training_loss_of_the_flat_vector():
 PL_PAIRS = [("leaky_relu", "mse"), ("abs", "cross_entropy"), ("hard_tanh", "mse")]
 """Default pairs; relu (vs finite differences) and linear + mse (vs the hand-derived Hessian)
 go through ``blocks`` in the tests above; the rest are ``slow``."""
-ALL_PL_PAIRS = [(a, l) for a in ("relu", "leaky_relu", "abs", "hard_tanh", "linear")
-                for l in ("cross_entropy", "mse")]
+ALL_PL_PAIRS = [(a, l) for a in ACTIVATIONS if ACTIVATIONS[a].piecewise_linear
+                for l in L.OUTPUT_FACTORS]
 
 
 def _check_blocks_against_hvp(activation, loss):
@@ -196,10 +208,95 @@ def test_chunk_size_does_not_change_the_hessian():
     np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
 
 
+# ----------------------------------------------------------------------------- lookup tables
+
+
+def _point_loss(loss):
+    return lambda zi, yi: LOSSES[loss](zi[None], yi[None])
+
+
+@partial(jax.jit, static_argnames=("curvature", "activation", "loss"))
+def _reference_kernel(theta, X, y, *, curvature, activation, loss):
+    logits = lambda t, x: apply(unflatten(t, WIDTHS), x, activation)
+    if curvature == "hessian":
+        return jax.hessian(lambda t: LOSSES[loss](logits(t, X), y))(theta)
+    J = jax.vmap(jax.jacobian(logits), in_axes=(None, 0))(theta, X)  # (n, C, P)
+    z = logits(theta, X)
+    if curvature == "gauss_newton":
+        H_out = jax.vmap(jax.hessian(_point_loss(loss)))(z, y)
+        return jnp.einsum("ncp,ncd,ndq->pq", J, H_out, J) / X.shape[0]
+    g = jnp.einsum("ncp,nc->np", J, jax.vmap(jax.grad(_point_loss(loss)))(z, y))
+    return g.T @ g / X.shape[0]
+
+
+def _reference_curvature(curvature, layers, X, y, activation, loss):
+    """Dense ``(P, P)`` curvature from its definition with plain jax: ``jax.hessian`` of the
+    mean loss, ``J^T H_out J / n`` and ``g g^T / n`` from per-example Jacobians (no products,
+    no factors)."""
+    with jax.enable_x64(True):
+        return np.asarray(_reference_kernel(jnp.asarray(flat(layers)), jnp.asarray(X),
+                                            jnp.asarray(y), curvature=curvature,
+                                            activation=activation, loss=loss))
+
+
+REFERENCE_CURVATURES = ("hessian", "gauss_newton", "fisher")
+
+
+def test_every_curvature_has_a_reference_definition():
+    assert set(L.CURVATURES) == set(REFERENCE_CURVATURES)
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("curvature", sorted(L.CURVATURES))
+def test_every_curvature_method_and_eigensolver_matches_its_definition(curvature, loss):
+    """Every exact method that applies (:data:`MATRIX_METHODS`), the matrix-free operator and
+    every top-eigenpair method (:data:`TOP_EIGEN_METHODS`) against the plain-jax definition."""
+    layers, X, y = net_and_data(12)
+    assert min_abs_preactivation(layers, X) > 0  # no point on a kink (AD conventions differ)
+    ref = _reference_curvature(curvature, layers, X, y, "relu", loss)
+    scale = np.abs(ref).max()
+    kw = dict(curvature=curvature, activation="relu", loss=loss)
+    applied = []
+    for method in L.MATRIX_METHODS:
+        try:
+            M = L.curvature_matrix(layers, X, y, method=method, **kw)
+        except ValueError as err:
+            assert "does not apply" in str(err)
+            continue
+        applied.append(method)
+        np.testing.assert_allclose(M, ref, rtol=0, atol=1e-12 * scale, err_msg=method)
+    assert "hvp" in applied  # the product sweep covers every curvature
+    v = np.random.default_rng(0).normal(size=ref.shape[0])
+    np.testing.assert_allclose(L.curvature_operator(layers, X, y, **kw).matvec(v), ref @ v,
+                               rtol=0, atol=1e-12 * scale * np.abs(v).sum())
+    top = np.linalg.eigvalsh((ref + ref.T) / 2)[::-1][:3]
+    for method in L.TOP_EIGEN_METHODS:
+        got = L.top_eigen(layers, X, y, 3, method=method, **kw)
+        np.testing.assert_allclose(got.eigenvalues, top, rtol=1e-8, atol=1e-12 * scale,
+                                   err_msg=method)
+
+
+@pytest.mark.parametrize("table", ["OUTPUT_FACTORS", "GRAM_FACTORS"])
+def test_every_output_factorisation_reproduces_the_output_hessian(table):
+    """``sum_k a_ik a_ik^T = d^2 l / dz_i^2`` per point, for every loss of both factor tables
+    (``GRAM_FACTORS`` with the fewest rows: ``C - 1`` for softmax cross-entropy)."""
+    factors = {"OUTPUT_FACTORS": L.OUTPUT_FACTORS, "GRAM_FACTORS": GRAM_FACTORS}[table]
+    assert set(factors) <= set(LOSSES)
+    rng = np.random.default_rng(3)
+    z, y = rng.normal(size=(6, 4)) * 2, rng.integers(0, 4, 6)
+    with jax.enable_x64(True):
+        for loss, fn in factors.items():
+            a = np.asarray(jax.jit(fn)(jnp.asarray(z)))
+            H = np.asarray(jax.jit(jax.vmap(jax.hessian(_point_loss(loss))))(jnp.asarray(z),
+                                                                             jnp.asarray(y)))
+            np.testing.assert_allclose(np.einsum("nkc,nkd->ncd", a, a), H, atol=1e-14,
+                                       err_msg=loss)
+
+
 # ----------------------------------------------------------------------------- decompositions
 
 
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", sorted(LOSSES))
 @settings(max_examples=4)
 @given(seed=seeds)
 def test_gauss_newton_is_psd_and_split_adds_up(loss, seed):
@@ -211,7 +308,7 @@ def test_gauss_newton_is_psd_and_split_adds_up(loss, seed):
     assert np.abs(split.residual).max() > 1e-6  # a 2-layer net is not linear in its parameters
 
 
-@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+@pytest.mark.parametrize("loss", sorted(LOSSES))
 def test_residual_vanishes_for_a_model_linear_in_its_parameters(loss):
     rng = np.random.default_rng(0)
     layers = [(rng.normal(size=(2, 3)), rng.normal(size=3))]
@@ -295,7 +392,13 @@ def test_permuting_hidden_neurons_permutes_hessian_and_participation(seed, perm_
     assert np.isclose(mp.participation_ratio, m.participation_ratio, rtol=1e-12)
 
 
-@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "abs"])
+HOMOGENEOUS = sorted(a for a, act in ACTIVATIONS.items()
+                     if act.piecewise_linear and all(piece[3] == 0 for piece in act.pieces))
+"""Positively homogeneous activations (``f(a z) = a f(z)`` for ``a > 0``): piecewise linear
+with every piece through the origin (relu, leaky_relu, abs, linear)."""
+
+
+@pytest.mark.parametrize("activation", HOMOGENEOUS)
 @settings(max_examples=3)
 @given(seed=seeds, alpha=st.floats(0.2, 5.0))
 def test_rescaling_symmetry_is_flat(activation, seed, alpha):

@@ -8,7 +8,10 @@ Submodules (one stage each, pure functions in, NamedTuples out):
 - :mod:`~toylab.landscape.problem`: the loss as a function of the flat parameter vector,
   gradient, population loss (a stated Monte Carlo estimate with standard error).
 - :mod:`~toylab.landscape.curvature`: exact Hessian / Gauss-Newton / empirical Fisher
-  (chunked HVPs of basis vectors, or layer-factored Gauss-Newton + closed-form residual blocks for piecewise-linear nets), eigendecomposition, Lanczos top-k (ARPACK), stochastic Lanczos quadrature.
+  (chunked HVPs of basis vectors, or layer-factored Gauss-Newton + closed-form residual blocks
+  for piecewise-linear nets) and their matrix-free products.
+- :mod:`~toylab.landscape.spectra`: eigendecomposition, Lanczos top-k (ARPACK), stochastic
+  Lanczos quadrature.
 - :mod:`~toylab.landscape.decompose`: ``H = G + R``, Papyan's class structure of ``G``.
 - :mod:`~toylab.landscape.subspace`: outliers, gradient / top-subspace overlap (Gur-Ari et
   al. 2018) at a point and along a trajectory.
@@ -25,18 +28,10 @@ from toylab.landscape.curvature import (
     MATRIX_METHODS,
     MAX_BYTES,
     OUTPUT_FACTORS,
-    TOP_EIGEN_METHODS,
-    SpectralDensity,
-    Spectrum,
     curvature_matrix,
     curvature_operator,
-    eigendecomposition,
-    eigh_bytes,
     hessian,
-    lanczos_tridiagonal,
     matrix_bytes,
-    spectral_density,
-    top_eigen,
 )
 from toylab.landscape.decompose import (
     ClassStructure,
@@ -72,6 +67,16 @@ from toylab.landscape.slices import (
     project_trajectory,
     random_direction,
     trajectory_pca,
+)
+from toylab.landscape.spectra import (
+    TOP_EIGEN_METHODS,
+    SpectralDensity,
+    Spectrum,
+    eigendecomposition,
+    eigh_bytes,
+    lanczos_tridiagonal,
+    spectral_density,
+    top_eigen,
 )
 from toylab.landscape.subspace import (
     GradientOverlap,

@@ -20,8 +20,8 @@ of the layer's input and a pulled-back cotangent, so ``G = A^T A / n`` is one BL
 the rank-reduced factor rows ``A`` (:data:`GRAM_FACTORS`), and for piecewise-linear nets the
 residual ``R`` has closed-form off-diagonal layer blocks (its diagonal layer blocks are exactly
 zero); see :func:`_layer_factors`. An estimate of the peak memory is checked against
-``max_bytes`` before anything is allocated. The iterative path (:func:`top_eigen`,
-:func:`spectral_density`) only ever forms products.
+``max_bytes`` before anything is allocated. :func:`curvature_operator` gives the matrix-free
+products that the iterative eigen-solvers of :mod:`toylab.landscape.spectra` use.
 """
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ from __future__ import annotations
 import contextlib
 import os
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
 import scipy.sparse.linalg
-from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from toylab.landscape.problem import Problem, Spec, float64, logits_of, loss_of, resolve
@@ -226,6 +224,7 @@ def _layer_factors(theta, X, y, weight, n_total, spec, residual):
 
 
 def check_curvature(curvature: str) -> str:
+    """``curvature`` if it names an entry of :data:`CURVATURES`, else a ValueError listing them."""
     if curvature not in CURVATURES:
         raise ValueError(f"curvature={curvature!r} is unknown; choose one of {sorted(CURVATURES)}")
     return curvature
@@ -251,13 +250,8 @@ def matrix_bytes(widths, n_points: int, *, chunk: int = DEFAULT_CHUNK,
     return 2 * 8 * size * size + per_point + 8 * size * size // 2
 
 
-def eigh_bytes(size: int, *, vectors: bool = True) -> int:
-    """Estimated extra bytes of a LAPACK ``syevd`` of a ``(size, size)`` float64 matrix: the
-    working copy, plus ``2 size^2`` workspace when eigenvectors are wanted."""
-    return 8 * size * size * (3 if vectors else 1)
-
-
-def _check_memory(needed: int, max_bytes: float, what: str) -> None:
+def check_memory(needed: int, max_bytes: float, what: str) -> None:
+    """A ValueError pointing to the iterative path when ``needed > max_bytes``."""
     if needed > max_bytes:
         raise ValueError(
             f"{what} needs about {needed / 2**30:.2f} GiB > max_bytes={max_bytes / 2**30:.2f} "
@@ -358,8 +352,8 @@ def problem_matrix(p: Problem, curvature: str = "hessian", *, method: str = "aut
     elif method == "blocks" and _blocks_apply(p, curvature) is not None:
         raise ValueError(f"method='blocks' does not apply: {_blocks_apply(p, curvature)}; "
                          "use method='hvp'")
-    _check_memory(matrix_bytes(widths, n, chunk=chunk, method=method), max_bytes,
-                  f"the exact {curvature} of P={p.n_params} parameters on {n} points")
+    check_memory(matrix_bytes(widths, n, chunk=chunk, method=method), max_bytes,
+                 f"the exact {curvature} of P={p.n_params} parameters on {n} points")
     return MATRIX_METHODS[method](p, curvature, int(chunk))
 
 
@@ -377,7 +371,8 @@ def curvature_matrix(net, X, y, *, curvature: str = "hessian", activation: str |
             :data:`MATRIX_METHODS`; both are exact and agree to round-off.
         chunk: basis vectors per vmapped batch of products (memory vs speed).
         max_bytes: limit for the estimated peak memory (:func:`matrix_bytes`); above it a
-            ``ValueError`` points to :func:`top_eigen` / :func:`spectral_density`.
+            ``ValueError`` points to :func:`toylab.landscape.top_eigen` /
+            :func:`toylab.landscape.spectral_density`.
     Returns:
         ``M: (P, P)`` float64 with column ``j`` equal to ``M e_j`` (not symmetrised).
     """
@@ -395,61 +390,7 @@ def hessian(net, X, y, *, activation: str | None = None, loss: str = "cross_entr
                             method=method, chunk=chunk, max_bytes=max_bytes)
 
 
-class Spectrum(NamedTuple):
-    """Eigenpairs in descending order of eigenvalue.
-
-    Attributes:
-        eigenvalues: ``(k,)`` descending.
-        eigenvectors: ``(P, k)`` orthonormal columns (column ``j`` for ``eigenvalues[j]``), or
-            ``None`` when only values were asked for.
-    """
-
-    eigenvalues: np.ndarray
-    eigenvectors: np.ndarray | None
-
-
-def eigendecomposition(M, *, k: int | None = None, vectors: bool = True,
-                       max_bytes: float = MAX_BYTES) -> Spectrum:
-    """Eigendecomposition of a symmetric matrix in descending order (LAPACK via
-    ``scipy.linalg.eigh``: ``syevd`` for the full spectrum, ``syevr`` for the top ``k``).
-
-    Args:
-        M: ``(P, P)`` symmetric (only its lower triangle is read).
-        k: number of top eigenpairs, or ``None`` for all ``P``.
-        vectors: also return eigenvectors.
-        max_bytes: limit for the estimated LAPACK working memory (:func:`eigh_bytes`).
-    Returns:
-        :class:`Spectrum`.
-    """
-    M = np.asarray(M, np.float64)
-    if M.ndim != 2 or M.shape[0] != M.shape[1]:
-        raise ValueError(f"M has shape {M.shape}; need a square (P, P) matrix")
-    if not np.all(np.isfinite(M)):
-        raise ValueError("M contains NaN or inf; check the network parameters and data")
-    size = M.shape[0]
-    k = size if k is None else check_k(k, size, "eigendecomposition")
-    _check_memory(eigh_bytes(size, vectors=vectors), max_bytes,
-                  f"the eigendecomposition of a {size} x {size} matrix")
-    subset = None if k == size else (size - k, size - 1)
-    with dense_blas(size):
-        out = scipy.linalg.eigh(M, eigvals_only=not vectors, subset_by_index=subset,
-                                driver="evd" if subset is None else "evr")
-    values, vecs = (out, None) if not vectors else out
-    return Spectrum(values[::-1].copy(), None if vecs is None else vecs[:, ::-1].copy())
-
-
-def check_k(k, size: int, where: str, *, strict: bool = False) -> int:
-    """``1 <= k <= size`` (``< size`` if ``strict``), else a ValueError naming ``k``."""
-    hi = size - 1 if strict else size
-    if int(k) != k or not 1 <= k <= hi:
-        raise ValueError(
-            f"k={k!r} is out of range for {where} with P={size} parameters; need 1 <= k <= {hi}"
-            + (" (ARPACK needs k < P; use method='exact' for all eigenpairs)" if strict else "")
-        )
-    return int(k)
-
-
-# ----------------------------------------------------------------------------- iterative path
+# ----------------------------------------------------------------------------- matrix-free products
 
 
 def problem_operator(p: Problem, curvature: str = "hessian") -> scipy.sparse.linalg.LinearOperator:
@@ -476,152 +417,3 @@ def curvature_operator(net, X, y, *, curvature: str = "hessian", activation: str
         ``scipy.sparse.linalg.LinearOperator`` (symmetric; ``matvec == rmatvec``).
     """
     return problem_operator(resolve(net, X, y, activation=activation, loss=loss), curvature)
-
-
-def _top_lanczos(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
-                 chunk: int, max_bytes: float) -> Spectrum:
-    check_k(k, p.n_params, "top_eigen(method='lanczos')", strict=True)
-    v0 = np.random.default_rng(seed).standard_normal(p.n_params)
-    values, vecs = scipy.sparse.linalg.eigsh(problem_operator(p, curvature), k=k, which="LA",
-                                             v0=v0, tol=tol)
-    order = np.argsort(values)[::-1]
-    return Spectrum(values[order], vecs[:, order])
-
-
-def _top_exact(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
-               chunk: int, max_bytes: float) -> Spectrum:
-    check_k(k, p.n_params, "top_eigen(method='exact')")
-    M = problem_matrix(p, curvature, chunk=chunk, max_bytes=max_bytes)
-    return eigendecomposition(M, k=k, max_bytes=max_bytes)
-
-
-TOP_EIGEN_METHODS: dict[str, Callable[..., Spectrum]] = {
-    "lanczos": _top_lanczos,
-    "exact": _top_exact,
-}
-"""``lanczos``: ARPACK's implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``) on
-jitted products; ``exact``: full matrix then LAPACK ``syevr`` for the top ``k``."""
-
-
-def problem_top_eigen(p: Problem, k: int, *, curvature: str = "hessian", method: str = "lanczos",
-                      seed: int = 0, tol: float = 0.0, chunk: int = DEFAULT_CHUNK,
-                      max_bytes: float = MAX_BYTES) -> Spectrum:
-    """Top-``k`` eigenpairs of a resolved problem's curvature (call inside float64)."""
-    check_curvature(curvature)
-    if method not in TOP_EIGEN_METHODS:
-        raise ValueError(f"method={method!r} is unknown; choose one of {sorted(TOP_EIGEN_METHODS)}")
-    return TOP_EIGEN_METHODS[method](p, k, curvature, seed=seed, tol=tol, chunk=chunk,
-                                     max_bytes=max_bytes)
-
-
-@float64
-def top_eigen(net, X, y, k: int, *, curvature: str = "hessian", method: str = "lanczos",
-              activation: str | None = None, loss: str = "cross_entropy", seed: int = 0,
-              tol: float = 0.0, chunk: int = DEFAULT_CHUNK,
-              max_bytes: float = MAX_BYTES) -> Spectrum:
-    """The ``k`` largest (algebraic) eigenpairs of a curvature matrix.
-
-    Args:
-        net, X, y, activation, loss: as :func:`curvature_matrix`.
-        k: number of eigenpairs; ``1 <= k < P`` for ``lanczos``.
-        curvature: name in :data:`CURVATURES`.
-        method: name in :data:`TOP_EIGEN_METHODS`; ``lanczos`` never forms the matrix.
-        seed: seed of the Lanczos start vector (results are deterministic given it).
-        tol: ARPACK relative accuracy (0 = machine precision).
-    Returns:
-        :class:`Spectrum` with ``k`` descending eigenvalues and ``(P, k)`` eigenvectors.
-    """
-    p = resolve(net, X, y, activation=activation, loss=loss)
-    return problem_top_eigen(p, k, curvature=curvature, method=method, seed=seed, tol=tol,
-                             chunk=chunk, max_bytes=max_bytes)
-
-
-# ----------------------------------------------------------------------------- SLQ
-
-
-def lanczos_tridiagonal(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarray,
-                        n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Lanczos tridiagonalisation with full reorthogonalisation (Golub & Van Loan 2013,
-    Alg. 10.1.1 + classical Gram-Schmidt applied twice against all previous vectors).
-
-    Stops early on breakdown (an invariant Krylov subspace), where the quadrature it feeds is
-    exact. scipy's ARPACK does not expose the tridiagonal matrix, hence this routine.
-
-    Args:
-        matvec: symmetric ``(P,) -> (P,)``.
-        v0: ``(P,)`` non-zero start vector.
-        n_steps: at most this many steps (``<= P``).
-    Returns:
-        ``(alpha (m,), beta (m - 1,))``: diagonal and off-diagonal of ``T = Q^T M Q``.
-    """
-    size = v0.shape[0]
-    Q = np.zeros((n_steps, size))
-    alpha, beta = [], []
-    q = v0 / np.linalg.norm(v0)
-    for j in range(n_steps):
-        Q[j] = q
-        w = matvec(q)
-        alpha.append(q @ w)
-        for _ in range(2):
-            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
-        b = np.linalg.norm(w)
-        if j == n_steps - 1 or b <= 1e-10 * max(np.abs(alpha).max(), np.finfo(float).tiny):
-            break
-        beta.append(b)
-        q = w / b
-    return np.asarray(alpha), np.asarray(beta)
-
-
-class SpectralDensity(NamedTuple):
-    """Stochastic Lanczos quadrature of a curvature's spectrum (Ubaru, Chen & Saad 2017;
-    Ghorbani, Krishnan & Xiao 2019).
-
-    For start vector ``l`` the Gauss quadrature nodes ``theta_lj`` (Ritz values) and weights
-    ``tau_lj`` (squared first components of the eigenvectors of ``T``) satisfy
-    ``sum_j tau_lj theta_lj^s = v_l^T M^s v_l / |v_l|^2`` exactly for ``s < 2 m``.
-
-    Attributes:
-        nodes: ``(n_vectors, m)``; weights: ``(n_vectors, m)``, each row summing to 1 (rows of
-        runs that stopped early are zero-padded).
-    """
-
-    nodes: np.ndarray
-    weights: np.ndarray
-
-    def density(self, grid, sigma: float) -> np.ndarray:
-        """Gaussian-smoothed density ``phi(t) = mean_l sum_j tau_lj N(t; theta_lj, sigma^2)``
-        (Ghorbani et al. 2019, Eq. 3) at ``grid: (G,)``; integrates to 1."""
-        if not sigma > 0:
-            raise ValueError(f"sigma={sigma!r} must be a positive kernel width")
-        grid = np.asarray(grid, np.float64)
-        kernel = norm.pdf(grid[:, None, None], loc=self.nodes, scale=sigma)
-        return np.einsum("lj,glj->g", self.weights, kernel) / self.nodes.shape[0]
-
-
-@float64
-def spectral_density(net, X, y, *, n_vectors: int = 8, n_steps: int = 80,
-                     curvature: str = "hessian", activation: str | None = None,
-                     loss: str = "cross_entropy", seed: int = 0) -> SpectralDensity:
-    """Stochastic Lanczos quadrature (SLQ) of the curvature's spectral density.
-
-    Args:
-        net, X, y, activation, loss, curvature: as :func:`curvature_matrix`.
-        n_vectors: Rademacher start vectors (Ubaru et al. 2017, Alg. 1).
-        n_steps: Lanczos steps per vector (clipped to ``P``).
-        seed: seed of the start vectors.
-    Returns:
-        :class:`SpectralDensity`.
-    """
-    p = resolve(net, X, y, activation=activation, loss=loss)
-    for name, value in (("n_vectors", n_vectors), ("n_steps", n_steps)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive int")
-    op = problem_operator(p, curvature)
-    steps = min(int(n_steps), p.n_params)
-    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_vectors, p.n_params))
-    nodes, weights = np.zeros((n_vectors, steps)), np.zeros((n_vectors, steps))
-    for l, v0 in enumerate(signs):
-        alpha, beta = lanczos_tridiagonal(op.matvec, v0, steps)
-        theta, S = scipy.linalg.eigh_tridiagonal(alpha, beta)
-        nodes[l, : theta.size], weights[l, : theta.size] = theta, S[0] ** 2
-    return SpectralDensity(nodes, weights)

@@ -31,12 +31,11 @@ from toylab.landscape.curvature import (
     DEFAULT_CHUNK,
     MAX_BYTES,
     OUTPUT_FACTORS,
-    Spectrum,
     curvature_matrix,
     problem_matrix,
-    problem_top_eigen,
 )
-from toylab.landscape.problem import Spec, float64, logits_of, resolve
+from toylab.landscape.spectra import Spectrum, problem_top_eigen
+from toylab.landscape.problem import float64, logits_of, resolve
 from toylab.landscape.subspace import captured_fraction, subspace_overlap
 from toylab.models import LOSSES
 

@@ -13,7 +13,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import scipy.linalg
 
-from toylab.landscape.curvature import DEFAULT_CHUNK, MAX_BYTES, Spectrum, problem_top_eigen
+from toylab.landscape.curvature import DEFAULT_CHUNK, MAX_BYTES
+from toylab.landscape.spectra import Spectrum, problem_top_eigen
 from toylab.landscape.problem import Problem, float64, problem_gradient, resolve
 
 ORTHONORMAL_TOL = 1e-8
