@@ -11,6 +11,7 @@ from toylab.compare import featureviz as fv
 from toylab.data import GaussianMixture, xor
 from toylab.exact import geometry as geo
 from toylab.exact import neuron_extrema, partition, superlevel_area
+from toylab.exact.gaussian import mixture_polygon_moments, pad_csr
 from toylab.exact.population import population_partition
 
 BOX = np.array([[-3.0, 3.0], [-2.0, 2.0]])
@@ -109,6 +110,21 @@ def test_top_quantile_matches_monte_carlo_within_4_se(quantile_case, neuron):
     assert fv.mass_in(p, dist, (0, neuron), tq.threshold) == pytest.approx(q, abs=1e-9)
 
 
+@pytest.mark.parametrize("level", [0.0, 0.1, 0.5, 0.9, 1.0])
+def test_superlevel_mass_reusing_region_moments_equals_integrating_the_clipped_set(
+        quantile_case, level):
+    """Regions wholly above the threshold come from the PopulationPartition's cached moments;
+    the independent path clips every region and integrates the polygons afresh."""
+    dist, _, p, _ = quantile_case
+    for neuron in [(0, i) for i in range(p.widths[1])] + [(1, 0)]:
+        ext = neuron_extrema(p, neuron)
+        t = ext.min + level * (ext.max - ext.min)
+        verts, counts = fv.superlevel_polygons(p, neuron, t)
+        direct = (np.asarray(dist.weights) @ mixture_polygon_moments(
+            pad_csr(verts, counts), dist).m0).sum() if len(counts) else 0.0
+        assert fv.mass_in(p, dist, neuron, t) == pytest.approx(direct, rel=1e-12, abs=1e-15)
+
+
 def test_top_quantile_on_plateaus():
     dist = GaussianMixture([[0.0, 0.0], [3.0, 0.0]], 1.0)
     # hard_tanh saturates at 1 for x0 > 1: far more than q of the mass sits on the top plateau
@@ -121,7 +137,7 @@ def test_top_quantile_on_plateaus():
     p = population_partition(rare, dist, activation="relu")
     q = 0.2
     tq = fv.top_quantile(p, dist, (0, 0), q)
-    mass, first = fv._superlevel_moments(p, dist, fv._neuron_map(p, (0, 0)), 1e-12)
+    mass, first = fv._superlevel_moments(p, fv._neuron_map(p, (0, 0)), 1e-12)
     assert mass < q and tq.threshold == pytest.approx(0.0, abs=1e-9)
     assert tq.mean == pytest.approx(first / q, rel=1e-6)
 

@@ -1,5 +1,6 @@
-"""compare.neurons: quadrature exactness, target moments vs closed forms, correlations vs Monte
-Carlo (4 SE), exact segment distances, fold depth, kinds, bad input."""
+"""compare.region_quadrature and compare.neurons: quadrature exactness, target moments vs closed
+forms, correlations vs Monte Carlo (4 SE), fold depth, kinds, bad input (segment distances
+are tested with toylab.exact.geometry)."""
 
 from math import factorial
 
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toylab.compare import neurons as cn
+from toylab.compare import region_quadrature as rq
 from toylab.data import GaussianMixture, curved, xor
 from toylab.exact import folds
 from toylab.exact.gaussian import mixture_polygon_moments
@@ -37,7 +39,7 @@ def test_triangle_rule_is_exact_up_to_degree_2n_minus_2(order, a, b):
     """On the reference triangle, int x^a y^b = a! b! / (a + b + 2)! (Dirichlet integral)."""
     if a + b > 2 * order - 2:
         return
-    rule = cn.triangle_rule(order)
+    rule = rq.triangle_rule(order)
     tri = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     X = rule.bary @ tri
     approx = 0.5 * np.sum(rule.weights * X[:, 0] ** a * X[:, 1] ** b)
@@ -49,13 +51,13 @@ def test_fan_and_subdivision_tile_the_polygons():
     square = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 1.0], [0.0, 1.0]])
     pent = np.array([[0.0, 0.0], [1.0, 0.0], [1.5, 1.0], [0.5, 2.0], [-0.5, 1.0]])
     verts = np.concatenate([square, pent])
-    tris, owner = cn.fan_triangles(verts, np.array([4, 5]))
+    tris, owner = rq.fan_triangles(verts, np.array([4, 5]))
     assert owner.tolist() == [0, 0, 1, 1, 1]
     def area(t):
         (ax, ay), (bx, by) = (t[:, 1] - t[:, 0]).T, (t[:, 2] - t[:, 0]).T
         return 0.5 * np.abs(ax * by - ay * bx)
     assert area(tris[owner == 0]).sum() == pytest.approx(2.0)
-    kids = cn.subdivide(tris)
+    kids = rq.subdivide(tris)
     assert kids.shape == (4 * len(tris), 3, 2)
     assert area(kids).reshape(-1, 4).sum(1) == pytest.approx(area(tris))
 
@@ -64,7 +66,7 @@ def test_fan_and_subdivision_tile_the_polygons():
 def test_region_integrals_match_closed_form_polygon_moments(dist):
     """g = 1 and g = x_0 have closed-form region moments (toylab.exact.gaussian)."""
     p = population_partition(_net(1), dist, activation="relu")
-    ri = cn.region_integrals(p, dist, lambda X, r: np.column_stack([np.ones(len(X)), X[:, 0]]),
+    ri = rq.region_integrals(p, dist, lambda X, r: np.column_stack([np.ones(len(X)), X[:, 0]]),
                              rtol=1e-8)
     mom = mixture_polygon_moments(p.polygons, dist)
     w = np.asarray(dist.weights)
@@ -82,7 +84,7 @@ def test_mean_log_density_matches_closed_form():
     """E[log N_k(X)] = -log 2pi - log det(S_k)/2 - sum_j w_j [tr(S_k^-1 S_j) + d_jk' S_k^-1 d_jk]/2."""
     dist = curved()
     p = population_partition(_net(2), dist, activation="relu")
-    ri = cn.region_integrals(p, dist, lambda X, r: dist.component_log_density(X)
+    ri = rq.region_integrals(p, dist, lambda X, r: dist.component_log_density(X)
                              - np.log(dist.weights), rtol=1e-9)
     for k, (mk, Sk) in enumerate(zip(dist.means, dist.covs)):
         P = np.linalg.inv(Sk)
@@ -98,7 +100,7 @@ def test_affine_target_correlation_matches_exact_second_moments():
     net = _net(3, (2, 4, 3, 2))
     p = population_partition(net, dist, activation="relu")
     u, b0 = np.array([0.7, -1.3]), 0.4
-    ri = cn.region_integrals(p, dist, lambda X, r: (X @ u + b0)[:, None], rtol=1e-9)
+    ri = rq.region_integrals(p, dist, lambda X, r: (X @ u + b0)[:, None], rtol=1e-9)
     mom = mixture_polygon_moments(p.polygons, dist)
     w = np.asarray(dist.weights)
     m0, m1, m2 = w @ mom.m0, np.tensordot(w, mom.m1, 1), np.tensordot(w, mom.m2, 1)
@@ -110,32 +112,7 @@ def test_affine_target_correlation_matches_exact_second_moments():
     assert np.all(np.abs(approx - exact) <= bound + 1e-11)
 
 
-# ----------------------------------------------------------------------------- distances
-
-
-segments = st.lists(st.tuples(*[st.floats(-3, 3)] * 4), min_size=1, max_size=40)
-
-
-@settings(max_examples=20, deadline=None)
-@given(segs=segments, seed=st.integers(0, 100))
-def test_segment_distance_equals_brute_force(segs, seed):
-    """Pruned distances equal the plain minimum over all segments, including zero-length,
-    collinear and duplicated segments."""
-    S = np.array(segs, float).reshape(-1, 2, 2)
-    S = np.concatenate([S, S[:1], S[:1, ::-1]])  # duplicates, reversed
-    X = np.random.default_rng(seed).normal(size=(500, 2)) * 3
-    brute = np.sqrt(((X[:, None] - S[None, :, 0]) ** 2).sum(-1))  # endpoint distances
-    d = cn.segment_distance(X, S)
-    assert np.all(d <= brute.min(1) + 1e-12)
-    dirs = S[:, 1] - S[:, 0]
-    L2 = np.maximum((dirs ** 2).sum(-1), 1e-300)
-    t = np.clip(((X[:, None] - S[None, :, 0]) * dirs).sum(-1) / L2, 0, 1)
-    exact = np.sqrt(((X[:, None] - S[None, :, 0] - t[..., None] * dirs) ** 2).sum(-1)).min(1)
-    np.testing.assert_allclose(d, exact, rtol=1e-12, atol=1e-12)
-
-
-def test_segment_distance_of_empty_set_is_inf():
-    assert np.all(np.isinf(cn.segment_distance(np.zeros((3, 2)), np.zeros((0, 2, 2)))))
+# ----------------------------------------------------------------------------- folds
 
 
 def test_fold_depth_of_a_first_layer_neuron_is_the_mahalanobis_line_distance():
@@ -231,7 +208,7 @@ def test_classify_follows_the_thresholds():
 
 def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="order=0"):
-        cn.triangle_rule(0)
+        rq.triangle_rule(0)
     with pytest.raises(ValueError, match="corr=2"):
         cn.KindThresholds(corr=2.0)
     with pytest.raises(ValueError, match="dead_mass"):
@@ -241,5 +218,5 @@ def test_bad_input_names_the_argument():
             [[0, 0], [1, 1], [2, 0]], 1.0), activation="relu")
     dist = xor()
     with pytest.raises(ValueError, match="rtol"):
-        cn.region_integrals(population_partition(_net(0), dist, activation="relu"), dist,
+        rq.region_integrals(population_partition(_net(0), dist, activation="relu"), dist,
                             lambda X, r: X, rtol=0.0)

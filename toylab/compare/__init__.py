@@ -5,8 +5,9 @@ Modules:
 
 * :mod:`toylab.compare.neurons` -- every neuron's exact response function against the class
   log-odds, component log-densities and signed distances to the Bayes and learned decision
-  boundaries (exact moments + adaptive Gauss-Legendre quadrature per linear region), its fold
-  geometry, and a classification into neuron kinds;
+  boundaries, its fold geometry, and a classification into neuron kinds;
+* :mod:`toylab.compare.region_quadrature` -- per-region moments of non-polynomial targets under
+  a mixture (adaptive Gauss-Legendre quadrature on the triangles of a partition);
 * :mod:`toylab.compare.featureviz` -- gradient-ascent feature visualisation and top-k dataset
   examples against the exact maximiser, superlevel sets and quantile sets;
 * :mod:`toylab.compare.landscape_neurons` -- the exact first-order change of neurons, decision
@@ -70,23 +71,26 @@ from toylab.compare.landscape_neurons import (
 )
 
 from toylab.compare.neurons import (
+    BAYES_TRACE_TOL,
     KINDS,
     Kinds,
     KindThresholds,
     NeuronProfile,
-    RegionIntegrals,
     Targets,
-    bayes_segments,
     classify,
-    fan_triangles,
     fold_depth,
     fold_distance,
     kind_fractions,
     neuron_profile,
-    region_integrals,
-    segment_distance,
-    subdivide,
     targets,
+)
+
+from toylab.compare.region_quadrature import (
+    RegionIntegrals,
+    TriangleRule,
+    fan_triangles,
+    region_integrals,
+    subdivide,
     triangle_rule,
 )
 

@@ -36,11 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
 
-from toylab.compare.neurons import segment_distance
 from toylab.exact import geometry as geo
 from toylab.exact.boundary import neuron_extrema
 from toylab.exact.gaussian import mixture_polygon_moments, pad_csr
 from toylab.exact.partition import Partition, neuron_address
+from toylab.exact.population import PopulationPartition, as_population
 from toylab.models import activations, as_layers
 
 
@@ -134,6 +134,21 @@ def _neuron_map(p: Partition, neuron) -> tuple[np.ndarray, np.ndarray]:
     return A[:, :, i], c[:, i]
 
 
+def _clip_to_superlevel(p: Partition, a_c, threshold: float):
+    """Every region of ``p`` clipped to ``{f >= threshold}`` for the affine pieces ``a_c`` of
+    ``f``: ``(verts, counts (R,), whole (R,))``, ``whole`` marking regions that lie entirely
+    in the set (every vertex on the kept side after snapping)."""
+    a, c = a_c
+    reg = p.region_of_vertex
+    av, cv = a[reg], c[reg] - float(threshold)
+    s = p.vertices[:, 0] * av[:, 0] + p.vertices[:, 1] * av[:, 1] + cv
+    tol = geo.affine_tol(av, cv, geo.length_scale(p.domain))
+    verts, counts = geo.clip_halfplane(p.vertices, p.counts, s, tol)
+    snapped = np.where(np.abs(s) > tol, s, 0.0)
+    whole = np.minimum.reduceat(snapped, geo.offsets_of(p.counts)[:-1]) >= 0
+    return verts, counts, whole
+
+
 def superlevel_polygons(p: Partition, neuron, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """The exact superlevel set ``{u in domain: f(u) >= threshold}`` of a neuron's
     post-activation as convex polygons (each region clipped by the half-plane of its affine
@@ -142,12 +157,7 @@ def superlevel_polygons(p: Partition, neuron, threshold: float) -> tuple[np.ndar
     Returns:
         ``verts (V, 2)``, ``counts (P,)`` (CSR, every count >= 3).
     """
-    a, c = _neuron_map(p, neuron)
-    reg = p.region_of_vertex
-    av, cv = a[reg], c[reg] - float(threshold)
-    s = p.vertices[:, 0] * av[:, 0] + p.vertices[:, 1] * av[:, 1] + cv
-    verts, counts = geo.clip_halfplane(p.vertices, p.counts, s,
-                                       geo.affine_tol(av, cv, geo.length_scale(p.domain)))
+    verts, counts, _ = _clip_to_superlevel(p, _neuron_map(p, neuron), threshold)
     keep = counts >= 3
     return verts[np.repeat(keep, counts)], counts[keep]
 
@@ -162,31 +172,40 @@ def distance_to_set(X: np.ndarray, verts: np.ndarray, counts: np.ndarray,
     out_pts = ~np.asarray(inside, bool)
     if out_pts.any():
         edges = np.stack([verts, verts[geo.next_index(counts)]], 1)
-        out[out_pts] = segment_distance(X[out_pts], edges)
+        out[out_pts] = geo.segment_distance(X[out_pts], edges)
     return out
 
 
-def _superlevel_moments(p: Partition, dist, a_c, threshold: float) -> tuple[float, float]:
-    """``(P(f >= t), E[f 1{f >= t}])`` under ``dist`` over ``p``'s domain (exact)."""
+def _superlevel_moments(p: PopulationPartition, a_c, threshold: float) -> tuple[float, float]:
+    """``(P(f >= t), E[f 1{f >= t}])`` under ``p.dist`` over ``p``'s domain (exact).
+
+    Regions entirely in ``{f >= t}`` contribute their moments as integrated once by the
+    :class:`~toylab.exact.population.PopulationPartition`; only the regions the level line
+    cuts are clipped and integrated (closed-form Gaussian polygon moments).
+    """
     a, c = a_c
-    reg = p.region_of_vertex
-    av, cv = a[reg], c[reg] - threshold
-    s = p.vertices[:, 0] * av[:, 0] + p.vertices[:, 1] * av[:, 1] + cv
-    verts, counts = geo.clip_halfplane(p.vertices, p.counts, s,
-                                       geo.affine_tol(av, cv, geo.length_scale(p.domain)))
-    keep = counts >= 3
-    if not keep.any():
-        return 0.0, 0.0
-    owner = np.flatnonzero(keep)
-    mom = mixture_polygon_moments(pad_csr(verts[np.repeat(keep, counts)], counts[keep]), dist)
-    w = np.asarray(dist.weights)
-    m0, m1 = w @ mom.m0, np.tensordot(w, mom.m1, 1)
-    return float(m0.sum()), float(np.sum(m1 * a[owner]) + m0 @ c[owner])
+    verts, counts, whole = _clip_to_superlevel(p, a_c, threshold)
+    cut = (counts >= 3) & ~whole
+    mom = p.moments
+    m0, m1 = mom.m0[whole], mom.m1[whole]
+    mass = m0.sum()
+    first = np.sum(m1 * a[whole]) + m0 @ c[whole]
+    if cut.any():
+        piece = mixture_polygon_moments(pad_csr(verts[np.repeat(cut, counts)], counts[cut]),
+                                        p.dist)
+        w = np.asarray(p.dist.weights)
+        m0, m1 = w @ piece.m0, np.tensordot(w, piece.m1, 1)
+        mass += m0.sum()
+        first += np.sum(m1 * a[cut]) + m0 @ c[cut]
+    return float(mass), float(first)
 
 
 def mass_in(p: Partition, dist, neuron, threshold: float) -> float:
-    """Exact ``P(X in domain, f(X) >= threshold)`` for a neuron's post-activation ``f``."""
-    return _superlevel_moments(p, dist, _neuron_map(p, neuron), float(threshold))[0]
+    """Exact ``P(X in domain, f(X) >= threshold)`` for a neuron's post-activation ``f``
+    (``p`` a partition, or a :class:`~toylab.exact.population.PopulationPartition` of
+    ``dist`` whose region moments are then reused)."""
+    return _superlevel_moments(as_population(p, dist), _neuron_map(p, neuron),
+                               float(threshold))[0]
 
 
 class TopQuantile(NamedTuple):
@@ -211,14 +230,15 @@ def top_quantile(p: Partition, dist, neuron, q: float, *, xtol: float = 1e-12) -
     """
     if not 0 < q < 1:
         raise ValueError(f"q={q!r} must lie in (0, 1), e.g. k / n for the top k of n examples")
-    a_c = _neuron_map(p, neuron)
-    ext = neuron_extrema(p, neuron)
+    pp = as_population(p, dist)  # whole regions: integrated once, not per Brent step
+    a_c = _neuron_map(pp, neuron)
+    ext = neuron_extrema(pp, neuron)
     span = max(ext.max - ext.min, 1e-300)
-    if _superlevel_moments(p, dist, a_c, ext.max)[0] >= q:  # a top plateau holds q already
+    if _superlevel_moments(pp, a_c, ext.max)[0] >= q:  # a top plateau holds q already
         return TopQuantile(q, ext.max, ext.max)
-    t = brentq(lambda t: _superlevel_moments(p, dist, a_c, t)[0] - q, ext.min, ext.max,
+    t = brentq(lambda t: _superlevel_moments(pp, a_c, t)[0] - q, ext.min, ext.max,
                xtol=xtol * span, rtol=4 * np.finfo(float).eps)
-    mass_gt, first_gt = _superlevel_moments(p, dist, a_c, t + xtol * span)
+    mass_gt, first_gt = _superlevel_moments(pp, a_c, t + xtol * span)
     return TopQuantile(q, t, (first_gt + t * (q - mass_gt)) / q)
 
 
@@ -296,6 +316,7 @@ def score_neurons(p_box: Partition, p_pop: Partition, dist, fv_points: np.ndarra
         if not 0 < value < 1:
             raise ValueError(f"{name}={value!r} must lie in (0, 1) (a fraction of the range)")
     ids = _hidden_ids(p_box.widths)
+    p_pop = as_population(p_pop, dist)
     fv_points = np.asarray(fv_points, np.float64)
     if fv_points.shape[:1] + fv_points.shape[2:] != (len(ids), 2):
         raise ValueError(f"fv_points has shape {fv_points.shape}; need ({len(ids)}, starts, 2)"
