@@ -17,7 +17,9 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import brentq
 
 from toylab import data
-from toylab.data import DISTRIBUTIONS, GaussianMixture, _bayes_error_quadrature, make
+from toylab.data import DISTRIBUTIONS, GaussianMixture, make
+from toylab.data.bayes import bayes_error_quadrature
+from toylab.data.quadrature import split_points
 
 Z = 4.0  # standard errors allowed in every statistical check (fixed seeds: deterministic)
 
@@ -222,7 +224,7 @@ CLOSED_FORM_CASES = {
 @pytest.mark.parametrize("case", CLOSED_FORM_CASES)
 def test_quadrature_reproduces_closed_form(case):
     gm = CLOSED_FORM_CASES[case]
-    closed, quad = gm.bayes_error_with_bound(), _bayes_error_quadrature(gm)
+    closed, quad = gm.bayes_error_with_bound(), bayes_error_quadrature(gm)
     assert closed.method == "closed_form" and quad.method == "quadrature"
     assert abs(closed.value - quad.value) <= min(1e-6, quad.error_bound + closed.error_bound)
 
@@ -236,7 +238,7 @@ def test_closed_form_equal_priors_is_phi_of_half_mahalanobis():
 @settings(max_examples=8, deadline=None, derandomize=True)
 @given(mixtures(dims=(1, 2), max_components=2, shared_cov=True, n_classes=2))
 def test_quadrature_matches_closed_form_on_random_shared_covariance(gm):
-    closed, quad = gm.bayes_error_with_bound(), _bayes_error_quadrature(gm)
+    closed, quad = gm.bayes_error_with_bound(), bayes_error_quadrature(gm)
     assert closed.method == "closed_form"
     assert abs(closed.value - quad.value) <= min(1e-6, quad.error_bound + closed.error_bound)
 
@@ -291,7 +293,7 @@ def test_split_points_include_the_exact_vertical_tangencies_of_a_conic(gm):
     f = gm.bayes_boundary(0, 1, symbols=x)
     exact = [float(sol[x[0]]) for sol in sympy.solve([f, sympy.diff(f, x[1])], x, dict=True)]
     assert len(exact) == 2  # an ellipse inside the box: its left and right extremes
-    split = data._split_points(gm, box)
+    split = split_points(gm, box)
     assert all(np.min(np.abs(split - e)) < 1e-12 * (1 + abs(e)) for e in exact)
 
 
