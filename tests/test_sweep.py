@@ -25,7 +25,13 @@ from toylab.sweep import (
     run_sweep,
     shape_groups,
 )
-from toylab.train import TrainConfig, TrainingDiverged, resolve_devices, sharded_program
+from toylab.train import (
+    TrainConfig,
+    TrainingDiverged,
+    resolve_devices,
+    sharded_program,
+    train_ensemble,
+)
 
 BASE = TrainConfig(widths=(2, 6, 3), steps=30, snapshot_every=10, optimizer="sgd",
                    learning_rate=0.05)
@@ -173,6 +179,9 @@ def test_plan_balances_calls_and_pads_to_whole_chunks():
                                               devices=1).single_call_estimate * 0.6)
     assert tight.calls > 1 and tight.padded_runs == tight.calls * tight.runs_per_call
     assert tight.padded_runs - 64 < tight.calls * 4  # at most one partial chunk per call
+    per_run = plan_memory(BASE.spec, 96, 10, seed_chunk=4, devices=2, per_run_data=True)
+    # every run's data set on the host (16 padded runs) and one call's on the device, not one
+    assert per_run.estimate - plan.estimate == (16 + 16 - 1) * plan.data_bytes
 
 
 @pytest.mark.parametrize(
@@ -204,8 +213,12 @@ def test_conflicting_shapes_are_reported(sample):
         grid(BASE, activation="relu")
     with pytest.raises(TypeError, match=r"configs\[0\]"):
         run_sweep([{"widths": (2, 4, 3)}], X, y, 2)
-    with pytest.raises(ValueError, match="one \\(n, d\\) data set"):
-        run_sweep(BASE, X[None], y[None], 2)
+    with pytest.raises(ValueError, match=r"2 data sets but seeds has 3"):
+        run_sweep(BASE, np.stack([X, X]), np.stack([y, y]), 3)
+    with pytest.raises(ValueError, match=r"leading axis of a 4-d X is the config"):
+        run_sweep([BASE, FAST], X[None, None], y[None, None], 1)
+    with pytest.raises(ValueError, match=r"\(C, S, n, d\)"):
+        run_sweep(BASE, X[None, None, None], y[None, None, None], 1)
 
 
 def test_divergence_names_config_seed_and_step(sample, one_config):
@@ -262,3 +275,37 @@ def test_two_processes_with_jax_distributed_match_one_device(sample, split_sweep
         got = np.load(tmp_path / f"p{i}.npz")
         for k, w in enumerate(want):
             np.testing.assert_array_equal(got[f"arr_{k}"], w)
+
+
+@pytest.fixture(scope="module")
+def per_run_data():
+    """Four data sets per config for two configs: ``X (2, 4, 64, 2)``, ``y (2, 4, 64)``."""
+    dist = data.blobs(3)
+    samples = [[dist.sample(10 * c + s, 64) for s in range(4)] for c in range(2)]
+    return (np.stack([[s.X for s in row] for row in samples]),
+            np.stack([[s.y for s in row] for row in samples]))
+
+
+def test_per_config_and_seed_data_equals_train_ensemble_on_the_same_data(per_run_data):
+    """``X (C, S, n, d)``: config ``i`` with seed ``j`` trains on ``X[i, j]``, bit-identical to
+    ``train_ensemble`` of that config on the per-seed data ``X[i]`` (same chunk width); two
+    equal configs with different data get different networks."""
+    X, y = per_run_data
+    sweep = run_sweep([BASE, BASE], X, y, 4, devices=1, seed_chunk=CHUNK)
+    for i in range(2):
+        alone = train_ensemble(X[i], y[i], 4, config=BASE, devices=1, seed_chunk=CHUNK)
+        _assert_same(sweep.results[i], alone)
+    assert not np.array_equal(sweep.results[0].layers[0][0], sweep.results[1].layers[0][0])
+    np.testing.assert_array_equal(sweep.results[0].snapshots[0][0][:, 0],  # same init
+                                  sweep.results[1].snapshots[0][0][:, 0])
+
+
+def test_per_seed_data_is_shared_by_every_config(per_run_data):
+    """``X (S, n, d)``: seed ``j`` of every config trains on ``X[j]``, exactly as if each
+    config had been given the same per-seed data in a ``(C, S, n, d)`` stack."""
+    X, y = per_run_data
+    per_seed = run_sweep([BASE, FAST], X[0], y[0], 4, devices=1, seed_chunk=CHUNK)
+    stacked = run_sweep([BASE, FAST], np.stack([X[0]] * 2), np.stack([y[0]] * 2), 4, devices=1,
+                        seed_chunk=CHUNK)
+    for a, b in zip(per_seed.results, stacked.results):
+        _assert_same(a, b)

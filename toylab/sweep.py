@@ -122,10 +122,11 @@ class MemoryPlan(NamedTuple):
         seed_chunk: runs trained at once on each device.
         output_bytes_per_run: results of one run (snapshots, curves, finals).
         working_bytes_per_run: live buffers of one run while it trains.
-        data_bytes: ``X`` and ``y``.
+        data_bytes: ``X`` and ``y`` of one data set.
         estimate: peak bytes of this plan = host results of all runs + twice one call's results
             (device buffer and its transfer) + working set of the ``seed_chunk * devices``
-            runs in flight + data.
+            runs in flight + data (one shared set, or every run's set on the host and one
+            call's sets on the device).
         single_call_estimate: the same for one call with all runs.
         max_bytes: the limit the plan was made for.
     """
@@ -157,7 +158,8 @@ def run_bytes(spec: TrainSpec, n_points: int) -> tuple[int, int]:
 
 
 def plan_memory(spec: TrainSpec, n_points: int, n_runs: int, *, seed_chunk: int,
-                devices: int, max_bytes: float = DEFAULT_MAX_BYTES) -> MemoryPlan:
+                devices: int, max_bytes: float = DEFAULT_MAX_BYTES,
+                per_run_data: bool = False) -> MemoryPlan:
     """The fewest calls for a group that keep its estimated peak within ``max_bytes``.
 
     Args:
@@ -166,6 +168,8 @@ def plan_memory(spec: TrainSpec, n_points: int, n_runs: int, *, seed_chunk: int,
         seed_chunk: runs trained at once per device (the group uses ``min(seed_chunk, n_runs)``).
         devices: number of devices the runs are sharded over.
         max_bytes: limit for the estimate.
+        per_run_data: every run has its own data set (held for all runs on the host and for
+            one call's runs on the device), instead of one shared by all.
     Returns:
         :class:`MemoryPlan`.
     Raises:
@@ -180,11 +184,12 @@ def plan_memory(spec: TrainSpec, n_points: int, n_runs: int, *, seed_chunk: int,
     units = -(-n_runs // unit)
     out, work = run_bytes(spec, n_points)
     itemsize = np.dtype(DTYPES[spec.dtype]).itemsize
-    data = n_points * (spec.widths[0] * itemsize + 8)
+    data = n_points * (spec.widths[0] * itemsize + 8)  # one data set: X and its labels
 
     def estimate(calls: int) -> int:
         per_call = -(-units // calls) * unit
-        return (calls * per_call + 2 * per_call) * out + unit * work + data
+        data_sets = (calls * per_call + per_call) if per_run_data else 1
+        return (calls * per_call + 2 * per_call) * out + unit * work + data_sets * data
 
     calls = next((k for k in range(1, units + 1) if estimate(k) <= max_bytes), None)
     if calls is None:
@@ -281,7 +286,9 @@ def _run_group(spec: TrainSpec, group: list[int], configs, seeds: np.ndarray, X,
     """Train one shape group; returns the group's results in config order.
 
     Run ``r = k * S + j`` is config ``group[k]`` with seed ``seeds[j]``, so each config's runs
-    are contiguous and its result is a view of the group's output arrays.
+    are contiguous and its result is a view of the group's output arrays. ``X`` is ``(n, d)``
+    (shared, replicated on every device), ``(S, n, d)`` or ``(C, S, n, d)`` (one data set per
+    run, sharded with the runs); ``y`` likewise.
     """
     dtype = DTYPES[spec.dtype]
     n_seeds = len(seeds)
@@ -289,14 +296,22 @@ def _run_group(spec: TrainSpec, group: list[int], configs, seeds: np.ndarray, X,
     run_seeds = np.tile(seeds, len(group))[rows].astype(np.uint32)
     hyper = hyper_arrays([configs[i].hyper for i in group for _ in seeds], dtype)
     hyper = jax.tree.map(lambda h: h[rows], hyper)
-    program, mesh = sharded_program(spec, plan.seed_chunk, devices)
-    runs, shared = PartitionSpec(AXIS), PartitionSpec()
+    per_run = X.ndim > 2
+    if per_run:  # one data set per run, in run order
+        seed_of, config_of = rows % n_seeds, np.asarray(group)[rows // n_seeds]
+        X, y = (X[seed_of], y[seed_of]) if X.ndim == 3 else (X[config_of, seed_of],
+                                                             y[config_of, seed_of])
+    program, mesh = sharded_program(spec, plan.seed_chunk, devices, per_seed_data=per_run)
+    runs = PartitionSpec(AXIS)
+    data_spec = runs if per_run else PartitionSpec()
     labels = y.astype(np.int32) if y.dtype.kind in "iu" else np.asarray(y, dtype)
+    X = np.asarray(X, dtype)
     out = None
     with _precision(spec.dtype):
-        data = (place(np.asarray(X, dtype), mesh, shared), place(labels, mesh, shared))
+        shared = (place(X, mesh, data_spec), place(labels, mesh, data_spec)) if not per_run else None
         for call in range(plan.calls):
             part = slice(call * plan.runs_per_call, (call + 1) * plan.runs_per_call)
+            data = shared or (place(X[part], mesh, runs), place(labels[part], mesh, runs))
             call_out = _to_host(program(place(run_seeds[part], mesh, runs),
                                         jax.tree.map(lambda h: place(h[part], mesh, runs),
                                                      hyper), *data))
@@ -326,8 +341,11 @@ def run_sweep(
 
     Args:
         configs: a :class:`~toylab.train.TrainConfig` or a sequence (e.g. from :func:`grid`).
-        X: ``(n, d)`` inputs, y: ``(n,)`` integer labels (or ``(n, C)`` targets for ``mse``),
-            shared by all runs.
+        X: inputs ``(n, d)`` shared by all runs, ``(S, n, d)`` one data set per seed (shared
+            by every config: seed ``j`` of every config trains on ``X[j]``) or ``(C, S, n, d)``
+            one per config and seed (config ``i`` with seed ``j`` trains on ``X[i, j]``).
+        y: integer labels ``(n,)`` / ``(S, n)`` / ``(C, S, n)`` matching ``X`` (or float
+            targets with a trailing output axis for ``mse``).
         seeds: init seeds, or an int ``S`` for seeds ``0..S-1``; every config gets all of them.
         devices: see :func:`resolve_devices` (default: all devices).
         seed_chunk: runs trained at once on a device; ``None`` sizes the chunks to the cache
@@ -348,22 +366,29 @@ def run_sweep(
         raise ValueError(f"on_divergence={on_divergence!r}; choose 'raise' or 'report'")
     devices = resolve_devices(devices)
     X, y = np.asarray(X), np.asarray(y)
-    if X.ndim != 2:
-        raise ValueError(f"X has shape {X.shape}; a sweep shares one (n, d) data set by all runs")
+    if X.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"X has shape {X.shape}; a sweep takes (n, d) shared by all runs, (S, n, d) one data "
+            "set per seed or (C, S, n, d) one per config and seed")
+    if X.ndim == 4 and X.shape[0] != len(configs):
+        raise ValueError(f"X has shape {X.shape}: {X.shape[0]} data sets per seed but "
+                         f"{len(configs)} configs; the leading axis of a 4-d X is the config")
     groups = shape_groups(configs)
     for spec, group in groups.items():
-        try:
-            _check_data(X, y, len(seeds), configs[group[0]])
-        except ValueError as err:
-            raise ValueError(f"configs[{group[0]}] (widths={spec.widths}): {err}") from None
+        for i in group if X.ndim == 4 else group[:1]:
+            try:
+                _check_data(*((X[i], y[i]) if X.ndim == 4 else (X, y)), len(seeds), configs[i])
+            except ValueError as err:
+                raise ValueError(f"configs[{i}] (widths={spec.widths}): {err}") from None
 
     results: list[TrainResult | None] = [None] * len(configs)
     reports = []
     for spec, group in groups.items():
         n_runs = len(group) * len(seeds)
-        chunk = default_seed_chunk(spec, len(X), n_runs) if seed_chunk is None else seed_chunk
-        plan = plan_memory(spec, len(X), n_runs, seed_chunk=chunk, devices=len(devices),
-                           max_bytes=max_bytes)
+        n_points = X.shape[-2]
+        chunk = default_seed_chunk(spec, n_points, n_runs) if seed_chunk is None else seed_chunk
+        plan = plan_memory(spec, n_points, n_runs, seed_chunk=chunk, devices=len(devices),
+                           max_bytes=max_bytes, per_run_data=X.ndim > 2)
         if plan.calls > 1:
             log.warning(
                 "sweep: %d runs of widths=%s would need ~%.3g GiB in one call, more than "

@@ -492,15 +492,22 @@ def resolve_devices(devices=None, *, local: bool = False) -> tuple:
     return chosen
 
 
-@lru_cache(maxsize=None)
 def sharded_program(spec: TrainSpec, chunk: int, devices: tuple, *, per_seed_data: bool = False,
                     show_progress: bool = False) -> tuple[Callable, Mesh]:
     """The jitted :func:`train_runs` with its runs split over ``devices`` (``jax.shard_map`` on
     a one-axis mesh; each device trains its share in chunks of ``chunk``), and the mesh.
 
     The program takes ``(seeds, hyper, X, y)`` laid out by :func:`place`: runs sharded along
-    :data:`AXIS`, the data replicated (or sharded too with ``per_seed_data``).
+    :data:`AXIS`, the data replicated (or sharded too with ``per_seed_data``). Programs are
+    cached per argument values (``sharded_program.cache_info()``), however they are passed.
     """
+    return _build_program(spec, int(chunk), tuple(devices), bool(per_seed_data),
+                          bool(show_progress))
+
+
+@lru_cache(maxsize=None)
+def _build_program(spec: TrainSpec, chunk: int, devices: tuple, per_seed_data: bool,
+                   show_progress: bool) -> tuple[Callable, Mesh]:
     mesh = Mesh(np.array(devices), (AXIS,))
     runs, shared = PartitionSpec(AXIS), PartitionSpec()
     data = runs if per_seed_data else shared
@@ -511,6 +518,9 @@ def sharded_program(spec: TrainSpec, chunk: int, devices: tuple, *, per_seed_dat
     program = jax.shard_map(body, mesh=mesh, in_specs=(runs, runs, data, data),
                             out_specs=runs, check_vma=False)
     return jax.jit(program), mesh
+
+
+sharded_program.cache_info = _build_program.cache_info
 
 
 def place(array: np.ndarray, mesh: Mesh, spec: PartitionSpec) -> Array:
