@@ -32,17 +32,14 @@ load_profile()
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """``run(study) -> (config, StudyResult)``: the study's quick config computed once, with its
-    sweep cells cached under a temporary results root (``TOYLAB_RESULTS``) and the result saved
-    as ``toylab run`` would save it."""
-    from toylab.results import RESULTS_ENV, save_result
+    """``run(study) -> (config, StudyResult)``: the study's quick config computed once through
+    the harness (:func:`toylab.study.compute_result`), its cells and result cached under a
+    temporary results root, as ``toylab run --quick`` would."""
+    from toylab.study import compute_result
 
     def run(study):
-        root = tmp_path_factory.mktemp(study.NAME)
         config = study.Config.quick()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(RESULTS_ENV, str(root / "cells"))
-            summary, arrays = study.compute(config)
-        return config, save_result(root / "run", study.NAME, config, summary, arrays)
+        result, _ = compute_result(study, config, results_root=tmp_path_factory.mktemp(study.NAME))
+        return config, result
 
     return run

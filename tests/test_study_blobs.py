@@ -5,52 +5,56 @@ import pytest
 
 from studies import blobs
 from toylab import models
-from toylab.results import save_result
+from toylab.study import kept_members, load_layers
 
 
 @pytest.fixture(scope="module")
-def quick_result(tmp_path_factory):
-    config = blobs.Config.quick()
-    summary, arrays = blobs.compute(config)
-    return config, save_result(tmp_path_factory.mktemp("res") / "blobs", "blobs", config,
-                               summary, arrays)
+def quick(quick_run):
+    return quick_run(blobs)
 
 
-def test_quick_summary_has_stable_keys(quick_result):
-    config, result = quick_result
+def test_quick_summary_holds_headline_objects(quick):
+    config, result = quick
     s = result.summary
-    for key in ("bayes_error", "seeds", "diverged", "final_train_accuracy_median",
-                "test_accuracy_median", "population_accuracy_median", "excess_risk_median"):
-        assert key in s
     assert s["seeds"] == config.seeds and s["diverged"] == []
     for key in ("population_accuracy", "excess_risk", "n_regions_domain", "n_regions_mass99"):
-        assert len(s["regions"][key]) == config.seeds
+        h = s[key]
+        assert h["n"] == config.seeds and h["ci95"][0] <= h["value"] <= h["ci95"][1]
+        assert h["null"]["n"] == config.seeds
+    for key in blobs.MEMBER_STATS:
+        assert result.arrays[key].shape == (config.seeds,)
 
 
-def test_exact_accuracy_agrees_with_held_out_sample(quick_result):
+def test_exact_accuracy_agrees_with_held_out_sample(quick):
     """Exact population accuracy vs the empirical accuracy on 20,000 fresh samples: within
     4 binomial standard errors (plus the exact result's own error bound)."""
-    config, result = quick_result
-    dist = config.distribution()
-    test = dist.sample(12345, 20_000)
-    regions = result.summary["regions"]
-    for i in range(config.seeds):
-        layers = blobs.member_layers(result, i)
+    config, result = quick
+    test = config.world.distribution().sample(12345, 20_000)
+    a = result.arrays
+    for i in kept_members(result):
+        layers = load_layers(result, i)
         empirical = np.mean(np.argmax(models.apply(layers, test.X, "relu"), -1) == test.y)
-        exact = regions["population_accuracy"][i]
+        exact = a["population_accuracy"][i]
         se = np.sqrt(max(exact * (1 - exact), 1e-6) / len(test.X))
-        assert abs(empirical - exact) <= 4 * se + regions["error_bound"][i]
+        assert abs(empirical - exact) <= 4 * se + a["error_bound"][i]
 
 
-def test_no_seed_beats_bayes(quick_result):
-    _, result = quick_result
-    regions = result.summary["regions"]
-    assert all(e >= -b for e, b in zip(regions["excess_risk"], regions["error_bound"]))
-    assert all(m >= 1 for m in regions["n_regions_mass99"])
+def test_training_beats_the_initial_network_null(quick):
+    """The null (the same seeds' initial networks) is far from the trained nets."""
+    _, result = quick
+    h = result.summary["population_accuracy"]
+    assert h["ci95"][0] > h["null"]["ci95"][1]
 
 
-def test_figures_are_written(quick_result, tmp_path):
-    _, result = quick_result
+def test_no_seed_beats_bayes(quick):
+    _, result = quick
+    a = result.arrays
+    assert np.all(a["excess_risk"] >= -a["error_bound"])
+    assert np.all(a["n_regions_mass99"] >= 1)
+
+
+def test_figures_are_written(quick, tmp_path):
+    _, result = quick
     paths = blobs.make_figures(result, tmp_path)
     stems = {p.stem for p in paths}
     assert stems == {"boundaries", "neurons", "regions", "curves"}
