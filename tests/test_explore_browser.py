@@ -221,3 +221,74 @@ def test_load_train_hover_click(app, browser, shots):
     expected = symbolic.latex(symbolic.neuron_expression(layers, (1, 2), activation="relu"))
     assert expected in formula
     assert console_errors(d) == []
+
+
+@pytest.fixture(scope="module")
+def small_app():
+    """A server whose pages draw at most 40 regions, to reach 'too large' quickly."""
+    with Background(port=0, max_regions=40) as server:
+        yield server
+
+
+def message(driver) -> str:
+    return model_value(driver, "message", "text") if model_value(
+        driver, "message", "visible") else ""
+
+
+def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, shots,
+                                                            tmp_path, caplog):
+    d = browser
+    d.get(small_app.url)
+    wait(lambda: d.execute_script(
+        "return !!(window.Bokeh && Bokeh.documents.length && "
+        "Bokeh.documents[0].get_model_by_name('train'))"), "the page")
+    d.get_log("browser")  # start the console check afresh
+    train = lambda: ActionChains(d).click(widget_element(d, "train", "button")).perform()  # noqa: E731
+
+    # a width of 0
+    set_input(d, "hidden", "4,0")
+    train()
+    wait(lambda: "width of 0" in message(d), "the width message", timeout=10)
+
+    # a world file whose covariance is not positive semi-definite
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"components": [{"mean": [0, 0], "cov": 1.0, "label": 0},'
+                   ' {"mean": [2, 0], "cov": [[1, 2], [2, 1]], "label": 1}]}')
+    widget_element(d, "world_file", "input").send_keys(str(bad))
+    wait(lambda: "not positive semi-definite" in message(d), "the covariance message",
+         timeout=10)
+    assert "bad.json" in message(d)
+    d.save_screenshot(str(shots / "05_bad_world.png"))
+
+    # a learning rate that diverges
+    select = widget_element(d, "world", "select")
+    select.send_keys("xor")
+    wait(lambda: model_value(d, "world", "value") == "xor", "the preset")
+    wait(lambda: message(d) == "", "the message to clear", timeout=10)
+    set_input(d, "hidden", "4")
+    set_input(d, "steps", "20")
+    widget_element(d, "optimizer", "select").send_keys("momentum")
+    set_input(d, "lr", "1e6")
+    train()
+    wait(lambda: "diverged" in message(d), "the divergence message", timeout=90)
+    assert "lower the learning rate" in message(d)
+
+    # a net too large to partition (this server draws at most 40 regions)
+    set_input(d, "lr", "0.01")
+    set_input(d, "hidden", "12,12")
+    wait(lambda: not model_value(d, "train", "disabled"), "the idle page", timeout=30)
+    train()
+    wait(lambda: "more than 40 linear regions" in message(d), "the too-large message",
+         timeout=90)
+    d.save_screenshot(str(shots / "06_too_large.png"))
+
+    # still usable: a small net trains and draws
+    set_input(d, "hidden", "2")
+    wait(lambda: not model_value(d, "train", "disabled"), "the idle page", timeout=30)
+    train()
+    wait(lambda: model_value(d, "status", "text").startswith("step 20"), "a good run",
+         timeout=60)
+    assert message(d) == ""
+    assert console_errors(d) == []
+    # the server log holds the messages and nothing else (no tracebacks)
+    assert all(rec.exc_info is None for rec in caplog.records)

@@ -14,6 +14,7 @@ population-accuracy curve and the snapshot slider.
 
 from __future__ import annotations
 
+import base64
 import colorsys
 import logging
 import threading
@@ -22,7 +23,7 @@ from functools import partial
 import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import (
-    Button, ColumnDataSource, Div, HoverTool, Range1d, Select, Slider, Span, Spinner, TabPanel,
+    Button, ColumnDataSource, Div, FileInput, HoverTool, Range1d, Select, Slider, Span, Spinner, TabPanel,
     Tabs, TapTool, TextInput,
 )
 from bokeh.palettes import Category10, Viridis256
@@ -34,7 +35,7 @@ from toylab.data import GaussianMixture
 from toylab.explore.views import (
     IMAGE_PIXELS, MAX_REGIONS, NetView, clip_segments, net_view, neuron_detail, world_view,
 )
-from toylab.explore.world import PRESET_PARAMS, preset_world, transformed
+from toylab.explore.world import PRESET_PARAMS, preset_world, transformed, world_from_text
 from toylab.models import ACTIVATIONS
 from toylab.train import OPTIMIZERS, TrainConfig, diverged_seeds, train_ensemble
 
@@ -163,11 +164,14 @@ class Explorer:
     Args:
         doc: the Bokeh document to fill.
         world: a mixture from ``--world FILE`` (offered as the first world), or None.
+        max_regions: the largest partition drawn (a larger one shows a message).
     """
 
-    def __init__(self, doc, world: GaussianMixture | None = None):
+    def __init__(self, doc, world: GaussianMixture | None = None, *,
+                 max_regions: int = MAX_REGIONS):
         self.doc = doc
         self.file_world = world
+        self.max_regions = max_regions
         self.stop = threading.Event()
         self.busy = threading.Lock()
         self.views: dict[int, NetView] = {}
@@ -183,6 +187,11 @@ class Explorer:
     def _build(self):
         presets = ([FILE_WORLD] if self.file_world is not None else []) + sorted(PRESET_PARAMS)
         self.w_world = Select(title="world", value=presets[0], options=presets, name="world")
+        self.w_file = FileInput(title="or load a world file (JSON/TOML)", accept=".json,.toml",
+                                name="world_file", width=260)
+        for attr in ("value", "filename"):  # the browser sends both, in either order
+            self.w_file.on_change(attr, lambda attr, old, new: self._file_loaded())
+        self._file_seen = None
         self.w_params = TextInput(title="parameters", name="params")
         self.w_shift_x = Spinner(title="shift x", value=0.0, step=0.5, width=80)
         self.w_shift_y = Spinner(title="shift y", value=0.0, step=0.5, width=80)
@@ -192,7 +201,8 @@ class Explorer:
         self.w_hidden = TextInput(title="hidden widths", value="16,16", name="hidden")
         self.w_activation = Select(title="activation", value="relu", options=PL_ACTIVATIONS,
                                    name="activation")
-        self.w_optimizer = Select(title="optimizer", value="adam", options=sorted(OPTIMIZERS))
+        self.w_optimizer = Select(title="optimizer", value="adam", options=sorted(OPTIMIZERS),
+                                  name="optimizer")
         self.w_lr = TextInput(title="learning rate", value="0.01", name="lr")
         self.w_steps = Spinner(title="steps", value=1000, step=100, low=1, width=90, name="steps")
         self.w_seed = Spinner(title="seed", value=0, step=1, low=0, width=70, name="seed")
@@ -316,7 +326,7 @@ class Explorer:
 
         controls = column(
             Div(text="<b>toylab explore</b>: exact views of a tiny net", width=260),
-            self.w_world, self.w_params, row(self.w_shift_x, self.w_shift_y, self.w_rotate),
+            self.w_world, self.w_file, self.w_params, row(self.w_shift_x, self.w_shift_y, self.w_rotate),
             row(self.w_samples, self.w_seeds), self.w_hidden,
             row(self.w_activation, self.w_optimizer), self.w_lr,
             row(self.w_steps, self.w_seed), row(self.w_train, self.w_stop),
@@ -353,8 +363,10 @@ class Explorer:
                 fn(*args)
             except (ValueError, TypeError, FloatingPointError, MemoryError) as err:
                 self._call(self._message, f"{label}: {err}")
+                self._call(self._set_status, f"{label} stopped (see the message)")
             except Exception as err:  # noqa: BLE001 -- the page must stay usable
                 self._call(self._message, f"{label} failed: {type(err).__name__}: {err}")
+                self._call(self._set_status, f"{label} stopped (see the message)")
             finally:
                 self.busy.release()
                 self._call(self._idle)
@@ -378,6 +390,30 @@ class Explorer:
         self.w_params.disabled = name == FILE_WORLD
         self.w_params.value = ("" if name == FILE_WORLD else
                                ", ".join(f"{k}={v}" for k, v in PRESET_PARAMS[name].items()))
+
+    def _file_loaded(self):
+        """Build the uploaded world file; on success offer and select it."""
+        try:
+            name, value = self.w_file.filename, self.w_file.value
+        except ValueError:  # Bokeh's UnsetValueError: the other half has not arrived yet
+            return
+        if (name, value) == self._file_seen:
+            return
+        self._file_seen = (name, value)
+        try:
+            text = base64.b64decode(value).decode("utf-8")
+            dist = world_from_text(text, suffix="." + name.rsplit(".", 1)[-1],
+                                   source=f"world file {name}")
+        except (ValueError, UnicodeDecodeError) as err:
+            self._message(str(err))
+            return
+        self.file_world = dist
+        if FILE_WORLD not in self.w_world.options:
+            self.w_world.options = [FILE_WORLD] + list(self.w_world.options)
+        if self.w_world.value == FILE_WORLD:
+            self._new_world()
+        else:
+            self.w_world.value = FILE_WORLD
 
     def _preset_changed(self):
         self._fill_params()
@@ -463,7 +499,7 @@ class Explorer:
                 self._call(self._set_status, f"stopped after {done} of {T} snapshots")
                 return
             layers = [(W[seed_row, t], b[seed_row, t]) for W, b in result.snapshots]
-            view = net_view(layers, config.activation, dist, max_regions=MAX_REGIONS)
+            view = net_view(layers, config.activation, dist, max_regions=self.max_regions)
             self._call(self._add_view, t, view, done + 1, T, seed_row)
 
     def _set_status(self, text: str):

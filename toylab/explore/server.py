@@ -16,13 +16,14 @@ from toylab.data import GaussianMixture
 ADDRESS = "127.0.0.1"
 
 
-def _application(world: GaussianMixture | None):
+def _application(world: GaussianMixture | None, max_regions: int | None):
     from bokeh.application import Application
     from bokeh.application.handlers.function import FunctionHandler
 
     from toylab.explore.app import Explorer
 
-    return Application(FunctionHandler(lambda doc: Explorer(doc, world)))
+    options = {} if max_regions is None else {"max_regions": max_regions}
+    return Application(FunctionHandler(lambda doc: Explorer(doc, world, **options)))
 
 
 def free_port() -> int:
@@ -32,17 +33,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_server(port: int = 5006, world: GaussianMixture | None = None):
+def make_server(port: int = 5006, world: GaussianMixture | None = None,
+                max_regions: int | None = None):
     """A started ``bokeh.server.server.Server`` for the explorer on ``127.0.0.1:port``
     (``port=0``: a free port; read it back from ``server.port``), on the current thread's
-    IOLoop (not yet running)."""
+    IOLoop (not yet running). ``max_regions``: the largest partition a page draws (default
+    :data:`toylab.explore.views.MAX_REGIONS`)."""
     from bokeh.server.server import Server
 
     if int(port) != port or not 0 <= port <= 65535:
         raise ValueError(f"--port {port!r} must be a port number in 0..65535 (0: any free port)")
     port = int(port) or free_port()
     # the page is opened as 127.0.0.1 or localhost: accept websockets from both, nothing else
-    server = Server({"/": _application(world)}, port=port, address=ADDRESS,
+    server = Server({"/": _application(world, max_regions)}, port=port, address=ADDRESS,
                     allow_websocket_origin=[f"{ADDRESS}:{port}", f"localhost:{port}"],
                     check_unused_sessions_milliseconds=2000,
                     unused_session_lifetime_milliseconds=5000)
@@ -78,13 +81,14 @@ class Background:
         url: the page's address. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, port: int = 0, world: GaussianMixture | None = None):
+    def __init__(self, port: int = 0, world: GaussianMixture | None = None,
+                 max_regions: int | None = None):
         ready, box = threading.Event(), {}
 
         def run():
             asyncio.set_event_loop(asyncio.new_event_loop())
             try:
-                box["server"] = make_server(port, world)
+                box["server"] = make_server(port, world, max_regions)
             except BaseException as err:  # reported to the caller below
                 box["error"] = err
                 ready.set()

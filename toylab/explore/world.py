@@ -107,6 +107,20 @@ def world_from_dict(spec: dict, *, source: str = "world") -> GaussianMixture:
         raise ValueError(f"{source}: {err}") from None
 
 
+def world_from_text(text: str, *, suffix: str = ".json", source: str = "world") -> GaussianMixture:
+    """Parse a world file's ``text`` (TOML if ``suffix`` is ``.toml``, else JSON) and build it.
+
+    Raises:
+        ValueError naming ``source`` and what is wrong (syntax, keys, covariances, ...).
+    """
+    toml = suffix.lower() == ".toml"
+    try:
+        spec = tomllib.loads(text) if toml else json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"{source}: not valid {'TOML' if toml else 'JSON'}: {err}") from None
+    return world_from_dict(spec, source=source)
+
+
 def load_world(path) -> GaussianMixture:
     """Read a world file (``.json`` or ``.toml``) and build its mixture.
 
@@ -119,9 +133,4 @@ def load_world(path) -> GaussianMixture:
         text = path.read_text()
     except OSError as err:
         raise ValueError(f"--world {path}: cannot read it ({err.strerror})") from None
-    try:
-        spec = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
-        raise ValueError(f"--world {path}: not valid {path.suffix.lstrip('.') or 'JSON'}: "
-                         f"{err}") from None
-    return world_from_dict(spec, source=f"--world {path}")
+    return world_from_text(text, suffix=path.suffix, source=f"--world {path}")
