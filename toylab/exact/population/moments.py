@@ -170,8 +170,7 @@ class PopulationPartition(Partition):
     def __repr__(self) -> str:
         name = getattr(self.dist, "name", type(self.dist).__name__)
         return (f"PopulationPartition({len(self)} regions, widths={self.widths}, "
-                f"activation={self.activation!r}, dist={name!r}, "
-                f"mass_outside={self.mass_outside:.3g})")
+                f"activation={self.activation!r}, dist={name!r})")
 
     # ------------------------------------------------------------------ integrals (once)
 
