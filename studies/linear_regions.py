@@ -30,16 +30,16 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.ticker import NullLocator
 
-from toylab import data
-from toylab.compare.regions import hanin_rolnick_network, power_law, region_count, serra_bound
+from toylab.compare.regions import hanin_rolnick_network, region_count, serra_bound
 from toylab.exact import partition
 from toylab.plots import save
 from toylab.plots.data import set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.plots.training import spread_band
-from toylab.results import StudyResult, cached_run, progress, results_root
-from toylab.train import TrainConfig, diverged_seeds, train_ensemble
-from toylab.models import to_float64
+from toylab.results import StudyResult, progress
+from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
+                          load_layers, slope_headline)
+from toylab.train import TrainConfig
 
 NAME = "linear-regions"
 DESCRIPTION = "Exact linear-region counts vs neurons and depth, at init and during training (Hanin & Rolnick 2019)"
@@ -53,22 +53,19 @@ COUNTS = ("domain", "mass")
 class Config:
     """Settings of the ``linear-regions`` study."""
 
-    distribution: str = "xor"
+    world: World = World("xor")
     totals: tuple[int, ...] = (12, 24, 48)
     depths: tuple[int, ...] = (1, 2, 3)
     bias_std: float = 1.0
-    init_seeds: int = 8
+    init_seeds: int = 20
     train_totals: tuple[int, ...] = (12, 24, 48)
     train_depths: tuple[int, ...] = (1, 2, 3)
     n_train: int = 512
     data_seed: int = 0
-    activation: str = "relu"
-    optimizer: str = "adam"
-    learning_rate: float = 1e-2
-    steps: int = 300
-    snapshot_every: int = 20
+    train: TrainConfig = TrainConfig(widths=(2, 12, 2), optimizer="adam", learning_rate=1e-2,
+                                     steps=300, snapshot_every=50)
     mass_level: float = 0.99
-    seeds: int = 4
+    seeds: int = 20
 
     def __post_init__(self):
         for total in self.totals + self.train_totals:
@@ -82,32 +79,17 @@ class Config:
     @classmethod
     def quick(cls) -> "Config":
         """Smoke configuration (a few seconds): one trained architecture."""
-        return cls(totals=(4, 8, 16), depths=(1, 2), init_seeds=2, train_totals=(8,),
-                   train_depths=(2,), n_train=128, steps=200, snapshot_every=100, seeds=2)
-
-    def distribution_(self) -> data.GaussianMixture:
-        return data.make(self.distribution)
+        return cls(totals=(4, 8, 16), depths=(1, 2), init_seeds=3, train_totals=(8,),
+                   train_depths=(2,), n_train=128, seeds=3,
+                   train=replace(cls.train, steps=200, snapshot_every=100))
 
     def widths(self, total: int, depth: int) -> tuple[int, ...]:
-        n_classes = self.distribution_().n_classes
+        n_classes = self.world.distribution().n_classes
         return (2,) + (total // depth,) * depth + (n_classes,)
 
-
-@dataclass(frozen=True)
-class TrainCell:
-    """One trained architecture: the cache key of a sweep cell (``cached_run``)."""
-
-    distribution: str
-    widths: tuple[int, ...]
-    n_train: int
-    data_seed: int
-    activation: str
-    optimizer: str
-    learning_rate: float
-    steps: int
-    snapshot_every: int
-    mass_level: float
-    seeds: int
+    def cell(self, total: int, depth: int) -> TrainCell:
+        return TrainCell(self.world, replace(self.train, widths=self.widths(total, depth)),
+                         self.seeds, self.n_train, self.data_seed)
 
 
 def _count(net, dist, activation: str, mass_level: float) -> tuple[int, int]:
@@ -115,30 +97,18 @@ def _count(net, dist, activation: str, mass_level: float) -> tuple[int, int]:
     return c.domain, c.mass
 
 
-def compute_train_cell(cell: TrainCell) -> tuple[dict, dict]:
-    """Train one architecture; exact region counts at every snapshot of every kept seed."""
-    dist = data.make(cell.distribution)
-    train_set = dist.sample(cell.data_seed, cell.n_train)
-    seeds = np.arange(cell.seeds)
-    config = TrainConfig(widths=cell.widths, activation=cell.activation,
-                         optimizer=cell.optimizer, learning_rate=cell.learning_rate,
-                         steps=cell.steps, snapshot_every=cell.snapshot_every)
-    run = train_ensemble(train_set.X, train_set.y, seeds, config=config,
-                         on_divergence="report", progress=True)
-    bad = sorted(seed for seed, _ in diverged_seeds(run))
-    kept = [i for i, s in enumerate(seeds) if s not in bad]
+def analyse(cell: TrainCell, run, mass_level: float) -> tuple[dict, dict]:
+    """Exact region counts ``(S, snapshots, 2)`` of every member at every snapshot (``-1`` for
+    diverged members)."""
+    dist = cell.distribution()
     steps = run.snapshot_steps
-    counts = np.array([[_count(to_float64(run.snapshot(i, t)), dist, cell.activation,
-                               cell.mass_level) for t in range(len(steps))]
-                       for i in progress(kept, desc=f"counting {cell.widths}")], int)
-    summary = {"diverged": bad, "final_accuracy": run.final_accuracy[kept].tolist()}
-    arrays = {"counts": counts.reshape(len(kept), len(steps), 2), "steps": steps,
-              "kept": np.asarray(kept)}
-    for depth, (W, b) in enumerate(run.layers):
-        arrays[f"W{depth}"], arrays[f"b{depth}"] = W[kept[:1]], b[kept[:1]]
-    for depth, (W, b) in enumerate(run.snapshots):
-        arrays[f"init_W{depth}"], arrays[f"init_b{depth}"] = W[kept[:1], 0], b[kept[:1], 0]
-    return summary, arrays
+    counts = np.full((cell.seeds, len(steps), 2), -1, int)
+    for i in progress([i for i in range(cell.seeds) if np.isfinite(run.final_loss[i])],
+                      desc=f"counting {cell.train.widths}"):
+        for t in range(len(steps)):
+            net = [(np.float64(W), np.float64(b)) for W, b in run.snapshot(i, t)]
+            counts[i, t] = _count(net, dist, cell.train.activation, mass_level)
+    return {}, {"counts": counts, "steps": steps}
 
 
 def _init_counts(config: Config, dist) -> np.ndarray:
@@ -149,94 +119,82 @@ def _init_counts(config: Config, dist) -> np.ndarray:
         widths = config.widths(config.totals[a], config.depths[b])
         for s in range(config.init_seeds):
             net = hanin_rolnick_network(s, widths, bias_std=config.bias_std)
-            out[a, b, s] = _count(net, dist, config.activation, config.mass_level)
+            out[a, b, s] = _count(net, dist, config.train.activation, config.mass_level)
     return out
 
 
-def _fits(totals, counts) -> dict:
-    """Power-law exponent of ``count ~ N^k`` per depth and count kind, fitted over seeds.
+def _exponents(totals, counts: np.ndarray) -> dict:
+    """Exponent ``k`` of ``count ~ N^k`` per depth and count kind: a log-log slope fitted per
+    seed (seed ``s`` is one network per total), as a headline with its bootstrap interval.
 
     Args:
         totals: ``(T,)``; counts: ``(T, D, S, 2)``.
     """
-    x = np.repeat(np.asarray(totals, float), counts.shape[2])
-    out = {}
-    for kind, name in enumerate(COUNTS):
-        fits = [power_law(x, counts[:, d, :, kind].ravel()) for d in range(counts.shape[1])]
-        out[name] = {"exponent": [f.exponent for f in fits],
-                     "prefactor": [f.prefactor for f in fits],
-                     "exponent_stderr": [f.exponent_stderr for f in fits],
-                     "r2": [f.r2 for f in fits]}
-    return out
+    return {name: [slope_headline(totals, counts[:, d, :, kind].T, log=True)
+                   for d in range(counts.shape[1])] for kind, name in enumerate(COUNTS)}
 
 
-def compute(config: Config) -> tuple[dict, dict]:
+def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
     """Counts at Hanin-Rolnick init over (totals x depths) and during training per cell."""
-    dist = config.distribution_()
+    dist = config.world.distribution()
     init = _init_counts(config, dist)
-    area = float(np.prod(np.diff(dist.domain, axis=1)))
     arrays = {"init_counts": init, "totals": np.asarray(config.totals),
               "depths": np.asarray(config.depths)}
-    train = {}
-    for total in config.train_totals:
-        for depth in config.train_depths:
-            cell = TrainCell(config.distribution, config.widths(total, depth), config.n_train,
-                             config.data_seed, config.activation, config.optimizer,
-                             config.learning_rate, config.steps, config.snapshot_every,
-                             config.mass_level, config.seeds)
-            result, _ = cached_run(f"{NAME}/train-cell", cell, compute_train_cell,
-                                   out=results_root())
-            key = f"N{total}_L{depth}"
-            train[key] = result.summary
-            for name, value in result.arrays.items():
-                arrays[f"{key}__{name}"] = value
-    median = np.median(init, axis=2)  # (T, D, 2)
+    archs = [(t, d) for t in config.train_totals for d in config.train_depths]
+    results = ctx.train_cells([config.cell(t, d) for t, d in archs],
+                              lambda cell, run: analyse(cell, run, config.mass_level),
+                              settings={"mass_level": config.mass_level})
+    training, diverged = {}, set()
+    for (total, depth), result in zip(archs, results):
+        key, kept = f"N{total}_L{depth}", kept_members(result)
+        counts = result.arrays["counts"][kept]
+        arrays[f"{key}__counts"], arrays[f"{key}__steps"] = counts, result.arrays["steps"]
+        diverged |= set(result.summary["diverged"])
+        training[key] = {
+            name: {"final": headline(counts[:, -1, k], null=counts[:, 0, k],
+                                     statistic=np.median),
+                   "max": headline(counts[:, :, k].max(1), statistic=np.median)}
+            for k, name in enumerate(COUNTS)}
+        training[key]["final_accuracy"] = headline(result.arrays["final_accuracy"][kept])
+        if (total, depth) == archs[-1]:  # the example network of the partitions figure
+            for prefix in ("", "init_"):
+                for layer, (W, b) in enumerate(load_layers(result, kept[0], prefix=prefix)):
+                    arrays[f"example__{prefix}W{layer}"] = W
+                    arrays[f"example__{prefix}b{layer}"] = b
+    ratio = init[:, -1] / np.maximum(init[:, 0], 1)  # (T, S, 2) deepest / shallowest
     summary = {
         "seeds": config.seeds,
-        "diverged": sorted({s for v in train.values() for s in v["diverged"]}),
-        "domain_area": area,
+        "diverged": sorted(diverged),
+        "domain_area": float(np.prod(np.diff(dist.domain, axis=1))),
         "init": {
-            "fit": _fits(config.totals, init),
-            "median_count": {name: median[..., k].tolist() for k, name in enumerate(COUNTS)},
+            "exponent": _exponents(config.totals, init),
+            "median_count": {name: np.median(init[..., k], axis=2).tolist()
+                             for k, name in enumerate(COUNTS)},
             "deepest_over_shallowest": {
-                name: (median[:, -1, k] / median[:, 0, k]).tolist()
+                name: [headline(ratio[t, :, k], statistic=np.median)
+                       for t in range(len(config.totals))]
                 for k, name in enumerate(COUNTS)},
             "serra_bound": [[serra_bound(config.widths(t, d)) for d in config.depths]
                             for t in config.totals],
         },
-        "training": {
-            key: {
-                name: {"init_median": float(np.median(arrays[f"{key}__counts"][:, 0, k])),
-                       "final_median": float(np.median(arrays[f"{key}__counts"][:, -1, k])),
-                       "max_median": float(np.median(arrays[f"{key}__counts"][:, :, k].max(1))),
-                       "final_range": [int(arrays[f"{key}__counts"][:, -1, k].min()),
-                                       int(arrays[f"{key}__counts"][:, -1, k].max())]}
-                for k, name in enumerate(COUNTS)}
-            | {"final_accuracy_median": float(np.median(v["final_accuracy"]))}
-            for key, v in train.items()
-        },
+        "training": training,
     }
     if len(config.train_totals) >= 3:
-        final = np.array([[np.median(arrays[f"N{t}_L{d}__counts"][:, -1, :], 0)
+        final = np.stack([[results[archs.index((t, d))].arrays["counts"][:, -1]
                            for d in config.train_depths] for t in config.train_totals])
-        summary["training"]["final_fit"] = {
-            name: [power_law(config.train_totals, final[:, d, k]).exponent
-                   for d in range(len(config.train_depths))]
-            for k, name in enumerate(COUNTS)}
+        finite = np.all(final[..., 0] >= 0, axis=(0, 1))  # seeds that trained in every cell
+        summary["training"]["final_exponent"] = _exponents(config.train_totals,
+                                                           final[:, :, finite])
     return summary, arrays
 
 
 # ----------------------------------------------------------------------------- figures
 
 
-def _config_of(result: StudyResult) -> Config:
-    return replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in result.config.items()})
-
-
 def plot_counts(result: StudyResult, config: Config):
-    """Exact counts at Hanin-Rolnick init vs total neurons, per depth, with power-law fits
-    and Serra et al.'s maximal count."""
+    """Exact counts at Hanin-Rolnick init vs total neurons, per depth (median and IQR over
+    seeds), with the fitted exponent (per-seed log-log slopes: mean and 95% interval) and Serra
+    et al.'s maximal count."""
     a, s = result.arrays, result.summary
     init = a["init_counts"]
     totals = np.asarray(config.totals, float)
@@ -246,14 +204,15 @@ def plot_counts(result: StudyResult, config: Config):
         ax = axes[0, k]
         for d, depth in enumerate(config.depths):
             q = np.quantile(init[:, d, :, k], [0.25, 0.5, 0.75], axis=1)
-            fit = s["init"]["fit"][name]
+            exp = s["init"]["exponent"][name][d]
+            lo, hi = exp["ci95"]
             ax.errorbar(totals * (1 + 0.03 * d), q[1], yerr=[q[1] - q[0], q[2] - q[1]],
                         fmt="o", ms=3, color=PALETTE[d], capsize=2,
                         label=f"{depth} layer{'s' if depth > 1 else ''}: $k$ = "
-                              f"{fit['exponent'][d]:.2f} $\\pm$ {fit['exponent_stderr'][d]:.2f}")
+                              f"{exp['value']:.2f} [{lo:.2f}, {hi:.2f}]")
             x = np.geomspace(totals.min(), totals.max(), 20)
-            ax.plot(x, fit["prefactor"][d] * x ** fit["exponent"][d], color=PALETTE[d], lw=0.8,
-                    alpha=0.7)
+            prefactor = np.exp(np.mean(np.log(q[1])) - exp["value"] * np.mean(np.log(totals)))
+            ax.plot(x, prefactor * x ** exp["value"], color=PALETTE[d], lw=0.8, alpha=0.7)
             if k == 0:
                 ax.plot(totals, [serra_bound(config.widths(int(t), depth)) for t in totals],
                         ls="--", lw=0.8, color=PALETTE[d], alpha=0.7)
@@ -291,7 +250,7 @@ def plot_training(result: StudyResult, config: Config):
 
 
 def _draw_partition(ax, net, config: Config, dist, title: str) -> None:
-    p = partition(net, dist.domain, activation=config.activation)
+    p = partition(net, dist.domain, activation=config.train.activation)
     rng = np.random.default_rng(0)
     ax.add_collection(PolyCollection(p.polygons, facecolors=rng.uniform(0.35, 0.95, (len(p), 3)),
                                      edgecolors="black", linewidths=0.25))
@@ -302,28 +261,25 @@ def _draw_partition(ax, net, config: Config, dist, title: str) -> None:
 def plot_partitions(result: StudyResult, config: Config):
     """One network's exact regions: Hanin-Rolnick init, the library's zero-bias init, trained."""
     a = result.arrays
-    dist = config.distribution_()
+    dist = config.world.distribution()
     total, depth = config.train_totals[-1], config.train_depths[-1]
-    key = f"N{total}_L{depth}"
     n_layers = depth + 1
-    trained = [(a[f"{key}__W{l}"][0].astype(float), a[f"{key}__b{l}"][0].astype(float))
-               for l in range(n_layers)]
-    zero_bias = [(a[f"{key}__init_W{l}"][0].astype(float), a[f"{key}__init_b{l}"][0].astype(float))
-                 for l in range(n_layers)]
+    trained = [(a[f"example__W{l}"], a[f"example__b{l}"]) for l in range(n_layers)]
+    zero_bias = [(a[f"example__init_W{l}"], a[f"example__init_b{l}"]) for l in range(n_layers)]
     hr = hanin_rolnick_network(0, config.widths(total, depth), bias_std=config.bias_std)
     fig, axes = figure(1, 3, width=PAGE_WIDTH, aspect=0.95)
     for ax, net, title in zip(axes[0], (hr, zero_bias, trained),
                               ("(a) init, N(0,1) biases", "(b) init, zero biases",
-                               f"(c) trained {config.steps} steps")):
+                               f"(c) trained {config.train.steps} steps")):
         _draw_partition(ax, net, config, dist, title)
     fig.suptitle(f"{'-'.join(map(str, config.widths(total, depth)))} ReLU net on "
-                 f"{config.distribution}", fontsize=8)
+                 f"{config.world.preset}", fontsize=8)
     return fig
 
 
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Counts vs neurons and depth at init, counts during training, example partitions."""
-    config = _config_of(result)
+    config = config_from_dict(Config, result.config)
     out = Path(out)
     paths = save(plot_counts(result, config), out / "counts_vs_neurons")
     paths += save(plot_training(result, config), out / "training")

@@ -7,18 +7,16 @@ import pytest
 from studies import linear_regions as study
 from toylab.compare.regions import arrangement_regions, grid_patterns, hanin_rolnick_network
 from toylab.exact import partition
-from toylab.results import StudyResult, config_dict
+from toylab.study import compute_result
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     config = study.Config.quick()
-    path = tmp_path_factory.mktemp("linear_regions")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TOYLAB_RESULTS", str(path / "cells"))
-        summary, arrays = study.compute(config)
-        cached, _ = study.compute(config)  # the trained cell now comes from its cache
-    return config, StudyResult(study.NAME, config_dict(config), summary, arrays, path), cached
+    root = tmp_path_factory.mktemp("linear_regions")
+    result, _ = compute_result(study, config, results_root=root)
+    cached, _ = compute_result(study, config, results_root=root, force=False)
+    return config, result, cached
 
 
 def test_quick_summary_and_arrays(quick):
@@ -27,11 +25,15 @@ def test_quick_summary_and_arrays(quick):
     assert {"seeds", "diverged", "domain_area", "init", "training"} <= set(s)
     T, D = len(config.totals), len(config.depths)
     assert a["init_counts"].shape == (T, D, config.init_seeds, 2)
-    assert len(s["init"]["fit"]["domain"]["exponent"]) == D
+    for name in study.COUNTS:
+        assert len(s["init"]["exponent"][name]) == D
+        assert all(e["n"] == config.init_seeds for e in s["init"]["exponent"][name])
     key = f"N{config.train_totals[0]}_L{config.train_depths[0]}"
-    steps = config.steps // config.snapshot_every + 1
+    steps = config.train.steps // config.train.snapshot_every + 1
     assert a[f"{key}__counts"].shape == (config.seeds - len(s["diverged"]), steps, 2)
-    assert cached == s  # same numbers from the per-cell cache
+    final = s["training"][key]["domain"]["final"]
+    assert final["n"] == config.seeds and "null" in final
+    assert cached.summary == s  # the second run comes from the cache
 
 
 def test_figures_are_written(quick, tmp_path):
@@ -43,7 +45,7 @@ def test_figures_are_written(quick, tmp_path):
 def test_init_counts_are_exact(quick):
     """One hidden layer: the line-arrangement count; deeper: at least the grid count."""
     config, result, _ = quick
-    dist = config.distribution_()
+    dist = config.world.distribution()
     init = result.arrays["init_counts"]
     for t, total in enumerate(config.totals):
         for d, depth in enumerate(config.depths):
@@ -53,9 +55,9 @@ def test_init_counts_are_exact(quick):
                 if depth == 1:
                     assert init[t, d, seed, 0] == arrangement_regions(*net[0], dist.domain)
                 elif seed == 0:
-                    grid = grid_patterns(net, dist.domain, 256, activation=config.activation)
+                    grid = grid_patterns(net, dist.domain, 256, activation=config.train.activation)
                     assert grid.count <= init[t, d, seed, 0]
-                    p = partition(net, dist.domain, activation=config.activation)
+                    p = partition(net, dist.domain, activation=config.train.activation)
                     exact = {tuple(r) for r in np.hstack(p.patterns)}
                     assert {tuple(r) for r in grid.patterns} <= exact
 
