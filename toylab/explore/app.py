@@ -133,6 +133,9 @@ def parse_training(*, hidden: str, n_classes: int, activation: str, optimizer: s
             raise ValueError(f"{name}={value!r} must be a whole number >= {lo}")
     if seeds > MAX_SEEDS:
         raise ValueError(f"seeds={seeds} is more than the page trains at once; pick <= {MAX_SEEDS}")
+    if activation not in PL_ACTIVATIONS:
+        raise ValueError(f"activation={activation!r}: the explorer draws exact views, which need "
+                         f"a piecewise-linear activation; choose one of {PL_ACTIVATIONS}")
     try:
         lr = float(learning_rate)
     except ValueError:

@@ -1,0 +1,216 @@
+"""toylab.explore without a browser: worlds, settings validation and the exact views, each
+checked against an independent computation (the plain forward pass, densities of the untouched
+mixture, brute-force clipping)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("bokeh", reason="bokeh is not installed: pip install -e '.[test]'")
+
+import toylab  # noqa: E402
+from toylab import exact  # noqa: E402
+from toylab.data import DISTRIBUTIONS  # noqa: E402
+from toylab.explore import load_world, preset_world, transformed  # noqa: E402
+from toylab.explore.app import MAX_SEEDS, parse_training, parse_world, snapshot_every  # noqa: E402
+from toylab.explore.views import clip_segments, net_view, neuron_detail, world_view  # noqa: E402
+from toylab.explore.world import PRESET_PARAMS, world_from_text  # noqa: E402
+from toylab.models import activations, init_layers  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
+def test_every_preset_builds_from_its_listed_parameters(name):
+    dist = preset_world(name, PRESET_PARAMS[name])
+    assert dist.dim == 2 and dist.n_classes >= 2
+    assert "dim" not in PRESET_PARAMS[name]
+
+
+def test_transformed_moves_the_density_rigidly():
+    dist = toylab.make("curved")
+    moved = transformed(dist, shift=(1.5, -2.0), rotate=30.0)
+    t = np.deg2rad(30.0)
+    R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    X = np.random.default_rng(0).normal(size=(50, 2)) * 2
+    # a rigid motion keeps densities: p_moved(R x + t) = p(x)
+    np.testing.assert_allclose(moved.log_density(X @ R.T + [1.5, -2.0]), dist.log_density(X),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(moved.bayes_error(), dist.bayes_error(), rtol=1e-6)
+
+
+def test_world_file_json_and_toml(tmp_path):
+    json_file = tmp_path / "w.json"
+    json_file.write_text('{"name": "pair", "components": ['
+                         '{"mean": [-1, 0], "cov": [[1.0, 0.5], [0.5, 1.0]], "label": 0},'
+                         '{"mean": [1, 0], "cov": 0.5, "label": 1}]}')
+    dist = load_world(json_file)
+    np.testing.assert_array_equal(dist.means, [[-1, 0], [1, 0]])
+    np.testing.assert_array_equal(dist.covs[1], 0.5 * np.eye(2))
+    toml_file = tmp_path / "w.toml"
+    toml_file.write_text('preset = "blobs"\nshift = [1.0, 0.0]\n[params]\nk = 4\n')
+    dist = load_world(toml_file)
+    np.testing.assert_allclose(dist.means, toylab.make("blobs", k=4).means + [1.0, 0.0])
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"components": [{"mean": [0, 0], "cov": [[1, 2], [2, 1]]}, {"mean": [1, 1], "cov": 1}]}',
+     ["covs[0]", "not positive semi-definite"]),
+    ('{"components": [{"mean": [0, 0]}]}', ["components[0] lacks ['cov']"]),
+    ('{"components": [{"mean": [0, 0, 1], "cov": 1}]}', ["components[0].mean", "two numbers"]),
+    ('{"preset": "blobs", "params": {"sides": 3}}', ["['sides']", "not parameters"]),
+    ('{"preset": "moons"}', ["preset='moons'", "choose one of"]),
+    ('{"components": [', ["not valid JSON"]),
+])
+def test_world_file_errors_name_the_file_and_the_problem(text, words):
+    with pytest.raises(ValueError) as err:
+        world_from_text(text, source="world file w.json")
+    assert "world file w.json" in str(err.value)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_missing_world_file(tmp_path):
+    with pytest.raises(ValueError, match="cannot read it"):
+        load_world(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"hidden": "16,0"}, ["width of 0"]),
+    ({"hidden": "a,b"}, ["whole numbers"]),
+    ({"hidden": ""}, ["at least one hidden layer"]),
+    ({"learning_rate": "fast"}, ["not a number"]),
+    ({"learning_rate": "-1"}, ["positive number"]),
+    ({"steps": 0}, ["steps=0"]),
+    ({"seeds": MAX_SEEDS + 1}, [f"<= {MAX_SEEDS}"]),
+    ({"activation": "tanh"}, ["tanh"]),
+])
+def test_training_settings_errors(kwargs, words):
+    settings = dict(hidden="8", n_classes=3, activation="relu", optimizer="adam",
+                    learning_rate="0.01", steps=100, seed=0, seeds=1) | kwargs
+    with pytest.raises(ValueError) as err:
+        parse_training(**settings)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_training_settings_and_world_settings():
+    config, seeds = parse_training(hidden="8, 4", n_classes=3, activation="abs",
+                                   optimizer="sgd", learning_rate="0.1", steps=250, seed=3,
+                                   seeds=2)
+    assert config.widths == (2, 8, 4, 3) and seeds == [3, 4]
+    assert config.steps % config.snapshot_every == 0
+    world = parse_world(preset="blobs", params="k=4, std=0.5", shift_x=0.0, shift_y=1.0,
+                        rotate=0.0)
+    assert world["params"] == {"k": 4, "std": 0.5} and isinstance(world["params"]["k"], int)
+    with pytest.raises(ValueError, match="not key=value"):
+        parse_world(preset="blobs", params="k", shift_x=0, shift_y=0, rotate=0)
+
+
+@pytest.mark.parametrize("steps", [1, 7, 10, 1000, 997, 360])
+def test_snapshot_every_divides_steps(steps):
+    every = snapshot_every(steps)
+    assert steps % every == 0 and steps // every <= 10
+
+
+def test_clip_segments_against_sampling():
+    rng = np.random.default_rng(1)
+    segs = rng.uniform(-3, 3, size=(200, 2, 2))
+    box = np.array([[-1.0, 2.0], [-1.5, 1.0]])
+    t = np.linspace(0, 1, 4001)
+    assert len(clip_segments(segs, box)) <= len(segs)
+    for seg in segs:
+        pts = seg[0] + t[:, None] * (seg[1] - seg[0])
+        inside = np.all((pts >= box[:, 0]) & (pts <= box[:, 1]), axis=1)
+        clipped = clip_segments(seg[None], box)
+        length = np.linalg.norm(seg[1] - seg[0])
+        if not inside.any():  # outside, or grazing between two samples
+            assert len(clipped) == 0 or np.linalg.norm(np.diff(clipped[0], axis=0)) < length / 2000
+            continue
+        assert clipped.shape == (1, 2, 2)
+        c = clipped[0]
+        assert np.all(c >= box[:, 0] - 1e-12) and np.all(c <= box[:, 1] + 1e-12)
+        # the clipped piece is the sampled inside stretch, to the sampling step
+        ends = pts[inside][[0, -1]]
+        np.testing.assert_allclose(c, ends, atol=length / 4000 + 1e-12)
+
+
+def forward(layers, X):
+    """Float64 forward pass (pre, post per layer) as NumPy: the independent reference."""
+    import jax
+
+    with jax.enable_x64(True):
+        acts = activations(layers, np.asarray(X, np.float64), "relu")
+        return [np.asarray(z) for z in acts.pre], [np.asarray(h) for h in acts.post]
+
+
+@pytest.fixture(scope="module")
+def small_net():
+    import jax
+
+    dist = toylab.make("blobs")
+    layers = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in
+              init_layers(jax.random.key(0), (2, 6, 5, 3))]
+    return dist, layers, net_view(layers, "relu", dist)
+
+
+def test_net_view_against_the_forward_pass(small_net):
+    dist, layers, view = small_net
+    p = view.partition
+    assert len(view.polygons) == len(p) == len(view.patterns) == len(view.mass)
+    # region masses are a probability distribution up to the mass outside the box
+    assert abs(view.mass.sum() - 1) < 1e-9
+    # images: exact values at the pixel centres = the forward pass there
+    box = np.asarray(dist.domain)
+    n = view.images.shape[-1]
+    gx = np.linspace(*box[0], 2 * n + 1)[1::2]
+    gy = np.linspace(*box[1], 2 * n + 1)[1::2]
+    U = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    hidden = np.concatenate(forward(layers, U)[1][:-1], axis=1)
+    np.testing.assert_allclose(view.images.reshape(len(view.neurons), -1), hidden.T,
+                               rtol=1e-9, atol=1e-9)
+    # predicted class at each centroid = argmax of the forward pass there
+    logits = forward(layers, p.centroids)[1][-1]
+    np.testing.assert_array_equal(view.predicted, logits.argmax(1))
+    # fold midpoints: the neuron's pre-activation vanishes there
+    for (layer, i), segs in zip(view.neurons, view.folds):
+        if len(segs):
+            mid = segs.mean(axis=1)
+            pre = forward(layers, mid)[0][layer][:, i]
+            np.testing.assert_allclose(pre, 0, atol=1e-9)
+    # the patterns shown are the forward pass's signs at the centroids
+    signs = [(z > 0).astype(int) for z in forward(layers, p.centroids)[0][:-1]]
+    expected = ["|".join("".join(map(str, s[r])) for s in signs) for r in range(len(p))]
+    assert view.patterns == expected
+    assert 0 < view.accuracy.value <= 1
+
+
+def test_neuron_detail_against_the_library_and_sampling(small_net):
+    dist, layers, view = small_net
+    d = neuron_detail(view, dist, (1, 2))
+    f = toylab.symbolic.lambdify_neuron(layers, (1, 2), activation="relu")
+    sample = dist.sample(5, 200_000)
+    mc = f(sample.X)
+    assert abs(d.mean - mc.mean()) < 5 * mc.std() / np.sqrt(len(mc)) + 1e-12
+    box = np.asarray(dist.domain)
+    grid = np.stack(np.meshgrid(np.linspace(*box[0], 301), np.linspace(*box[1], 301)),
+                    -1).reshape(-1, 2)
+    assert f(grid).max() <= d.maximum + 1e-9
+    np.testing.assert_allclose(f(d.argmax[None])[0], d.maximum, rtol=1e-9)
+    assert "max" in d.latex
+
+
+def test_net_view_too_many_regions_names_the_net(small_net):
+    dist, layers, _ = small_net
+    with pytest.raises(ValueError, match="2-6-5-3 has more than 5 linear regions"):
+        net_view(layers, "relu", dist, max_regions=5)
+
+
+def test_world_view_bayes_boundary_and_density():
+    dist = toylab.make("two_gaussians")
+    sample = dist.sample(0, 100)
+    wv = world_view(dist, sample.X, sample.y)
+    assert wv.bayes_exact and len(wv.bayes)
+    np.testing.assert_allclose(wv.bayes[..., 0], 0, atol=1e-12)  # the line x1 = 0
+    np.testing.assert_allclose(wv.bayes_error, dist.bayes_error())
+    G = np.stack(np.meshgrid(wv.gx, wv.gy), -1).reshape(-1, 2)
+    np.testing.assert_allclose(wv.density.ravel(), np.exp(dist.log_density(G)))
