@@ -507,39 +507,22 @@ def _prediction_cells(p: Partition) -> tuple[np.ndarray, np.ndarray]:
 
 
 def domain_mass_outside(p: Partition, dist=None) -> float:
-    """Probability outside ``p``'s domain, ``1 - sum_k w_k P_k(domain)`` in closed form.
-
-    Args:
-        p: a partition (or :class:`PopulationPartition`). dist: a 2-D Gaussian mixture
-            (optional with a :class:`PopulationPartition`).
-    Returns:
-        float in ``[0, 1]`` (absolute accuracy ~1e-15).
-    """
+    """Probability outside ``p``'s domain, ``1 - sum_k w_k P_k(domain)`` in closed form (float
+    in ``[0, 1]``, absolute accuracy ~1e-15). Here and below ``p`` is a partition of a 2-input
+    network over its input plane, or a :class:`PopulationPartition` (``dist`` then optional:
+    None means ``p.dist``); ``dist`` is a 2-D Gaussian mixture."""
     return as_population(p, dist).mass_outside
 
 
 def region_masses(p: Partition, dist=None) -> RegionMasses:
-    """Exact probability of every linear region, overall and jointly with each class.
-
-    Args:
-        p: partition of a 2-input network (or :class:`PopulationPartition`).
-        dist: 2-D Gaussian mixture (optional with a :class:`PopulationPartition`).
-    Returns:
-        :class:`RegionMasses` (``value (R,)``, ``per_class (C, R)``, ``mass_outside``).
-    """
+    """Exact probability of every linear region, overall and jointly with each class:
+    :class:`RegionMasses` (``value (R,)``, ``per_class (C, R)``, ``mass_outside``)."""
     return as_population(p, dist).region_masses
 
 
 def regions_carrying(p: Partition, dist=None, mass: float = 0.99) -> int:
-    """Fewest regions whose total probability is at least ``mass``
-    (:meth:`PopulationPartition.regions_carrying`).
-
-    Args:
-        p: partition (or :class:`PopulationPartition`). dist: 2-D Gaussian mixture (optional
-            with a :class:`PopulationPartition`). mass: target probability in ``(0, 1]``.
-    Returns:
-        int, the smallest ``n`` such that the ``n`` most probable regions carry ``>= mass``.
-    """
+    """The smallest ``n`` such that the ``n`` most probable regions carry ``>= mass`` (in
+    ``(0, 1]``) of the probability (:meth:`PopulationPartition.regions_carrying`)."""
     return as_population(p, dist).regions_carrying(mass)
 
 
@@ -547,9 +530,8 @@ def layer_moments(p: Partition, dist, layer: int) -> LayerMoments:
     """Exact means and covariance of every post-activation of ``layer`` under ``dist``.
 
     Args:
-        p: partition of a 2-input network (or :class:`PopulationPartition`).
-        dist: 2-D Gaussian mixture (None with a :class:`PopulationPartition`).
-        layer: hidden layer index (the last index is the logits).
+        p, dist: as :func:`domain_mass_outside`. layer: hidden layer index (the last index is
+            the logits).
     Returns:
         :class:`LayerMoments` (``mean (W,)``, ``cov (W, W)`` and their error bounds).
     """
@@ -590,9 +572,6 @@ def population_accuracy(p: Partition, dist=None) -> Exact:
     :func:`~toylab.exact.boundary.class_cells`) are polygons, so each term is a closed-form
     Gaussian polygon mass. Ties go to the lowest class index, as ``np.argmax``.
 
-    Args:
-        p: partition (or :class:`PopulationPartition`). dist: 2-D Gaussian mixture (optional
-            with a :class:`PopulationPartition`).
     Returns:
         :class:`Exact`; ``error_bound = mass_outside`` (points outside the domain may be
         classified either way).
