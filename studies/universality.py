@@ -7,7 +7,9 @@ and on the data distribution (``blobs`` with 3 classes, ``xor``, ``curved``), an
 functionally matched neurons also have matching folds?
 
 Method. For every (distribution, width) cell, ``seeds`` nets of depth ``depth`` are trained
-(Adam, full batch, one shared training sample). For every pair of kept seeds, the two nets
+(Adam, full batch, each seed on its own training sample from the same distribution). For
+``pairs_per_seed`` pairs per seed (seed ``s`` with ``s + 1, ..., s + pairs_per_seed`` mod
+``seeds``) the two nets
 are partitioned together as one block-diagonal parallel network
 (:func:`toylab.compare.universality.cross_correlations`), which gives the *exact* population
 correlation between every neuron of one net and every neuron of the same layer of the other
@@ -18,7 +20,9 @@ correlation; a neuron *has an analogue* in the other net when its matched correl
 matched pairs the Hausdorff distance between their exact folds is taken inside the plotting
 box ``dist.domain`` (>= 99.9% of the mass) and inside the data's core
 ``dist.covering_box(core_mass_outside)``, to within ``fold_spacing``. Baseline: the same
-matching for the nets at initialisation (step 0). Each cell is cached (``cached_run``).
+matching for the nets at initialisation (step 0). Intervals resample seeds, not pairs
+(:func:`toylab.study.pair_headline`), since pairs sharing a seed are dependent; the analogue
+threshold is swept.
 
 Result. See ``studies/README.md`` for the headline numbers of the full run.
 """
@@ -26,21 +30,20 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from toylab import data
 from toylab.compare.universality import cross_correlations, fold_hausdorff, match_neurons
 from toylab.exact import folds, partition
 from toylab.plots import save
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
-from toylab.results import StudyResult, cached_run, progress, results_root
-from toylab.train import TrainConfig, diverged_seeds, train_ensemble
-from toylab.models import to_float64
+from toylab.results import StudyResult, progress
+from toylab.study import (Context, TrainCell, World, config_from_dict, kept_members, load_layers,
+                          pair_headline)
+from toylab.train import TrainConfig
 
 NAME = "universality"
 DESCRIPTION = "Exact cross-seed neuron correlations, Hungarian matching and fold distances vs width"
@@ -59,50 +62,44 @@ class Config:
     depth: int = 2
     n_train: int = 512
     data_seed: int = 0
-    activation: str = "relu"
-    learning_rate: float = 1e-2
-    steps: int = 2000
+    train: TrainConfig = TrainConfig(widths=(2, 4, 4, 2), optimizer="adam", learning_rate=1e-2,
+                                     steps=2000, snapshot_every=2000)
     threshold: float = 0.9
+    thresholds: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95)
     core_mass_outside: float = 0.05
     fold_spacing: float = 0.01
-    seeds: int = 4
+    pairs_per_seed: int = 2
+    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
-        """Smoke configuration: one distribution, width 6, 2 seeds, 300 steps."""
-        return cls(distributions=("xor",), widths=(6,), n_train=256, steps=300, seeds=2)
+        """Smoke configuration: one distribution, width 6, 3 seeds (all pairs), 300 steps."""
+        return cls(distributions=("xor",), widths=(6,), n_train=256, seeds=3, pairs_per_seed=1,
+                   train=replace(cls.train, steps=300, snapshot_every=300))
 
-    def cells(self) -> list["Cell"]:
-        return [Cell(name, width, self.depth, self.n_train, self.data_seed, self.activation,
-                     self.learning_rate, self.steps, self.core_mass_outside,
-                     self.fold_spacing, self.seeds)
-                for name in self.distributions for width in self.widths]
+    def cell(self, name: str, width: int) -> TrainCell:
+        classes = World(name).distribution().n_classes
+        widths = (2,) + (width,) * self.depth + (classes,)
+        return TrainCell(World(name), replace(self.train, widths=widths), self.seeds,
+                         self.n_train, self.data_seed)
+
+    def cells(self) -> list[TrainCell]:
+        return [self.cell(name, width) for name in self.distributions for width in self.widths]
+
+    def settings(self) -> dict:
+        """The analysis parameters a cell's cache key needs."""
+        return {"core_mass_outside": self.core_mass_outside, "fold_spacing": self.fold_spacing,
+                "pairs_per_seed": self.pairs_per_seed}
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One (distribution, width) ensemble: the cache key of ``cached_run``."""
+def cell_key(cell: TrainCell) -> str:
+    return f"{cell.world.preset}_w{cell.train.widths[1]}"
 
-    distribution: str
-    width: int
-    depth: int
-    n_train: int
-    data_seed: int
-    activation: str
-    learning_rate: float
-    steps: int
-    core_mass_outside: float
-    fold_spacing: float
-    seeds: int
 
-    @property
-    def key(self) -> str:
-        return f"{self.distribution}_w{self.width}"
-
-    def train_config(self, n_classes: int) -> TrainConfig:
-        return TrainConfig(widths=(2,) + (self.width,) * self.depth + (n_classes,),
-                           activation=self.activation, learning_rate=self.learning_rate,
-                           steps=self.steps, snapshot_every=self.steps)
+def seed_pairs(seeds: int, per_seed: int) -> list[tuple[int, int]]:
+    """Each seed ``s`` with ``s + 1, ..., s + per_seed`` (mod ``seeds``), as sorted pairs."""
+    return sorted({tuple(sorted((s, (s + j) % seeds))) for s in range(seeds)
+                   for j in range(1, per_seed + 1) if (s + j) % seeds != s})
 
 
 def _fold_sets(net, box, activation, depth, width):
@@ -110,66 +107,67 @@ def _fold_sets(net, box, activation, depth, width):
     return [[folds(p, (l, i)) for i in range(width)] for l in range(depth)]
 
 
-def _pair(a, b, init_a, init_b, folds_a, folds_b, dist, cell) -> np.ndarray:
+def _pair(a, b, init_a, init_b, folds_a, folds_b, dist, activation: str,
+          fold_spacing: float) -> np.ndarray:
     """``(2 directions, depth, len(PAIR_FIELDS), width)`` for one seed pair."""
-    out = np.full((2, cell.depth, len(PAIR_FIELDS), cell.width), np.nan)
-    trained = cross_correlations(a, b, dist, activation=cell.activation)
-    init = cross_correlations(init_a, init_b, dist, activation=cell.activation)
+    depth, width = len(a) - 1, a[0][0].shape[1]
+    out = np.full((2, depth, len(PAIR_FIELDS), width), np.nan)
+    trained = cross_correlations(a, b, dist, activation=activation)
+    init = cross_correlations(init_a, init_b, dist, activation=activation)
     for l, (cc, c0) in enumerate(zip(trained, init)):
         for d, (corr, corr0, live, bound) in enumerate((
                 (cc.corr, c0.corr, cc.std_a > 0, cc.bound),
                 (cc.corr.T, c0.corr.T, cc.std_b > 0, cc.bound.T))):
             m, m0 = match_neurons(corr), match_neurons(corr0)
             own, other = (folds_a, folds_b) if d == 0 else (folds_b, folds_a)
-            haus = [[fold_hausdorff(own[box][l][i], other[box][l][j], spacing=cell.fold_spacing)
+            haus = [[fold_hausdorff(own[box][l][i], other[box][l][j], spacing=fold_spacing)
                      if live[i] and j >= 0 else np.nan for i, j in enumerate(m.partner)]
                     for box in (0, 1)]
-            partner_bound = bound[np.arange(cell.width), np.maximum(m.partner, 0)]
+            partner_bound = bound[np.arange(width), np.maximum(m.partner, 0)]
             out[d, l] = [m.corr, m.best, m0.corr, m0.best, haus[0], haus[1], live,
                          partner_bound]
     return out
 
 
-def compute_cell(cell: Cell) -> tuple[dict, dict]:
-    """Train one cell; exact matching of every pair of kept seeds, trained and at init."""
-    dist = data.make(cell.distribution)
-    sample = dist.sample(cell.data_seed, cell.n_train)
-    run = train_ensemble(sample.X, sample.y, np.arange(cell.seeds),
-                         config=cell.train_config(dist.n_classes), on_divergence="report",
-                         progress=True)
-    bad = sorted(seed for seed, _ in diverged_seeds(run))
-    kept = [s for s in range(cell.seeds) if s not in bad]
-    nets = {s: to_float64(run.member(s)) for s in kept}
-    inits = {s: to_float64(run.snapshot(s, 0)) for s in kept}
-    core = dist.covering_box(cell.core_mass_outside)
-    fold_sets = {s: [_fold_sets(nets[s], box, cell.activation, cell.depth, cell.width)
-                     for box in (dist.domain, core)] for s in kept}
-    pairs = list(combinations(kept, 2))
-    stats = np.full((len(pairs), 2, cell.depth, len(PAIR_FIELDS), cell.width), np.nan)
-    for n, (s, t) in enumerate(progress(pairs, desc=f"pairs {cell.key}")):
-        stats[n] = _pair(nets[s], nets[t], inits[s], inits[t], fold_sets[s], fold_sets[t],
-                         dist, cell)
-    arrays = {"kept": np.asarray(kept, np.int64), "pairs": np.asarray(pairs, np.int64).reshape(
-        -1, 2), "stats": stats}
-    for depth, (W, b) in enumerate(run.layers):
-        arrays[f"W{depth}"], arrays[f"b{depth}"] = W, b
-    return {"diverged": bad}, arrays
+def analyse(cell: TrainCell, run, config: Config) -> tuple[dict, dict]:
+    """Exact matching of every pair of trained members (and of their initial networks)."""
+    dist = cell.distribution()
+    activation, depth = cell.train.activation, len(cell.train.widths) - 2
+    width = cell.train.widths[1]
+    finite = [i for i in range(cell.seeds) if np.isfinite(run.final_loss[i])]
+    nets = {s: [(np.float64(W), np.float64(b)) for W, b in run.member(s)] for s in finite}
+    inits = {s: [(np.float64(W), np.float64(b)) for W, b in run.snapshot(s, 0)] for s in finite}
+    core = dist.covering_box(config.core_mass_outside)
+    fold_sets = {s: [_fold_sets(nets[s], box, activation, depth, width)
+                     for box in (dist.domain, core)] for s in finite}
+    pairs = seed_pairs(cell.seeds, config.pairs_per_seed)
+    stats = np.full((len(pairs), 2, depth, len(PAIR_FIELDS), width), np.nan)
+    for n, (s, t) in enumerate(progress(pairs, desc=f"pairs {cell_key(cell)}")):
+        if s in nets and t in nets:
+            stats[n] = _pair(nets[s], nets[t], inits[s], inits[t], fold_sets[s], fold_sets[t],
+                             dist, activation, config.fold_spacing)
+    return {}, {"pairs": np.asarray(pairs, np.int64).reshape(-1, 2), "stats": stats}
 
 
 def pair_fractions(stats: np.ndarray, threshold: float, field: str = "matched") -> np.ndarray:
-    """``(pairs * 2 directions, depth)`` fraction of live neurons whose ``field`` correlation
+    """``(pairs, 2 directions, depth)`` fraction of live neurons whose ``field`` correlation
     exceeds ``threshold`` (NaN where a net has no live neuron in the layer)."""
     live = stats[..., PAIR_FIELDS.index("live"), :] == 1
     hit = (stats[..., PAIR_FIELDS.index(field), :] > threshold) & live
     with np.errstate(invalid="ignore"):
-        frac = hit.sum(-1) / live.sum(-1)
-    return frac.reshape(-1, stats.shape[2])
+        return hit.sum(-1) / live.sum(-1)
 
 
-def _mean_sd(values: np.ndarray) -> dict:
-    v = values[np.isfinite(values)]
-    return {"mean": float(v.mean()) if len(v) else None,
-            "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
+def pair_matrix(fractions: np.ndarray, pairs: np.ndarray, seeds: int) -> np.ndarray:
+    """``(seeds, seeds)`` matrix of one layer's directed pair values (NaN: pair not taken).
+
+    Args:
+        fractions: ``(pairs, 2)``: direction 0 is ``s -> t``, direction 1 is ``t -> s``.
+    """
+    M = np.full((seeds, seeds), np.nan)
+    M[pairs[:, 0], pairs[:, 1]] = fractions[:, 0]
+    M[pairs[:, 1], pairs[:, 0]] = fractions[:, 1]
+    return M
 
 
 def _median(values: np.ndarray) -> float | None:
@@ -177,20 +175,28 @@ def _median(values: np.ndarray) -> float | None:
     return float(np.median(v)) if len(v) else None
 
 
-def cell_summary(stats: np.ndarray, threshold: float) -> dict:
-    """Per layer: analogue fractions (mean, sd over seed pairs and directions), trained and at
-    init; median matched correlation; median fold distances of analogues and of the rest."""
+def cell_summary(stats: np.ndarray, pairs: np.ndarray, seeds: int, config: Config) -> dict:
+    """Per layer: the fraction of live neurons with an analogue in another seed (pair-aware
+    headline over seeds, null: the same nets at initialisation), swept over thresholds; the
+    best-correlation variant; pooled medians of matched correlations and fold distances."""
     f = {name: PAIR_FIELDS.index(name) for name in PAIR_FIELDS}
+
+    def analogue(threshold: float, field: str, layer: int) -> np.ndarray:
+        return pair_matrix(pair_fractions(stats, threshold, field)[..., layer], pairs, seeds)
+
     out = {}
     for l in range(stats.shape[2]):
         s = stats[:, :, l]
         live = s[..., f["live"], :] == 1
         matched = s[..., f["matched"], :]
-        analog = live & (matched > threshold)
+        analog = live & (matched > config.threshold)
         out[f"layer{l}"] = {
-            "analogue": _mean_sd(pair_fractions(stats, threshold)[:, l]),
-            "analogue_best": _mean_sd(pair_fractions(stats, threshold, "best")[:, l]),
-            "analogue_init": _mean_sd(pair_fractions(stats, threshold, "matched_init")[:, l]),
+            "analogue": pair_headline(analogue(config.threshold, "matched", l),
+                                      null=analogue(config.threshold, "matched_init", l)),
+            "analogue_best": pair_headline(analogue(config.threshold, "best", l)),
+            "threshold_sweep": {f"{t:g}": pair_headline(analogue(t, "matched", l),
+                                                        null=analogue(t, "matched_init", l))
+                                for t in config.thresholds},
             "matched_corr_median": _median(matched[live]),
             "matched_corr_init_median": _median(s[..., f["matched_init"], :][live]),
             "hausdorff_analogues_median": _median(s[..., f["hausdorff"], :][analog]),
@@ -198,80 +204,68 @@ def cell_summary(stats: np.ndarray, threshold: float) -> dict:
             "hausdorff_core_analogues_median": _median(s[..., f["hausdorff_core"], :][analog]),
             "hausdorff_core_others_median": _median(
                 s[..., f["hausdorff_core"], :][live & ~analog]),
-            "constant_neurons": int(np.sum(~live)),
+            "constant_neurons": int(np.sum(~live & np.isfinite(matched))),
             "corr_bound_max": float(np.nanmax(s[..., f["bound"], :][live]))
             if live.any() else None,
         }
     return out
 
 
-def compute(config: Config) -> tuple[dict, dict]:
-    """Run (or load) every cell; analogue fractions per distribution, width and layer."""
-    results = {cell: cached_run(f"{NAME}/cell", cell, compute_cell, out=results_root())[0]
-               for cell in progress(config.cells(), desc="cells")}
+def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
+    """Train and analyse every cell; analogue fractions per distribution, width and layer."""
+    cells = config.cells()
+    results = ctx.train_cells(cells, lambda cell, run: analyse(cell, run, config),
+                              settings=config.settings())
     summary = {"threshold": config.threshold, "seeds": config.seeds, "diverged": {},
-               "widths": list(config.widths), "cells": {}, "distributions": {}}
-    arrays = {}
-    bounds = []
-    for cell, r in results.items():
+               "pairs_per_seed": config.pairs_per_seed, "widths": list(config.widths),
+               "cells": {}}
+    arrays, bounds = {}, []
+    for cell, r in zip(cells, results):
+        key = cell_key(cell)
         if r.summary["diverged"]:
-            summary["diverged"][cell.key] = r.summary["diverged"]
+            summary["diverged"][key] = r.summary["diverged"]
         stats = r.arrays["stats"]
-        summary["cells"][cell.key] = cell_summary(stats, config.threshold)
-        arrays[f"{cell.key}__stats"] = stats
+        summary["cells"][key] = cell_summary(stats, r.arrays["pairs"], config.seeds, config)
+        arrays[f"{key}__stats"], arrays[f"{key}__pairs"] = stats, r.arrays["pairs"]
         live = stats[..., PAIR_FIELDS.index("live"), :] == 1
         bounds.append(stats[..., PAIR_FIELDS.index("bound"), :][live])
-    for name in config.distributions:
-        per = {}
-        for l in range(config.depth):
-            for kind in ("analogue", "analogue_init", "analogue_best"):
-                cells = [summary["cells"][f"{name}_w{w}"][f"layer{l}"][kind]
-                         for w in config.widths]
-                per[f"layer{l}_{kind}_mean"] = [c["mean"] for c in cells]
-                per[f"layer{l}_{kind}_sd"] = [c["sd"] for c in cells]
-        summary["distributions"][name] = per
     pooled = np.concatenate(bounds) if bounds else np.zeros(0)
     summary["corr_bound_max"] = float(np.nanmax(pooled)) if len(pooled) else None
     summary["corr_bound_median"] = float(np.nanmedian(pooled)) if len(pooled) else None
     summary["corr_bound_above_0.01"] = float(np.mean(pooled > 0.01)) if len(pooled) else None
     middle = config.widths[len(config.widths) // 2]
-    example = next((c for c in config.cells() if c.distribution == "curved"
-                    and c.width == middle), config.cells()[0])
-    ex = results[example]
-    arrays["example__kept"] = ex.arrays["kept"]
-    for depth in range(config.depth + 1):
-        arrays[f"example__W{depth}"] = ex.arrays[f"W{depth}"]
-        arrays[f"example__b{depth}"] = ex.arrays[f"b{depth}"]
-    summary["example_cell"] = example.key
+    example = next((c for c in cells if c.world.preset == "curved"
+                    and c.train.widths[1] == middle), cells[0])
+    ex = results[cells.index(example)]
+    for n, member in enumerate(kept_members(ex)[:2]):
+        for layer, (W, b) in enumerate(load_layers(ex, member)):
+            arrays[f"example{n}__W{layer}"], arrays[f"example{n}__b{layer}"] = W, b
+    summary["example_cell"] = cell_key(example)
     return summary, arrays
 
 
 # ----------------------------------------------------------------------------- figures
 
 
-def _config_of(result: StudyResult) -> Config:
-    return replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in result.config.items()})
-
-
 def plot_fractions(result: StudyResult, config: Config):
     """One panel per distribution: fraction of live neurons with an analogue (matched
-    correlation > threshold) in another seed vs width, per layer, trained and at init."""
+    correlation > threshold) in another seed vs width, per layer, trained and at init (mean
+    and 95% seed-resampling interval)."""
     D = len(config.distributions)
     fig, axes = figure(1, D, width=PAGE_WIDTH * min(1.0, 0.38 * D + 0.2), aspect=0.9)
     axes = np.atleast_2d(axes)
     w = np.asarray(config.widths, float)
     for n, name in enumerate(config.distributions):
         ax = axes[0, n]
-        per = result.summary["distributions"][name]
         for l in range(config.depth):
-            for kind, style, label in (("analogue", "-", "trained"),
-                                       ("analogue_init", ":", "at init")):
-                mean = np.array([np.nan if v is None else v
-                                 for v in per[f"layer{l}_{kind}_mean"]])
-                sd = np.array([0.0 if v is None else v for v in per[f"layer{l}_{kind}_sd"]])
-                ax.errorbar(w * (1 + 0.03 * l), mean, yerr=sd, ls=style, marker="o", ms=3,
-                            capsize=2, color=PALETTE[l],
+            heads = [result.summary["cells"][f"{name}_w{width}"][f"layer{l}"]["analogue"]
+                     for width in config.widths]
+            for which, style, label in ((lambda h: h, "-", "trained"),
+                                        (lambda h: h["null"], ":", "at init")):
+                mean = np.array([which(h)["value"] for h in heads])
+                ci = np.array([which(h)["ci95"] for h in heads]).T
+                ax.errorbar(w * (1 + 0.03 * l), mean, yerr=[mean - ci[0], ci[1] - mean],
+                            ls=style, marker="o", ms=3, capsize=2, color=PALETTE[l],
                             label=f"layer {l}, {label}")
         ax.set_xscale("log")
         ax.set_xticks(w, [f"{v:g}" for v in w])
@@ -279,7 +273,7 @@ def plot_fractions(result: StudyResult, config: Config):
         ax.set(xlabel="hidden width", ylim=(-0.03, 1.03), title=name)
         if n == 0:
             ax.set_ylabel(f"fraction with analogue ($\\rho$ > {config.threshold:g})")
-    axes[0, -1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    axes[0, -1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
@@ -336,18 +330,18 @@ def plot_hausdorff(result: StudyResult, config: Config):
 def plot_example(result: StudyResult, config: Config):
     """Two seeds of the example cell: first-layer folds, matched pairs in one colour
     (solid: first seed, dashed: second), over the data density."""
-    cell = next(c for c in config.cells() if c.key == result.summary["example_cell"])
-    dist = data.make(cell.distribution)
-    kept = result.arrays["example__kept"]
+    key = result.summary["example_cell"]
+    cell = next(c for c in config.cells() if cell_key(c) == key)
+    dist = cell.distribution()
+    activation = config.train.activation
     fig, ax = figure(width=PAGE_WIDTH * 0.5, aspect=0.75)
     draw_density(ax, dist)
-    if len(kept) >= 2:
-        nets = [[(result.arrays[f"example__W{d}"][s].astype(float),
-                  result.arrays[f"example__b{d}"][s].astype(float))
-                 for d in range(config.depth + 1)] for s in kept[:2]]
+    if "example1__W0" in result.arrays:
+        nets = [[(result.arrays[f"example{n}__W{d}"], result.arrays[f"example{n}__b{d}"])
+                 for d in range(config.depth + 1)] for n in (0, 1)]
         m = match_neurons(cross_correlations(nets[0], nets[1], dist,
-                                             activation=config.activation)[0].corr)
-        parts = [partition(net, dist.domain, activation=config.activation) for net in nets]
+                                             activation=activation)[0].corr)
+        parts = [partition(net, dist.domain, activation=activation) for net in nets]
         for i, j in enumerate(m.partner):
             color = PALETTE[i % len(PALETTE)]
             for p, neuron, style in ((parts[0], i, "-"), (parts[1], j, "--")):
@@ -356,16 +350,16 @@ def plot_example(result: StudyResult, config: Config):
                 ax.add_collection(LineCollection(folds(p, (0, neuron)), colors=[color],
                                                  linestyles=style, linewidths=1.3))
             ax.plot([], [], color=color, label=f"$\\rho$ = {m.corr[i]:.2f}")
-        ax.set_title(f"{cell.distribution}, width {cell.width}: layer-0 folds of seeds "
-                     f"{int(kept[0])} (solid) and {int(kept[1])} (dashed)")
-        ax.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        ax.set_title(f"{cell.world.preset}, width {cell.train.widths[1]}: layer-0 folds of two "
+                     "seeds (solid, dashed)")
+        ax.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     set_box(ax, dist.domain)
     return fig
 
 
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Analogue fractions vs width, correlation histograms, fold distances, example folds."""
-    config = _config_of(result)
+    config = config_from_dict(Config, result.config)
     out = Path(out)
     paths = save(plot_fractions(result, config), out / "analogues_vs_width")
     paths += save(plot_correlations(result, config), out / "matched_correlations")

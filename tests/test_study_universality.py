@@ -12,17 +12,36 @@ def quick(quick_run):
     return quick_run(study)
 
 
-def test_quick_summary_has_stable_keys_and_figures(quick, tmp_path):
+def test_quick_summary_has_headlines_and_figures(quick, tmp_path):
     config, result = quick
     s = result.summary
-    assert set(s["distributions"]) == set(config.distributions) and s["diverged"] == {}
-    for name in config.distributions:
+    assert s["diverged"] == {}
+    for cell in config.cells():
         for l in range(config.depth):
-            assert len(s["distributions"][name][f"layer{l}_analogue_mean"]) == len(config.widths)
+            layer = s["cells"][study.cell_key(cell)][f"layer{l}"]
+            h = layer["analogue"]
+            assert h["n"] == config.seeds and "null" in h and 0 <= h["value"] <= 1
+            assert set(layer["threshold_sweep"]) == {f"{t:g}" for t in config.thresholds}
     assert s["corr_bound_median"] < 1e-3 and s["corr_bound_max"] >= s["corr_bound_median"]
     paths = study.make_figures(result, tmp_path)
     assert {p.name for p in paths} >= {"analogues_vs_width.png", "matched_correlations.pdf",
                                        "fold_hausdorff.png", "example_folds.png"}
+
+
+def test_seed_pairs_cover_each_seed_evenly():
+    pairs = study.seed_pairs(20, 2)
+    assert len(pairs) == 40 and all(s < t for s, t in pairs)
+    counts = np.bincount(np.ravel(pairs), minlength=20)
+    assert np.all(counts == 4)
+    assert study.seed_pairs(3, 1) == [(0, 1), (0, 2), (1, 2)]
+
+
+def test_analogue_fraction_falls_as_the_threshold_rises(quick):
+    config, result = quick
+    for cell in result.summary["cells"].values():
+        for layer in cell.values():
+            values = [layer["threshold_sweep"][f"{t:g}"]["value"] for t in config.thresholds]
+            assert all(a >= b - 1e-12 for a, b in zip(values, values[1:]))
 
 
 def test_matching_is_symmetric_and_correlations_are_bounded(quick):
@@ -31,7 +50,7 @@ def test_matching_is_symmetric_and_correlations_are_bounded(quick):
     config, result = quick
     f = {name: i for i, name in enumerate(study.PAIR_FIELDS)}
     for cell in config.cells():
-        stats = result.arrays[f"{cell.key}__stats"]
+        stats = result.arrays[f"{study.cell_key(cell)}__stats"]
         for l in range(config.depth):
             ab, ba = stats[:, 0, l], stats[:, 1, l]
             for field in ("matched", "matched_init"):
