@@ -38,7 +38,7 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.actions.action_builder import ActionBuilder  # noqa: E402
 
 import toylab  # noqa: E402
-from toylab import exact, symbolic  # noqa: E402
+from toylab import exact, landscape, symbolic  # noqa: E402
 from toylab.explore import views  # noqa: E402
 from toylab.explore.app import parse_training  # noqa: E402
 from toylab.explore.server import Background  # noqa: E402
@@ -220,6 +220,36 @@ def test_load_train_hover_click(app, browser, shots):
     formula = model_value(d, "formula", "text")
     expected = symbolic.latex(symbolic.neuron_expression(layers, (1, 2), activation="relu"))
     assert expected in formula
+
+    # the landscape tab: exact Hessian spectrum of the shown net, shares of an eigenvector
+    tab = wait(lambda: d.execute_script(JS_DEEP_TEXT + """
+        return deep(document, '.bk-tab', []).find(e => e.textContent.trim() == 'landscape');"""),
+        "the landscape tab")
+    ActionChains(d).click(tab).perform()
+    ActionChains(d).click(wait(lambda: widget_element(d, "hessian", "button"),
+                               "the Hessian button")).perform()
+    wait(lambda: d.execute_script(
+        "return Bokeh.documents[0].get_model_by_name('spectrum').data_source.data.k.length > 0"),
+        "the spectrum", timeout=60)
+    set_input(d, "eigenvector", "2")
+    wait(lambda: "eigenvector 2 " in d.execute_script(
+        "return Bokeh.documents[0].get_model_by_name('shares_plot').title.text"),
+        "the eigenvector's shares", timeout=20)
+    time.sleep(0.5)
+    d.save_screenshot(str(shots / "05_landscape.png"))
+    shown = d.execute_script(
+        "const s = Bokeh.documents[0].get_model_by_name('spectrum').data_source.data;"
+        "return Array.from(s.value);")
+    H = landscape.hessian(layers, sample.X, sample.y, activation="relu")
+    spec = landscape.eigendecomposition((H + H.T) / 2)
+    np.testing.assert_allclose(shown, spec.eigenvalues[:len(shown)], rtol=1e-6,
+                               atol=1e-9 * abs(spec.eigenvalues[0]))
+    shares = d.execute_script(
+        "const s = Bokeh.documents[0].get_model_by_name('shares').data_source.data;"
+        "return Array.from(s.share);")
+    widths = [2, 6, 5, 2]
+    np.testing.assert_allclose(
+        shares, landscape.neuron_shares(spec.eigenvectors[:, 1], widths)[:, 0], atol=1e-6)
     assert console_errors(d) == []
 
 

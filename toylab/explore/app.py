@@ -312,17 +312,19 @@ class Explorer:
                                 disabled=True)
         self.w_hessian.on_click(self._on_hessian)
         self.w_eigen = Spinner(title="eigenvector (1 = top)", value=1, low=1, step=1, width=140,
-                               disabled=True)
+                               disabled=True, name="eigenvector")
         self.w_eigen.on_change("value", lambda attr, old, new: self._show_eigenvector())
         self.src_spectrum = ColumnDataSource({"k": [], "value": [], "color": []})
         self.f_spectrum = figure(title="Hessian eigenvalues (outliers red)", width=420,
                                  height=260, tools="pan,wheel_zoom,reset,save",
                                  name="spectrum_plot")
-        self.f_spectrum.scatter("k", "value", color="color", source=self.src_spectrum, size=5)
+        self.f_spectrum.scatter("k", "value", color="color", source=self.src_spectrum, size=5,
+                                name="spectrum")
         self.src_shares = ColumnDataSource({"neuron": [], "share": []})
         self.f_shares = figure(title="share of the eigenvector on each neuron", width=420,
-                               height=260, x_range=[""], tools="save")
-        self.f_shares.vbar("neuron", top="share", width=0.8, source=self.src_shares)
+                               height=260, x_range=[""], tools="save", name="shares_plot")
+        self.f_shares.vbar("neuron", top="share", width=0.8, source=self.src_shares,
+                           name="shares")
         self.f_shares.xaxis.major_label_orientation = 1.2
         landscape_tab = column(row(self.w_hessian, self.w_eigen),
                                row(self.f_spectrum, self.f_shares))
@@ -660,7 +662,7 @@ class Explorer:
         self._show_eigenvector()
 
     def _show_eigenvector(self):
-        if self.hessian is None:
+        if self.hessian is None or self.w_eigen.value is None:
             return
         spec, widths = self.hessian
         j = int(self.w_eigen.value) - 1
