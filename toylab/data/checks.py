@@ -21,7 +21,7 @@ def finite(name: str, arr: np.ndarray) -> np.ndarray:
     if not np.any(bad):
         return arr
     if arr.ndim == 0:
-        raise ValueError(f"{name}={arr!r} is not finite; pass a finite number")
+        raise ValueError(f"{name}={arr.item()!r} is not finite; pass a finite number")
     where = tuple(int(i) for i in np.argwhere(bad)[0])
     raise ValueError(
         f"{name} contains non-finite values (first: {name}[{', '.join(map(str, where))}] = "
