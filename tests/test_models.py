@@ -112,3 +112,206 @@ def test_init_is_he_normal_with_zero_bias():
 def test_bad_input_names_the_argument(call, argument):
     with pytest.raises(ValueError, match=argument.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+# ----------------------------------------------------------------------------- layer-list input
+
+
+def test_nested_lists_are_read_as_float_arrays():
+    nested = [([[1.0, -2.0], [0.5, 1.0]], [0.0, 0.5]), ([[1.0], [-1.0]], [0.25])]
+    arrays = [(np.asarray(W), np.asarray(b)) for W, b in nested]
+    x = np.random.default_rng(0).standard_normal((7, 2))
+    with jax.enable_x64(True):
+        np.testing.assert_array_equal(models.apply(nested, x, "relu"),
+                                      models.apply(arrays, x, "relu"))
+    layers, name = models.as_layers(nested, "tanh")
+    assert name == "tanh" and all(W.dtype == np.float64 for W, _ in layers)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: models.apply([(np.zeros((2, 3)), np.zeros(3)), (np.zeros((4, 1)), np.zeros(1))],
+                              np.zeros((5, 2))), r"layers\[1\] takes 4 inputs .* shape \(3, out\)"),
+        (lambda: models.apply([(np.zeros((2, 3)), np.zeros(3))], np.zeros((5, 3))),
+         r"x has shape \(5, 3\) but the net takes 2 inputs.*\(\.\.\., 2\)"),
+        (lambda: jax.jit(lambda x: models.apply([(jnp.zeros((2, 3)), jnp.zeros(3))], x))(
+            jnp.zeros((5, 4))), r"x has shape \(5, 4\)"),
+        (lambda: models.activations([(np.zeros((2, 3)), np.zeros(2))], np.zeros((5, 2))),
+         r"layers\[0\] has W \(2, 3\) and b \(2,\)"),
+        (lambda: models.validate_layers([([[1.0, 2.0], [3.0]], [0.0, 1.0])]),
+         r"net\[0\]\[0\] is not a numeric array"),
+        (lambda: models.validate_layers([np.zeros((2, 2))]), r"net\[0\] must be a \(W, b\) pair"),
+    ],
+)
+def test_bad_layer_lists_and_inputs_name_the_argument_and_fix(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ----------------------------------------------------------------------------- your own nnx MLP
+
+
+class OwnMLP(nnx.Module):
+    """A researcher's own MLP: Linear attributes in call order, activation held or inline."""
+
+    def __init__(self, fn, *, rngs, inline=False, widths=(2, 6, 5, 3)):
+        self.first = nnx.Linear(widths[0], widths[1], rngs=rngs)
+        if not inline:
+            self.act = fn
+        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs)
+                                for a, b in zip(widths[1:-2], widths[2:-1])])
+        self.head = nnx.Linear(widths[-2], widths[-1], rngs=rngs)
+        self.widths = widths
+        self._fn = fn
+
+    def __call__(self, x):
+        h = self._fn(self.first(x))
+        for lin in self.hidden:
+            h = self._fn(lin(h))
+        return self.head(h)
+
+
+def _linears(model):
+    if isinstance(model, nnx.Sequential):
+        return [m for m in model.layers if isinstance(m, nnx.Linear)]
+    return [model.first, *model.hidden, model.head]
+
+
+def _own_models(name):
+    fn = ACTIVATIONS[name].fn
+    return {
+        "sequential": nnx.Sequential(nnx.Linear(2, 6, rngs=nnx.Rngs(1)), fn,
+                                     nnx.Linear(6, 5, rngs=nnx.Rngs(2)), fn,
+                                     nnx.Linear(5, 3, rngs=nnx.Rngs(3))),
+        "attributes": OwnMLP(fn, rngs=nnx.Rngs(4)),
+        "inline": OwnMLP(fn, rngs=nnx.Rngs(5), inline=True),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_layers_from_reads_your_own_nnx_mlp(name):
+    x = np.random.default_rng(9).standard_normal((13, 2)).astype(np.float32)
+    for form, model in _own_models(name).items():
+        if form == "inline" and name in ("linear", "hard_tanh"):
+            continue  # checked below: with no attribute, these two need activation=
+        layers, found = models.layers_from(model)
+        assert found == name, form
+        for (W, b), lin in zip(layers, _linears(model), strict=True):
+            np.testing.assert_array_equal(W, lin.kernel[...])
+            np.testing.assert_array_equal(b, lin.bias[...])
+        np.testing.assert_array_equal(models.apply(layers, x, found), model(x))
+        rebuilt = MLP.from_layers(layers, found)
+        np.testing.assert_array_equal(rebuilt(x), model(x))
+        assert models.layers_from(rebuilt)[1] == found
+        as_layers, as_name = models.as_layers(model, dtype=np.float64)
+        assert as_name == name and as_layers[0][0].dtype == np.float64
+
+
+def test_inline_activation_that_outputs_cannot_tell_needs_activation():
+    """A net whose pre-activations stay inside [-1, 1] computes the same with hard_tanh and
+    linear: the reading asks for activation= instead of guessing."""
+    model = OwnMLP(ACTIVATIONS["hard_tanh"].fn, rngs=nnx.Rngs(0), inline=True)
+    for lin in _linears(model):
+        lin.kernel[...] = 0.05 * lin.kernel[...]
+    with pytest.raises(ValueError, match=r"each of \['hard_tanh', 'linear'\]\); pass activation="):
+        models.layers_from(model)
+    assert models.layers_from(model, "hard_tanh")[1] == "hard_tanh"
+
+
+def test_layers_from_recognises_flax_and_jax_activation_functions():
+    import functools
+
+    for fn, name in [(nnx.relu, "relu"), (jax.nn.relu, "relu"), (jnp.tanh, "tanh"),
+                     (nnx.softplus, "softplus"), (jnp.abs, "abs"),
+                     (functools.partial(jax.nn.gelu, approximate=False), "gelu"),
+                     (functools.partial(jax.nn.leaky_relu, negative_slope=0.1), "leaky_relu")]:
+        model = nnx.Sequential(nnx.Linear(2, 4, rngs=nnx.Rngs(0)), fn,
+                               nnx.Linear(4, 2, rngs=nnx.Rngs(1)))
+        assert models.layers_from(model)[1] == name
+
+
+def test_layers_from_missing_bias_is_an_error_or_exact_zeros():
+    model = nnx.Sequential(nnx.Linear(2, 4, rngs=nnx.Rngs(0)), nnx.relu,
+                           nnx.Linear(4, 3, use_bias=False, rngs=nnx.Rngs(1)))
+    with pytest.raises(ValueError, match=r"model.layers\[2\].*use_bias=False.*missing_bias='zeros'"):
+        models.layers_from(model)
+    with pytest.raises(ValueError, match=r"model.layers\[2\]"):  # every analysis entry alike
+        models.as_layers(model)
+    layers, name = models.layers_from(model, missing_bias="zeros")
+    np.testing.assert_array_equal(layers[1][1], np.zeros(3))
+    x = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    np.testing.assert_array_equal(models.apply(layers, x, name), model(x))
+
+
+class Residual(nnx.Module):
+    def __init__(self, rngs):
+        self.a = nnx.Linear(2, 2, rngs=rngs)
+        self.b = nnx.Linear(2, 2, rngs=rngs)
+
+    def __call__(self, x):
+        return x + self.b(nnx.relu(self.a(x)))
+
+
+class Backwards(nnx.Module):
+    def __init__(self, rngs):
+        self.head = nnx.Linear(4, 3, rngs=rngs)
+        self.first = nnx.Linear(2, 4, rngs=rngs)
+
+    def __call__(self, x):
+        return self.head(nnx.relu(self.first(x)))
+
+
+def _seq(*parts):
+    return nnx.Sequential(*parts)
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda r: _seq(nnx.Conv(2, 4, (3,), rngs=r), nnx.relu, nnx.Linear(4, 3, rngs=r)),
+         ValueError, r"model.layers\[0\] is an nnx.Conv"),
+        (lambda r: _seq(nnx.Linear(2, 4, rngs=r), nnx.LayerNorm(4, rngs=r), nnx.relu,
+                        nnx.Linear(4, 3, rngs=r)), ValueError, r"model.layers\[1\] is an nnx.LayerNorm"),
+        (lambda r: _seq(nnx.Linear(2, 4, rngs=r), jax.nn.gelu, nnx.Linear(4, 3, rngs=r)),
+         ValueError, r"model.layers\[1\] is not one of toylab's activations.*approximate=False"),
+        (lambda r: _seq(nnx.Linear(2, 4, rngs=r), nnx.relu, nnx.Linear(4, 3, rngs=r), nnx.tanh,
+                        nnx.Linear(3, 3, rngs=r)), ValueError, r"several activations \['relu', 'tanh'\]"),
+        (lambda r: _seq(nnx.Linear(2, 4, rngs=r), nnx.relu, nnx.Linear(4, 3, rngs=r), nnx.relu),
+         ValueError, r"do not reproduce model\(x\)"),
+        (lambda r: Residual(r), ValueError, r"with any of toylab's activations do not reproduce"),
+        (lambda r: Backwards(r), ValueError, r"model.head \(4, 3\), model.first \(2, 4\).*do not chain"),
+        (lambda r: _seq(nnx.relu), ValueError, r"no nnx.Linear"),
+        (lambda r: [(np.zeros((2, 2)), np.zeros(2))], TypeError, r"model=list is not an nnx.Module"),
+    ],
+)
+def test_layers_from_rejects_what_it_cannot_read(make, error, message):
+    with pytest.raises(error, match=message):
+        models.layers_from(make(nnx.Rngs(0)))
+
+
+def test_layers_from_checks_activation_argument():
+    model = nnx.Sequential(nnx.Linear(2, 4, rngs=nnx.Rngs(0)), nnx.relu,
+                           nnx.Linear(4, 3, rngs=nnx.Rngs(1)))
+    with pytest.raises(ValueError, match=r"activation='tanh' contradicts the model's own 'relu'"):
+        models.layers_from(model, "tanh")
+    with pytest.raises(ValueError, match=r"activation='tanh' contradicts the model's own 'relu'"):
+        models.as_layers(MLP((2, 3, 2), "relu", rngs=nnx.Rngs(0)), "tanh")
+    with pytest.raises(ValueError, match=r"missing_bias='maybe' is unknown"):
+        models.layers_from(model, missing_bias="maybe")
+
+
+def test_every_analysis_entry_takes_your_own_module():
+    """The exact partition and the landscape Hessian of an own module equal those of the layer
+    list it holds (both enter through as_layers)."""
+    from toylab import landscape
+    from toylab.exact import partition
+
+    model = OwnMLP(nnx.relu, rngs=nnx.Rngs(3), widths=(2, 4, 3))
+    layers = [(lin.kernel[...], lin.bias[...]) for lin in _linears(model)]
+    box = np.array([[-2.0, 2.0], [-2.0, 2.0]])
+    assert len(partition(model, box)) == len(partition(layers, box, activation="relu"))
+    X = np.random.default_rng(0).standard_normal((16, 2))
+    y = np.arange(16) % 3
+    np.testing.assert_array_equal(landscape.hessian(model, X, y),
+                                  landscape.hessian(layers, X, y, activation="relu"))

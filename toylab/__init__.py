@@ -18,6 +18,7 @@ from toylab.models import (
     activations,
     apply,
     flatten,
+    layers_from,
     param_index,
     unflatten,
 )
@@ -100,6 +101,6 @@ def use_cpu_cores(n: int | None = None) -> int:
 __all__ = [
     "ACTIVATIONS", "DISTRIBUTIONS", "MLP", "BayesError", "GaussianMixture", "Sample",
     "TrainConfig", "TrainResult", "activations", "apply", "available_cores", "flatten",
-    "make", "param_index", "train_ensemble", "unflatten", "use_cpu_cores",
+    "layers_from", "make", "param_index", "train_ensemble", "unflatten", "use_cpu_cores",
 ]
 __version__ = "0.1.0"

@@ -152,7 +152,13 @@ def init_layers(key: Array, widths: Sequence[int], *, dtype=jnp.float32) -> Laye
 
 
 def apply(layers: Layers, x: Array, activation: str = "relu") -> Array:
-    """Forward pass. ``x: (..., in)`` -> logits ``(..., out)``."""
+    """Forward pass. ``x: (..., in)`` -> logits ``(..., out)``.
+
+    Raises:
+        ValueError: ``layers`` is not a chain of ``(W (in, out), b (out,))`` pairs, or ``x``
+            does not have the net's input width (checked on shapes, so also under ``jit``).
+    """
+    layers = _checked_input(layers, x)
     act = get_activation(activation).fn
     h = x
     for W, b in layers[:-1]:
@@ -173,7 +179,8 @@ class LayerActivations(NamedTuple):
 
 def activations(layers: Layers, x: Array, activation: str = "relu") -> LayerActivations:
     """Every layer's pre- and post-activations at ``x: (..., in)``; neuron ``(l, i)`` is
-    ``pre[l][..., i]`` / ``post[l][..., i]``."""
+    ``pre[l][..., i]`` / ``post[l][..., i]``; errors as :func:`apply`."""
+    layers = _checked_input(layers, x)
     act = get_activation(activation).fn
     pre, post = [], []
     h = x
@@ -195,30 +202,70 @@ def widths_of(layers: Layers) -> tuple[int, ...]:
     return (int(layers[0][0].shape[0]),) + tuple(int(W.shape[1]) for W, _ in layers)
 
 
-def validate_layers(layers) -> Layers:
-    """Check shapes of a layer list; returns it as a list of ``(W, b)`` tuples."""
+def validate_layers(layers, *, name: str = "net") -> Layers:
+    """Check a layer list's shapes; returns it as a list of ``(W, b)`` tuples.
+
+    Nested Python lists (or other array-likes without a ``shape``) are converted with
+    ``np.asarray(..., float)``; arrays and JAX tracers pass through unchanged.
+
+    Args:
+        layers: ``[(W_0 (in, h_1), b_0 (h_1,)), ..., (W_L (h_L, out), b_L (out,))]``.
+        name: the argument name used in error messages.
+    Raises:
+        ValueError: not a non-empty sequence of pairs, a non-numeric entry, or shapes that do
+            not chain; the message names the layer and the fix.
+    """
     if not isinstance(layers, (list, tuple)) or len(layers) == 0:
         raise ValueError(
-            f"net={type(layers).__name__} is not a layer list; pass [(W, b), ...] or an MLP"
+            f"{name}={type(layers).__name__} is not a layer list; pass [(W, b), ...] with W of "
+            "shape (in, out) and b of shape (out,), or an nnx.Module MLP"
         )
     out = []
     prev = None
     for depth, pair in enumerate(layers):
-        if len(pair) != 2:
-            raise ValueError(f"net[{depth}] must be a (W, b) pair, got {len(pair)} items")
-        W, b = pair
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            got = f"{len(pair)} items" if isinstance(pair, (list, tuple)) else type(pair).__name__
+            raise ValueError(f"{name}[{depth}] must be a (W, b) pair, got {got}")
+        W, b = (_as_numeric(p, f"{name}[{depth}][{k}]") for k, p in enumerate(pair))
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(
-                f"net[{depth}] has W {tuple(W.shape)} and b {tuple(b.shape)}; "
+                f"{name}[{depth}] has W {tuple(W.shape)} and b {tuple(b.shape)}; "
                 "need W of shape (in, out) and b of shape (out,)"
             )
         if prev is not None and W.shape[0] != prev:
             raise ValueError(
-                f"net[{depth}] takes {W.shape[0]} inputs but layer {depth - 1} has {prev} outputs"
+                f"{name}[{depth}] takes {W.shape[0]} inputs but layer {depth - 1} has {prev} "
+                f"outputs; W of layer {depth} must have shape ({prev}, out)"
             )
         prev = W.shape[1]
         out.append((W, b))
     return out
+
+
+def _as_numeric(value, where: str):
+    """``value`` itself if it has a shape (NumPy/JAX array, tracer), else a float array."""
+    if hasattr(value, "shape") and hasattr(value, "ndim"):
+        return value
+    try:
+        return np.asarray(value, np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{where} is not a numeric array ({err}); pass arrays or nested lists of numbers "
+            "of a rectangular shape"
+        ) from None
+
+
+def _checked_input(layers, x) -> Layers:
+    """:func:`validate_layers` (as argument ``layers``) plus the input width of ``x``."""
+    layers = validate_layers(layers, name="layers")
+    shape = np.shape(x)
+    if len(shape) == 0 or shape[-1] != layers[0][0].shape[0]:
+        raise ValueError(
+            f"x has shape {tuple(shape)} but the net takes {layers[0][0].shape[0]} inputs "
+            f"(layers[0] W {tuple(layers[0][0].shape)}); pass x of shape (..., "
+            f"{layers[0][0].shape[0]})"
+        )
+    return layers
 
 
 def check_finite_layers(layers: Layers, *, name: str = "net") -> None:
@@ -357,28 +404,237 @@ def _linear_from(W: Array, b: Array) -> nnx.Linear:
     return lin
 
 
-def as_layers(net, activation: str | None = None, *, dtype=None) -> tuple[Layers, str]:
-    """Resolve ``net`` (an :class:`MLP` or a layer list) to ``(layers, activation_name)``.
+MISSING_BIAS = ("error", "zeros")
+"""What :func:`layers_from` does with an ``nnx.Linear(..., use_bias=False)``."""
 
-    Analyses call this at their entry. For an MLP its own activation is used (an explicit,
-    different ``activation`` is an error); for a layer list ``activation`` is required.
-    ``dtype`` (e.g. ``np.float64``) converts to NumPy arrays of that dtype.
+PROBE_POINTS = 64
+"""Random inputs on which :func:`layers_from` checks that the layers reproduce the module."""
+
+REPRODUCE_RTOL = 1e-6
+"""Relative tolerance of that check (to the largest output or pre-activation, the scale of
+the rounding error), ~8 float32 ulps. A correct reading computes the same products and
+matched exactly (difference 0) on 360 random float32 nets of widths 4-256; the closest
+misreading measured, ``jax.nn.gelu``'s tanh approximation read as toylab's exact gelu,
+differs by at least 3e-5 of that scale."""
+
+_ACTIVATION_HINT = (
+    "jax.nn.gelu and nnx.gelu approximate by default: use functools.partial(jax.nn.gelu, "
+    "approximate=False); toylab's leaky_relu has slope 0.1, jax.nn.leaky_relu's 0.01"
+)
+
+_ACTIVATION_PROBE = np.concatenate([np.linspace(-4.0, 4.0, 81), [-1.0, 0.0, 1.0]])
+"""Pre-activation values on which an activation function is matched to :data:`ACTIVATIONS`."""
+
+_READABLE = (nnx.Linear, nnx.Sequential, nnx.List)
+
+
+def layers_from(model, activation: str | None = None, *,
+                missing_bias: str = "error") -> tuple[Layers, str]:
+    """The layer list and activation name of a Flax NNX MLP, yours or toylab's :class:`MLP`.
+
+    A module of your own is read when it is a chain of ``nnx.Linear`` layers with one
+    elementwise activation from :data:`ACTIVATIONS` between them (none after the last):
+
+    - an ``nnx.Sequential``, e.g. ``nnx.Sequential(nnx.Linear(2, 16, rngs=rngs), nnx.relu,
+      nnx.Linear(16, 3, rngs=rngs))``;
+    - a module whose attributes hold the layers in the order ``__call__`` applies them
+      (``nnx.Linear`` attributes, ``nnx.List``/list attributes or nested such modules), with
+      the activation function as an attribute or applied inline in ``__call__``.
+
+    An activation function is recognised by its values (it must equal an entry of
+    :data:`ACTIVATIONS` on a probe grid), so ``nnx.relu``, ``jax.nn.relu``, ``jnp.tanh`` or a
+    lambda all work; ``jax.nn.gelu`` (tanh approximation by default) and ``jax.nn.leaky_relu``
+    (slope 0.01) are not toylab's exact ``gelu`` and slope-0.1 ``leaky_relu``. An activation
+    applied inline is found by trying every entry of :data:`ACTIVATIONS`. Finally the reading
+    is checked against the module itself: ``apply(layers, x, name)`` must equal ``model(x)``
+    at :data:`PROBE_POINTS` random inputs (to :data:`REPRODUCE_RTOL`), so a module that does
+    anything else (skip connections, normalisation, dropout in training mode, an activation on
+    the logits, another order) is an error, never a silently different network.
+
+    Args:
+        model: an ``nnx.Module``.
+        activation: the activation's name, required only when the module's activation cannot
+            be told apart by its outputs; otherwise checked against what is found.
+        missing_bias: for ``nnx.Linear(..., use_bias=False)``: ``"error"`` (default) or
+            ``"zeros"``, which reads the same function exactly, but then parameter-space
+            analyses (Hessians, spectra, flat parameter vectors) include bias directions the
+            module does not have.
+    Returns:
+        ``(layers, activation_name)``: ``[(W (in, out), b (out,)), ...]`` as JAX arrays (the
+        module's own values, not copies of a different dtype) and the :data:`ACTIVATIONS` key.
+    Raises:
+        TypeError: ``model`` is not an ``nnx.Module``.
+        ValueError: a part toylab cannot read (named by its attribute path), an unrecognised
+            or mixed activation, a missing bias with ``missing_bias="error"``, layers that do
+            not chain, or layers that do not reproduce ``model(x)``.
     """
-    if isinstance(net, MLP):
-        if activation is not None and get_activation(activation).name != net.activation:
+    if not isinstance(model, nnx.Module):
+        raise TypeError(
+            f"model={type(model).__name__} is not an nnx.Module; pass a Flax NNX MLP, or use a "
+            "layer list [(W, b), ...] with activation= directly"
+        )
+    if missing_bias not in MISSING_BIAS:
+        raise ValueError(f"missing_bias={missing_bias!r} is unknown; choose one of {MISSING_BIAS}")
+    if isinstance(model, MLP):
+        if activation is not None and get_activation(activation).name != model.activation:
             raise ValueError(
-                f"activation={activation!r} contradicts the model's own {net.activation!r}; "
+                f"activation={activation!r} contradicts the model's own {model.activation!r}; "
                 "omit activation= when passing an MLP"
             )
-        layers, name = net.layers(), net.activation
+        return model.layers(), model.activation
+    linears, functions = [], []
+    for path, part in _mlp_parts(model, "model"):
+        (linears if isinstance(part, nnx.Linear) else functions).append((path, part))
+    if not linears:
+        raise ValueError("model holds no nnx.Linear layer; layers_from reads chains of nnx.Linear")
+    layers = []
+    for path, lin in linears:
+        if lin.bias is None and missing_bias == "error":
+            raise ValueError(
+                f"{path} = nnx.Linear(..., use_bias=False) has no bias; pass "
+                "missing_bias='zeros' to read it as a zero bias (exact for the function; "
+                "parameter-space analyses then include bias directions the module lacks)"
+            )
+        W = lin.kernel[...]
+        layers.append((W, jnp.zeros(W.shape[1], W.dtype) if lin.bias is None else lin.bias[...]))
+    try:
+        layers = validate_layers(layers)
+    except ValueError:
+        shapes = ", ".join(f"{path} {tuple(W.shape)}" for (path, _), (W, _) in zip(linears, layers))
+        raise ValueError(
+            f"the nnx.Linear layers in attribute order ({shapes}) do not chain (in, h) -> "
+            "(h, out); define them in the order __call__ applies them"
+        ) from None
+    named = {_activation_name(fn) for _, fn in functions}
+    if None in named:
+        path = next(path for path, fn in functions if _activation_name(fn) is None)
+        raise ValueError(
+            f"{path} is not one of toylab's activations {sorted(ACTIVATIONS)} (compared on "
+            f"values; {_ACTIVATION_HINT})"
+        )
+    if len(named) > 1:
+        raise ValueError(f"model applies several activations {sorted(named)}; toylab nets use one")
+    if activation is not None:
+        wanted = get_activation(activation).name
+        if named and named != {wanted}:
+            raise ValueError(
+                f"activation={activation!r} contradicts the model's own {named.pop()!r}; "
+                "omit activation="
+            )
+        named = {wanted}
+    x, reference = _probe_call(model, layers)
+    if not named:  # applied inline in __call__ (or no hidden layer): try every activation
+        named = {"linear"} if len(layers) == 1 else {
+            name for name in ACTIVATIONS if _reproduces(layers, name, x, reference)}
+        if len(named) > 1:
+            raise ValueError(
+                f"cannot tell the model's activation from its outputs (it matches each of "
+                f"{sorted(named)}); pass activation="
+            )
+    name = named.pop() if named else None
+    if name is None or not _reproduces(layers, name, x, reference):
+        which = f"activation {name!r}" if name else "any of toylab's activations"
+        raise ValueError(
+            f"the nnx.Linear layers of model with {which} do not reproduce model(x); "
+            "layers_from reads only a chain Linear -> activation -> ... -> Linear (no skip "
+            "connections, normalisation, dropout in training mode or activation on the "
+            "logits, layers defined in the order __call__ applies them) with an activation "
+            f"from {sorted(ACTIVATIONS)} ({_ACTIVATION_HINT})"
+        )
+    return layers, name
+
+
+def _mlp_parts(node, path: str):
+    """``(path, part)`` for every ``nnx.Linear`` and activation function in ``node``, in the
+    order they are held (sequence order, attribute definition order)."""
+    if isinstance(node, nnx.Linear):
+        yield path, node
+    elif isinstance(node, nnx.Sequential):
+        yield from _mlp_parts(node.layers, f"{path}.layers")
+    elif isinstance(node, (nnx.List, list, tuple)):
+        for i, item in enumerate(node):
+            yield from _mlp_parts(item, f"{path}[{i}]")
+    elif isinstance(node, nnx.Module):
+        if type(node).__module__.startswith("flax.") and not isinstance(node, _READABLE):
+            raise ValueError(
+                f"{path} is an nnx.{type(node).__name__}; layers_from reads only nnx.Linear "
+                "layers and activation functions (an MLP)"
+            )
+        for key, value in vars(node).items():
+            if isinstance(value, nnx.Variable):
+                raise ValueError(
+                    f"{path}.{key} is a {type(value).__name__} outside any nnx.Linear; "
+                    "layers_from reads only nnx.Linear layers and activation functions"
+                )
+            if not key.startswith("_"):
+                yield from _mlp_parts(value, f"{path}.{key}")
+    elif callable(node) and not isinstance(node, (type, nnx.Pytree)):
+        yield path, node
+
+
+def _activation_name(fn) -> str | None:
+    """The :data:`ACTIVATIONS` key whose function equals ``fn`` on a probe grid, or None."""
+    z = jnp.asarray(_ACTIVATION_PROBE, jnp.float32)
+    try:
+        out = np.asarray(fn(z), np.float64)
+    except Exception:  # any callable may be held; one that fails on an array is no activation
+        return None
+    for name, act in ACTIVATIONS.items():
+        if out.shape == z.shape and np.allclose(out, np.asarray(act.fn(z)), rtol=1e-6, atol=1e-6):
+            return name
+    return None
+
+
+def _probe_call(model, layers: Layers) -> tuple[Array, np.ndarray]:
+    """Random inputs ``(PROBE_POINTS, in)`` (spread over a few units, so pre-activations cross
+    every breakpoint) and ``model`` evaluated there."""
+    W = layers[0][0]
+    x = jnp.asarray(3 * np.random.default_rng(0).standard_normal((PROBE_POINTS, W.shape[0])),
+                    W.dtype)
+    try:
+        return x, np.asarray(model(x), np.float64)
+    except Exception as err:  # the module's own failure, re-raised with what was attempted
+        raise ValueError(
+            f"calling model(x) with x of shape {tuple(x.shape)} failed ({type(err).__name__}: "
+            f"{err}); layers_from needs a module whose __call__(x) is the forward pass"
+        ) from err
+
+
+def _reproduces(layers: Layers, name: str, x: Array, reference: np.ndarray) -> bool:
+    """Whether ``apply(layers, x, name)`` equals ``reference`` to :data:`REPRODUCE_RTOL` of
+    the largest value computed on the way (outputs and every pre-activation), the scale of
+    the rounding error."""
+    acts = activations(layers, x, name)
+    ours = np.asarray(acts.post[-1], np.float64)
+    if ours.shape != reference.shape:
+        return False
+    scale = max(float(np.max(np.abs(z), initial=0.0)) for z in [reference, *acts.pre])
+    return bool(np.max(np.abs(ours - reference), initial=0.0) <= REPRODUCE_RTOL * scale)
+
+
+def as_layers(net, activation: str | None = None, *, dtype=None,
+              need_activation: bool = True) -> tuple[Layers, str | None]:
+    """Resolve ``net`` (an ``nnx.Module`` MLP or a layer list) to ``(layers, activation_name)``.
+
+    Analyses call this at their entry. A module is read by :func:`layers_from` (its own
+    activation is used; an explicit, different ``activation`` is an error); for a layer list
+    ``activation`` is required, unless ``need_activation=False`` (analyses of the parameters
+    alone), which returns ``None`` for it. ``dtype`` (e.g. ``np.float64``) converts to NumPy
+    arrays of that dtype.
+    """
+    if isinstance(net, nnx.Module):
+        layers, name = layers_from(net, activation)
     else:
         layers = validate_layers(net)
-        if activation is None:
+        if activation is None and not need_activation:
+            name = None
+        elif activation is None:
             raise ValueError(
                 "activation=None with a layer list: pass activation=, one of "
                 f"{sorted(ACTIVATIONS)}"
             )
-        name = get_activation(activation).name
+        else:
+            name = get_activation(activation).name
     if dtype is not None:
         layers = [(np.asarray(W, dtype), np.asarray(b, dtype)) for W, b in layers]
     return list(layers), name
