@@ -4,48 +4,68 @@ decision boundary?
 Question. Two Gaussian classes share one anisotropic covariance whose long axis is tilted
 (30 degrees) against the line joining the means, so the Bayes boundary's normal
 ``Sigma^{-1} (mu_1 - mu_0)`` turns away from the mean difference (towards the short axis as the
-anisotropy grows) and the data's layout and the boundary point different ways. Which neurons of small trained ReLU nets track the class
-log-odds or the distance to a decision boundary, which track a component's log-density, which
-are dead -- and how do these fractions move with width, depth, class separation, anisotropy
-and weight decay?
+anisotropy grows) and the data's layout and the boundary point different ways. Which neurons
+of small trained ReLU nets track the class log-odds or the distance to a decision boundary,
+which track a component's log-density, which are dead -- and how do these fractions move with
+width, depth, class separation, anisotropy, weight decay and the world's distance from the
+origin?
 
 Method. One factor at a time around a base cell (width 8, depth 2, separation 2, anisotropy
-3, no weight decay): each cell trains ``seeds`` nets (Adam, full batch, one shared training
-sample). For every hidden neuron of every kept seed, :func:`toylab.compare.neurons.neuron_profile`
-computes its population correlation with the log-odds, each component's log-density and the
-signed distances to the Bayes and to the learned boundary (exact neuron moments; target
-moments by adaptive Gauss-Legendre quadrature per linear region with an order-doubling error
-estimate; the learned boundary's segments and the Bayes line are exact), the exact
-probability of the regions where it varies, and where its fold lies (exact Mahalanobis depth
-into the data, density-weighted mean distance to the boundaries). Kinds follow
-:func:`toylab.compare.neurons.classify` with the thresholds of the config. With a shared
-covariance the log-odds are affine and the signed distance to the Bayes line is the log-odds
-divided by their gradient norm, so those two targets give identical correlations (a check, not
-a finding). Each cell is cached (``cached_run``), so an interrupted run resumes.
+3, no weight decay, Bayes line through the origin): each cell trains ``seeds`` nets (Adam,
+full batch), every seed on its own training sample (harness cells, one compiled sweep per
+shape). For every hidden neuron of every kept seed,
+:func:`toylab.compare.neurons.neuron_profile` computes its population correlation with the
+log-odds, each component's log-density and the signed distances to the Bayes and to the learned
+boundary (exact neuron moments; target moments by adaptive Gauss-Legendre quadrature per
+linear region with an order-doubling error estimate), the exact probability of the regions
+where it varies, and where its fold lies (exact Mahalanobis depth into the data,
+density-weighted mean distance to the boundaries). Kinds follow
+:func:`toylab.compare.neurons.classify`. With a shared covariance the log-odds are affine and
+the signed distance to the Bayes line is the log-odds divided by their gradient norm, so those
+two targets give identical correlations (a check, not a finding).
+
+Controls (issue 12). *Nulls*: every fraction is reported against the same seeds' initial
+networks (kinds; folds measured against the *trained* net's boundary, so "did training move
+the folds to the boundary?") and every fold fraction against a null of random folds: the
+first-layer fold lines of the cell's other seeds' initial networks, i.e. lines drawn from the
+initialisation's own fold distribution (through the origin for zero-bias inits).
+*Built-in answers*: the ``offset`` factor moves the world so that the Bayes line passes at a
+given distance from the origin, where every zero-bias first-layer fold starts. *Unequal
+targets*: each target's best attainable ``|corr|`` over all first-layer ramps
+``relu(u.x - b)`` (:func:`ramp_correlations`, by 1-D quadrature) normalises the first-layer
+correlations, and a per-layer linear probe (:func:`probe_r2`: exact population R^2 of the
+best affine readout of a layer's neurons) compares the targets on an equal footing.
+*Thresholds*: the kind fractions are swept over the correlation cut and the fold fractions
+over the fold radius.
 
 Result. See ``studies/README.md`` for the headline numbers of the full run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from matplotlib.collections import LineCollection
+from scipy.special import erfc, logsumexp
 
-from toylab.compare.neurons import KINDS, KindThresholds, NeuronProfile, classify, neuron_profile
+from toylab.compare.neurons import (KINDS, KindThresholds, NeuronProfile, classify, fold_depth,
+                                    fold_distance, neuron_profile, targets)
 from toylab.data import GaussianMixture
-from toylab.exact import decision_boundary, folds, partition
+from toylab.exact import decision_boundary, folds, geometry as geo
+from toylab.exact.population import population_partition
 from toylab.plots import save
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
-from toylab.results import StudyResult, cached_run, progress, results_root
-from toylab.train import TrainConfig, diverged_seeds, train_ensemble
-from toylab.models import to_float64
+from toylab.results import StudyResult, progress
+from toylab.study import (Context, TrainCell, config_from_dict, headline, kept_members,
+                          load_layers, threshold_sweep)
+from toylab.train import TrainConfig, TrainResult, diverged_seeds
 
 NAME = "neurons-vs-boundary"
-DESCRIPTION = "Do hidden neurons track the data density or the decision boundary? Kinds vs 5 factors"
+DESCRIPTION = ("Do hidden neurons track the data density or the decision boundary? Kinds vs 6 "
+               "factors, against init and random-fold nulls")
 
 FACTORS = {
     "width": "widths",
@@ -53,25 +73,43 @@ FACTORS = {
     "separation": "separations",
     "anisotropy": "anisotropies",
     "weight_decay": "weight_decays",
+    "offset": "offsets",
 }
-"""Swept factor -> Config field holding its levels (the base value is the Config field of the
-factor's own name)."""
+"""Swept factor -> Config field holding its levels (the base level is read from ``train`` and
+``world``, see :meth:`Config.base_level`)."""
 
-LABELS = ("dead", "boundary", "density", "both", "other", "mixture_density", "fold_in_data",
-          "fold_at_boundary")
-"""Per-seed fractions reported for every cell: the kinds; the neurons whose |corr| with the
-mixture's (class-blind) log-density reaches the threshold; the two fold labels."""
+KIND_LABELS = KINDS + ("mixture_density",)
+"""Per-seed fractions of the kinds, and of the neurons whose ``|corr|`` with the mixture's
+(class-blind) log-density reaches the cut."""
+FOLD_LABELS = ("fold_in_data", "fold_at_boundary", "fold_at_bayes")
+"""Per-seed fractions of neurons whose fold reaches into the data, lies at the learned
+boundary, lies at the Bayes line (density-weighted mean distance within ``fold_radius``)."""
+LABELS = KIND_LABELS + FOLD_LABELS
 
 PROFILE_FIELDS = ("mean", "std", "active_mass", "corr", "corr_error", "fold_depth",
                   "fold_to_bayes", "fold_to_learned")
-"""Per-neuron :class:`~toylab.compare.neurons.NeuronProfile` arrays stored for every seed."""
+"""Per-neuron :class:`~toylab.compare.neurons.NeuronProfile` arrays stored for every member
+(trained, and with prefix ``init_`` for the initial network)."""
+
+RAMP_TARGETS = ("log_odds", "log_density", "log_density_0", "log_density_1")
+"""Targets of :func:`ramp_correlations` (named as in :func:`toylab.compare.neurons.targets`;
+``distance_bayes`` equals ``log_odds`` up to scale in this study's worlds)."""
+
+LINE_PIECES = 32
+"""Equal pieces a random fold line is cut into for its density-weighted distances."""
+
+GAUSS_HERMITE_NODES = 16
+"""Nodes of the Gauss-Hermite rule along a ramp's level lines (:func:`ramp_correlations`)."""
+
+
+# ----------------------------------------------------------------------------- world
 
 
 def tilted(separation: float, anisotropy: float, angle_deg: float) -> GaussianMixture:
     """Two equally likely classes ``N(-+ separation/2 e_1, Sigma)`` with the shared covariance
     ``Sigma = R diag(anisotropy, 1/anisotropy) R^T`` (unit determinant; ``R`` rotates by
-    ``angle_deg``): a linear Bayes boundary, tilted against the mean difference unless
-    ``anisotropy == 1``."""
+    ``angle_deg``): a linear Bayes boundary through the origin, tilted against the mean
+    difference unless ``anisotropy == 1``."""
     a = np.deg2rad(angle_deg)
     R = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     cov = R @ np.diag([anisotropy, 1.0 / anisotropy]) @ R.T
@@ -80,297 +118,602 @@ def tilted(separation: float, anisotropy: float, angle_deg: float) -> GaussianMi
 
 
 @dataclass(frozen=True)
-class Config:
-    """Settings of the ``neurons-vs-boundary`` study (base cell, sweep levels, thresholds)."""
+class Tilt:
+    """The study's world: :func:`tilted`, moved by ``offset`` along the Bayes line's unit
+    normal (towards class 1), so the Bayes line passes at distance ``|offset|`` from the origin
+    -- the point every zero-bias first-layer fold starts through."""
 
-    width: int = 8
-    depth: int = 2
     separation: float = 2.0
     anisotropy: float = 3.0
-    weight_decay: float = 0.0
+    angle_deg: float = 30.0
+    offset: float = 0.0
+
+    def __post_init__(self):
+        for name in ("separation", "anisotropy"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"world.{name}={value!r} must be a positive number")
+        for name in ("angle_deg", "offset"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"world.{name}={getattr(self, name)!r} must be finite")
+
+    def distribution(self) -> GaussianMixture:
+        dist = tilted(self.separation, self.anisotropy, self.angle_deg)
+        if self.offset == 0:
+            return dist
+        normal = np.linalg.solve(dist.covs[0], dist.means[1] - dist.means[0])
+        return dist.shifted(self.offset * normal / np.linalg.norm(normal), name="tilted_shifted")
+
+
+@dataclass(frozen=True)
+class Cell(TrainCell):
+    """A harness cell on the study's own world (``tilt``; the inherited ``world`` is unused)."""
+
+    tilt: Tilt = field(default_factory=Tilt)
+
+    def distribution(self) -> GaussianMixture:
+        return self.tilt.distribution()
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of the ``neurons-vs-boundary`` study: the base cell (``train``, ``world``), the
+    levels of every factor, the thresholds and their sweeps."""
+
+    train: TrainConfig = TrainConfig(widths=(2, 8, 8, 2), optimizer="adam", learning_rate=1e-2,
+                                     steps=2000, snapshot_every=2000)
+    world: Tilt = Tilt()
     widths: tuple[int, ...] = (4, 8, 16)
     depths: tuple[int, ...] = (1, 2, 3)
     separations: tuple[float, ...] = (1.0, 2.0, 4.0)
     anisotropies: tuple[float, ...] = (1.0, 3.0, 9.0)
     weight_decays: tuple[float, ...] = (0.0, 0.03, 0.3)
-    angle_deg: float = 30.0
+    offsets: tuple[float, ...] = (0.0, 2.0, 4.0)
     n_train: int = 512
     data_seed: int = 0
-    activation: str = "relu"
-    learning_rate: float = 1e-2
-    steps: int = 2000
+    sampling: str = "per_seed"
     rtol: float = 1e-3
     corr_threshold: float = 0.8
     dead_mass: float = 0.01
     fold_depth: float = 2.0
     fold_radius: float = 0.5
-    seeds: int = 3
+    corr_sweep: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+    radius_sweep: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+    ramp_angles: int = 180
+    ramp_points: int = 801
+    seeds: int = 20
+
+    def __post_init__(self):
+        w = self.train.widths
+        if w[0] != 2 or w[-1] != 2 or len(w) < 3 or len(set(w[1:-1])) != 1:
+            raise ValueError(f"train.widths={w} must be (2, width, ..., width, 2): two inputs, "
+                             "equal hidden widths, two logits")
 
     @classmethod
     def quick(cls) -> "Config":
-        """Smoke configuration: the base cell and one more separation, 2 seeds, 300 steps."""
-        return cls(width=6, widths=(6,), depths=(2,), separations=(2.0, 4.0),
-                   anisotropies=(3.0,), weight_decays=(0.0,), n_train=256, steps=300,
-                   rtol=1e-2, seeds=2)
+        """Smoke configuration: the base cell and one shifted world, 3 seeds, 300 steps."""
+        return cls(train=replace(cls.train, widths=(2, 6, 6, 2), steps=300, snapshot_every=300),
+                   widths=(6,), depths=(2,), separations=(2.0,), anisotropies=(3.0,),
+                   weight_decays=(0.0,), offsets=(0.0, 3.0), n_train=256, rtol=1e-2,
+                   ramp_angles=72, ramp_points=401, seeds=3)
 
-    def thresholds(self) -> KindThresholds:
-        return KindThresholds(corr=self.corr_threshold, dead_mass=self.dead_mass,
-                              fold_depth=self.fold_depth, fold_radius=self.fold_radius)
+    def thresholds(self, **changes) -> KindThresholds:
+        return KindThresholds(**{"corr": self.corr_threshold, "dead_mass": self.dead_mass,
+                                 "fold_depth": self.fold_depth,
+                                 "fold_radius": self.fold_radius, **changes})
 
-    def cells(self) -> dict[str, list["Cell"]]:
-        """Per factor, one :class:`Cell` per level (other factors at their base values)."""
-        out = {}
-        for factor, levels in FACTORS.items():
-            out[factor] = [self.cell(**{factor: level}) for level in getattr(self, levels)]
-        return out
+    def base_level(self, factor: str):
+        """The base cell's level of ``factor``."""
+        return {"width": self.train.widths[1], "depth": len(self.train.widths) - 2,
+                "weight_decay": self.train.weight_decay,
+                "separation": self.world.separation, "anisotropy": self.world.anisotropy,
+                "offset": self.world.offset}[factor]
 
-    def cell(self, **overrides) -> "Cell":
-        base = {f.name: getattr(self, f.name) for f in fields(Cell)}
-        return Cell(**{**base, **overrides})
+    def cell(self, **levels) -> Cell:
+        """The base cell with some factors at other levels."""
+        width = levels.get("width", self.base_level("width"))
+        depth = levels.get("depth", self.base_level("depth"))
+        train = replace(self.train, widths=(2,) + (width,) * depth + (2,),
+                        weight_decay=levels.get("weight_decay", self.train.weight_decay))
+        tilt = replace(self.world, **{k: levels[k] for k in ("separation", "anisotropy", "offset")
+                                      if k in levels})
+        return Cell(train=train, seeds=self.seeds, n_train=self.n_train,
+                    data_seed=self.data_seed, sampling=self.sampling, tilt=tilt)
 
-
-@dataclass(frozen=True)
-class Cell:
-    """One trained ensemble: the cache key of ``cached_run``."""
-
-    width: int
-    depth: int
-    separation: float
-    anisotropy: float
-    weight_decay: float
-    angle_deg: float
-    n_train: int
-    data_seed: int
-    activation: str
-    learning_rate: float
-    steps: int
-    rtol: float
-    seeds: int
-
-    def distribution(self) -> GaussianMixture:
-        return tilted(self.separation, self.anisotropy, self.angle_deg)
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(widths=(2,) + (self.width,) * self.depth + (2,),
-                           activation=self.activation, learning_rate=self.learning_rate,
-                           weight_decay=self.weight_decay, steps=self.steps,
-                           snapshot_every=self.steps)
+    def cells(self) -> dict[str, list[Cell]]:
+        """Per factor, one :class:`Cell` per level (other factors at their base levels)."""
+        return {factor: [self.cell(**{factor: level}) for level in getattr(self, levels)]
+                for factor, levels in FACTORS.items()}
 
 
-def compute_cell(cell: Cell) -> tuple[dict, dict]:
-    """Train one cell's seeds and profile every hidden neuron of every kept seed."""
-    dist = cell.distribution()
-    sample = dist.sample(cell.data_seed, cell.n_train)
-    run = train_ensemble(sample.X, sample.y, np.arange(cell.seeds), config=cell.train_config(),
-                         on_divergence="report", progress=True)
-    bad = sorted(seed for seed, _ in diverged_seeds(run))
-    kept = [s for s in range(cell.seeds) if s not in bad]
-    profiles: list[NeuronProfile] = [
-        neuron_profile(to_float64(run.member(s)), dist, activation=cell.activation, rtol=cell.rtol)
-        for s in progress(kept, desc=f"profiles w{cell.width} d{cell.depth}")]
-    arrays = {"kept": np.asarray(kept, np.int64), "train_accuracy": run.final_accuracy}
-    if profiles:
-        arrays["neurons"] = profiles[0].neurons
-        for name in PROFILE_FIELDS:
-            arrays[name] = np.stack([getattr(pr, name) for pr in profiles])
-    for depth, (W, b) in enumerate(run.layers):
-        arrays[f"W{depth}"], arrays[f"b{depth}"] = W, b
-    summary = {
-        "diverged": bad,
-        "targets": list(profiles[0].targets) if profiles else [],
-        "converged": all(pr.converged for pr in profiles),
-        "neglected_mass": max((pr.neglected_mass for pr in profiles), default=0.0),
-        "bayes_error": dist.bayes_error(),
-    }
-    return summary, arrays
+# ----------------------------------------------------------------------------- exact tools
 
 
-def _profile(result: StudyResult, seed: int) -> NeuronProfile:
-    """The stored profile of one kept seed (position in ``kept``)."""
-    a = result.arrays
-    return NeuronProfile(a["neurons"], tuple(result.summary["targets"]),
-                         *(a[name][seed] for name in PROFILE_FIELDS),
-                         result.summary["neglected_mass"], result.summary["converged"])
+def ramp_correlations(dist, *, angles: int = 180, points: int = 801,
+                      nodes: int = GAUSS_HERMITE_NODES,
+                      chunk: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Population correlation of every first-layer ramp ``f = relu(u.x - b)`` with the
+    :data:`RAMP_TARGETS`, on a grid of directions ``u`` and offsets ``b``.
+
+    ``f`` depends on ``x`` only through ``t = u.x``, so with ``s = v.x`` (``v`` orthogonal to
+    ``u``) every moment is a 1-D integral over ``t`` of ``F_g(t) = int g(t u + s v) p(t, s) ds``:
+    per mixture component ``s | t`` is Gaussian, so ``F_g`` is a Gauss-Hermite sum with
+    ``nodes`` nodes (exact for the affine log-odds and the quadratic component log-densities,
+    spectrally accurate for the smooth mixture log-density). The ``t`` integrals use the
+    trapezoid rule on ``points`` offsets spanning every component's marginal +-9 sd; since
+    ``f`` vanishes at ``t = b``, taking ``b`` on the grid makes the kink a grid point (error
+    ``O(h^2)``).
+
+    Args:
+        dist: two-class 2-D Gaussian mixture; angles: directions ``u`` on the circle;
+        points: offsets ``b`` per direction; chunk: directions evaluated at once (memory).
+    Returns:
+        ``theta (A,)``, ``b (A, M)``, ``mass (A, M)`` = ``P(u.x > b)`` (exact),
+        ``corr (A, M, len(RAMP_TARGETS))``.
+    """
+    theta = np.linspace(0, 2 * np.pi, int(angles), endpoint=False)
+    parts = [_ramp_chunk(dist, theta[i:i + chunk], int(points), int(nodes))
+             for i in range(0, len(theta), chunk)]
+    return (theta,) + tuple(np.concatenate(p) for p in zip(*parts))
 
 
-def cell_fractions(result: StudyResult, thresholds: KindThresholds) -> np.ndarray:
-    """``(kept seeds, len(LABELS))`` per-seed fractions of every label."""
-    rows = []
-    for s in range(len(result.arrays["kept"])):
-        profile = _profile(result, s)
-        k = classify(profile, thresholds)
-        kinds = np.bincount(k.kind, minlength=len(KINDS)) / len(k.kind)
-        mixture = np.abs(profile.corr[:, profile.targets.index("log_density")])
-        rows.append(np.concatenate([kinds, [np.mean(mixture >= thresholds.corr),
-                                            k.fold_in_data.mean(), k.fold_at_boundary.mean()]]))
-    return np.array(rows).reshape(-1, len(LABELS))
+def _ramp_chunk(dist, theta: np.ndarray, points: int, nodes: int):
+    """:func:`ramp_correlations` for the directions ``theta``: ``(b, mass, corr)``."""
+    means, covs, w = np.asarray(dist.means), np.asarray(dist.covs), np.asarray(dist.weights)
+    U = np.stack([np.cos(theta), np.sin(theta)], 1)  # (A, 2)
+    V = np.stack([-np.sin(theta), np.cos(theta)], 1)
+    mt, ms = U @ means.T, V @ means.T  # (A, K) marginal means of t and s
+    vt = np.einsum("ad,kde,ae->ak", U, covs, U)
+    vs = np.einsum("ad,kde,ae->ak", V, covs, V)
+    cts = np.einsum("ad,kde,ae->ak", U, covs, V)
+    sd = np.sqrt(vt)
+    lo, hi = (mt - 9 * sd).min(1), (mt + 9 * sd).max(1)
+    t = lo[:, None] + (hi - lo)[:, None] * np.linspace(0, 1, points)[None]  # (A, M)
+    h = ((hi - lo) / (points - 1))[:, None]
+    z, gw = np.polynomial.hermite.hermgauss(nodes)
+    gw = gw / np.sqrt(np.pi)
+    # s | t, k ~ N(ms + cts (t - mt) / vt, vs - cts^2 / vt)
+    cond_mean = ms[:, None] + (cts / vt)[:, None] * (t[..., None] - mt[:, None])  # (A, M, K)
+    cond_sd = np.sqrt(np.maximum(vs - cts**2 / vt, 0.0))[:, None]  # (A, 1, K)
+    S = cond_mean[..., None] + np.sqrt(2) * cond_sd[..., None] * z  # (A, M, K, Q)
+    X = t[..., None, None, None] * U[:, None, None, None] + S[..., None] * V[:, None, None, None]
+    G = _ramp_target_values(dist, X.reshape(-1, 2)).reshape(S.shape + (len(RAMP_TARGETS),))
+    zt = (t[..., None] - mt[:, None]) / sd[:, None]  # (A, M, K)
+    dens = w * np.exp(-0.5 * zt**2) / (np.sqrt(2 * np.pi) * sd[:, None])  # w_k p_k(t)
+    P = dens.sum(-1)  # (A, M)
+    F = np.einsum("amk,q,amkqj->amj", dens, gw, G)
+    F2 = np.einsum("amk,q,amkqj->amj", dens, gw, G**2)
+    Eg, Eg2 = h * F.sum(1), h * F2.sum(1)  # (A, J)
+
+    def tail(values):  # h * sum_{i >= m} values_i, for every m
+        return h.reshape((-1,) + (1,) * (values.ndim - 1)) * np.cumsum(values[:, ::-1], 1)[:, ::-1]
+
+    A0, A1, A2 = tail(P), tail(t * P), tail(t * t * P)
+    B0, B1 = tail(F), tail(t[..., None] * F)
+    Ef = A1 - t * A0
+    Ef2 = A2 - 2 * t * A1 + t * t * A0
+    Efg = B1 - t[..., None] * B0
+    var_f = np.maximum(Ef2 - Ef**2, 0.0)
+    var_g = Eg2 - Eg**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = (Efg - Ef[..., None] * Eg[:, None]) / np.sqrt(var_f[..., None] * var_g[:, None])
+    mass = np.einsum("k,amk->am", w, 0.5 * erfc(zt / np.sqrt(2)))
+    return t, mass, corr
 
 
-def _mean_sd(rows: np.ndarray) -> dict:
-    """Per label mean and sample standard deviation over seeds (None for too few seeds)."""
-    out = {}
-    for j, label in enumerate(LABELS):
-        col = rows[:, j]
-        out[label] = {"mean": float(col.mean()) if len(col) else None,
-                      "sd": float(col.std(ddof=1)) if len(col) > 1 else None}
+def _ramp_target_values(dist, X: np.ndarray) -> np.ndarray:
+    """``(n, len(RAMP_TARGETS))`` target values at ``X (n, 2)``."""
+    joint = dist.class_log_joint(X)
+    comp = dist.component_log_density(X)
+    return np.column_stack([joint[:, 1] - joint[:, 0], logsumexp(comp, axis=1),
+                            comp - np.log(dist.weights)])
+
+
+def attainable(dist, *, angles: int, points: int, min_mass: float) -> np.ndarray:
+    """``(len(RAMP_TARGETS),)`` best ``|corr|`` of a first-layer ramp that is active on at
+    least ``min_mass`` of the probability (the dead-neuron cut), per target."""
+    _, _, mass, corr = ramp_correlations(dist, angles=angles, points=points)
+    ok = mass >= min_mass
+    return np.array([np.nanmax(np.abs(corr[..., j])[ok]) for j in range(corr.shape[-1])])
+
+
+def probe_r2(profile: NeuronProfile, covs: list[np.ndarray]) -> np.ndarray:
+    """Exact population R^2 of the best affine readout of each hidden layer's neurons, per
+    target: ``R^2 = c^T C^+ c / Var(g)`` with ``C`` the layer's exact covariance and
+    ``c_i = Cov(f_i, g) = corr_i std_i std_g``, so ``R^2 = (corr std)^T C^+ (corr std)``
+    (constant neurons contribute nothing).
+
+    Args:
+        profile: the network's :class:`~toylab.compare.neurons.NeuronProfile`.
+        covs: per hidden layer the ``(N_l, N_l)`` covariance of its post-activations
+            (:meth:`~toylab.exact.population.PopulationPartition.layer_moments`).
+    Returns:
+        ``(layers, targets)``.
+    """
+    out = []
+    for layer, C in enumerate(covs):
+        rows = profile.neurons[:, 0] == layer
+        a = np.nan_to_num(profile.corr[rows]) * profile.std[rows, None]  # (N_l, J)
+        out.append(np.einsum("ij,ik,kj->j", a, np.linalg.pinv(C, rcond=1e-10, hermitian=True), a))
+    return np.array(out)
+
+
+def line_segments(normals: np.ndarray, offsets: np.ndarray, box: np.ndarray, *,
+                  pieces: int = LINE_PIECES) -> list[np.ndarray]:
+    """The lines ``{x: normals_i . x + offsets_i = 0}`` clipped to ``box``, each as ``pieces``
+    equal segments ``(pieces, 2, 2)`` (so the density-weighted distances of
+    :func:`~toylab.compare.neurons.fold_distance` resolve the density along it), or
+    ``(0, 2, 2)`` for a line that misses the box."""
+    n2 = np.sum(normals**2, 1)
+    x0 = -offsets[:, None] * normals / n2[:, None]
+    d = np.stack([-normals[:, 1], normals[:, 0]], 1) / np.sqrt(n2)[:, None]
+    half = np.linalg.norm(box[:, 1] - box[:, 0]) + np.linalg.norm(x0, axis=1)
+    S = np.stack([x0 - half[:, None] * d, x0 + half[:, None] * d], 1)
+    planes = geo.box_halfplanes(box)
+    out = []
+    for seg in S:
+        clipped = geo.clip_segments(seg[None], *planes)
+        if len(clipped):
+            ends = clipped[0, 0] + np.linspace(0, 1, pieces + 1)[:, None] * (
+                clipped[0, 1] - clipped[0, 0])
+            clipped = np.stack([ends[:-1], ends[1:]], 1)
+        out.append(clipped)
     return out
 
 
-def compute(config: Config) -> tuple[dict, dict]:
-    """Run (or load) every cell; kind fractions per factor level, mean and sd over seeds."""
-    thresholds = config.thresholds()
-    cells = config.cells()
-    unique = list(dict.fromkeys([config.cell()] + [c for level_cells in cells.values()
-                                                   for c in level_cells]))
-    results = {}
-    for cell in progress(unique, desc="cells"):
-        results[cell] = cached_run(f"{NAME}/cell", cell, compute_cell, out=results_root())[0]
-    summary = {"labels": list(LABELS), "seeds": config.seeds, "factors": {}, "diverged": {},
-               "targets": results[config.cell()].summary["targets"]}
-    arrays = {}
-    for factor, level_cells in cells.items():
-        levels = [getattr(c, factor) for c in level_cells]
-        stats = [_mean_sd(cell_fractions(results[c], thresholds)) for c in level_cells]
-        summary["factors"][factor] = {
-            "levels": levels,
-            **{label: {"mean": [s[label]["mean"] for s in stats],
-                       "sd": [s[label]["sd"] for s in stats]} for label in LABELS},
-        }
-    base = results[config.cell()]
-    base_rows = cell_fractions(base, thresholds)
-    summary["base"] = _mean_sd(base_rows)
-    corr, err = base.arrays.get("corr"), [r.arrays["corr_error"] for r in results.values()
-                                          if "corr_error" in r.arrays]
-    summary["base_median_abs_corr"] = {
-        name: float(np.nanmedian(np.abs(corr[..., j]))) for j, name in
-        enumerate(summary["targets"])} if corr is not None else {}
-    pooled = np.concatenate([e.ravel() for e in err]) if err else np.zeros(0)
-    pooled = pooled[np.isfinite(pooled)]
-    summary["corr_error_max"] = float(pooled.max()) if len(pooled) else None
-    summary["corr_error_median"] = float(np.median(pooled)) if len(pooled) else None
-    summary["corr_error_above_0.01"] = float(np.mean(pooled > 0.01)) if len(pooled) else None
-    summary["quadrature_converged"] = all(r.summary["converged"] for r in results.values())
-    summary["neglected_mass_max"] = max(r.summary["neglected_mass"] for r in results.values())
-    for cell, r in results.items():
-        if r.summary["diverged"]:
-            summary["diverged"][_cell_key(cell)] = r.summary["diverged"]
-    for key in PROFILE_FIELDS:
-        if key in base.arrays:
-            arrays[f"base_{key}"] = base.arrays[key]
-    arrays["base_neurons"] = base.arrays.get("neurons", np.zeros((0, 2), np.int64))
-    arrays["base_kept"] = base.arrays["kept"]
-    for depth in range(config.depth + 1):
-        arrays[f"base_W{depth}"] = base.arrays[f"W{depth}"]
-        arrays[f"base_b{depth}"] = base.arrays[f"b{depth}"]
-    arrays["base_fractions"] = base_rows
+def _bounding_box(p) -> np.ndarray:
+    return np.stack([p.domain.min(0), p.domain.max(0)], 1)
+
+
+def analyse(cell: Cell, run: TrainResult, *, rtol: float) -> tuple[dict, dict]:
+    """Profile every hidden neuron of every kept member, trained and at initialisation; probe
+    R^2 per layer; the fold geometry of the nulls (initial folds and random first-layer folds
+    against each trained member's boundary)."""
+    dist = cell.distribution()
+    act = cell.train.activation
+    S = len(run.seeds)
+    bad = {int(s) for s, _ in diverged_seeds(run)}
+    kept = [i for i in range(S) if int(run.seeds[i]) not in bad]
+    f64 = lambda layers: [(np.float64(W), np.float64(b)) for W, b in layers]  # noqa: E731
+    W0, b0 = np.float64(run.snapshots[0][0][:, 0]), np.float64(run.snapshots[0][1][:, 0])
+    width = W0.shape[2]
+    line_member = np.repeat(np.arange(S), width)
+    normals = np.transpose(W0, (0, 2, 1)).reshape(-1, 2)
+    out: dict[str, list] = {}
+    lines = bayes = None
+    for i in progress(kept, desc=f"profiles {cell.train.widths}"):
+        net, net0 = f64(run.member(i)), f64(run.snapshot(i, 0))
+        pp, pp0 = (population_partition(n, dist, activation=act) for n in (net, net0))
+        tg = targets(pp, dist)
+        if lines is None:
+            lines = line_segments(normals, b0.reshape(-1), _bounding_box(pp))
+            bayes = tg.bayes
+        row = {}
+        for prefix, n, p in (("", net, pp), ("init_", net0, pp0)):
+            prof = neuron_profile(n, dist, activation=act, rtol=rtol)
+            for name in PROFILE_FIELDS:
+                row[prefix + name] = getattr(prof, name)
+            row[prefix + "probe_r2"] = probe_r2(prof, [p.layer_moments(l).cov
+                                                       for l in range(p.n_hidden)])
+            row[prefix + "quadrature"] = (prof.neglected_mass, prof.converged)
+        row["init_fold_to_trained"] = np.array([
+            fold_distance(folds(pp0, tuple(nrn)), dist, tg.learned)[0] for nrn in prof.neurons])
+        row["null_line_to_learned"] = np.array([fold_distance(seg, dist, tg.learned)[0]
+                                                for seg in lines])
+        out.setdefault("member", []).append(i)
+        for key, value in row.items():
+            out.setdefault(key, []).append(value)
+    arrays: dict[str, np.ndarray] = {}
+    for key, values in out.items():
+        if key in ("member", "quadrature", "init_quadrature"):
+            continue
+        full = np.full((S,) + np.shape(values[0]), np.nan)
+        full[out["member"]] = np.stack(values)
+        arrays[key] = full
+    quad = out.get("quadrature", []) + out.get("init_quadrature", [])
+    summary = {"targets": list(prof.targets) if kept else [],
+               "neglected_mass": max((q[0] for q in quad), default=0.0),
+               "converged": all(q[1] for q in quad)}
+    if kept:
+        arrays["neurons"] = prof.neurons
+        arrays["null_line_member"] = line_member
+        arrays["null_line_depth"] = np.array([fold_depth(seg, dist) for seg in lines])
+        arrays["null_line_to_bayes"] = np.array([fold_distance(seg, dist, bayes)[0]
+                                                 for seg in lines])
     return summary, arrays
 
 
-def _cell_key(cell: Cell) -> str:
-    return (f"w{cell.width}_d{cell.depth}_sep{cell.separation:g}_an{cell.anisotropy:g}"
-            f"_wd{cell.weight_decay:g}")
+# ----------------------------------------------------------------------------- statistics
+
+
+def stored_profile(arrays, targets_: tuple[str, ...], member: int, *,
+                   init: bool = False) -> NeuronProfile:
+    """A member's stored profile; ``init=True``: its initial network's, with the folds'
+    distance measured to the *trained* member's learned boundary."""
+    prefix = "init_" if init else ""
+    fields = {name: arrays[prefix + name][member] for name in PROFILE_FIELDS}
+    if init:
+        fields["fold_to_learned"] = arrays["init_fold_to_trained"][member]
+    return NeuronProfile(arrays["neurons"], tuple(targets_), **fields, neglected_mass=0.0,
+                         converged=True)
+
+
+def fractions(profile: NeuronProfile, thresholds: KindThresholds) -> np.ndarray:
+    """``(len(LABELS),)`` fractions of a network's hidden neurons with each label."""
+    k = classify(profile, thresholds)
+    mixture = np.nan_to_num(np.abs(profile.corr[:, profile.targets.index("log_density")]))
+    at_bayes = k.fold_in_data & (np.nan_to_num(profile.fold_to_bayes, nan=np.inf)
+                                 <= thresholds.fold_radius)
+    kinds = np.bincount(k.kind, minlength=len(KINDS)) / len(k.kind)
+    return np.concatenate([kinds, [np.mean(mixture >= thresholds.corr), k.fold_in_data.mean(),
+                                   k.fold_at_boundary.mean(), at_bayes.mean()]])
+
+
+def random_fold_fractions(arrays, member: int, thresholds: KindThresholds) -> np.ndarray:
+    """``(len(FOLD_LABELS),)`` fold fractions of the random-fold null for ``member``: the
+    first-layer initial fold lines of the cell's *other* members, against this member's
+    learned boundary."""
+    other = arrays["null_line_member"] != member
+    in_data = arrays["null_line_depth"][other] <= thresholds.fold_depth
+    near = lambda d: in_data & (np.nan_to_num(d[other], nan=np.inf)  # noqa: E731
+                                <= thresholds.fold_radius)
+    return np.array([in_data.mean(), near(arrays["null_line_to_learned"][member]).mean(),
+                     near(arrays["null_line_to_bayes"]).mean()])
+
+
+def cell_rows(result: StudyResult, thresholds: KindThresholds) -> dict[str, np.ndarray]:
+    """Per kept member: ``trained``, ``init`` ``(K, len(LABELS))`` and ``random``
+    ``(K, len(FOLD_LABELS))`` fractions."""
+    a, names = result.arrays, result.summary["targets"]
+    kept = kept_members(result)
+    rows = {"trained": [fractions(stored_profile(a, names, i), thresholds) for i in kept],
+            "init": [fractions(stored_profile(a, names, i, init=True), thresholds) for i in kept],
+            "random": [random_fold_fractions(a, i, thresholds) for i in kept]}
+    return {k: np.array(v).reshape(len(kept), -1) for k, v in rows.items()}
+
+
+def label_headlines(rows: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Headline per label: kinds against the initial networks; fold fractions against the
+    random folds (``null``) and the initial networks (``null_init``)."""
+    out = {}
+    for j, label in enumerate(LABELS):
+        if label in FOLD_LABELS:
+            out[label] = headline(rows["trained"][:, j],
+                                  null=rows["random"][:, FOLD_LABELS.index(label)])
+            out[label]["null_init"] = headline(rows["init"][:, j])
+        else:
+            out[label] = headline(rows["trained"][:, j], null=rows["init"][:, j])
+    return out
+
+
+def first_layer_vs_attainable(result: StudyResult, best: np.ndarray, *,
+                              init: bool = False, dead_mass: float) -> np.ndarray:
+    """``(K, len(RAMP_TARGETS))`` per kept member: the best live first-layer neuron's
+    ``|corr|`` with each target, divided by the best any ramp attains (``best``)."""
+    a, names = result.arrays, result.summary["targets"]
+    prefix = "init_" if init else ""
+    cols = [names.index(t) for t in RAMP_TARGETS]
+    layer0 = a["neurons"][:, 0] == 0
+    rows = []
+    for i in kept_members(result):
+        live = layer0 & (a[prefix + "active_mass"][i] >= dead_mass)
+        c = np.nan_to_num(np.abs(a[prefix + "corr"][i][live][:, cols]))
+        rows.append(c.max(0) / best if len(c) else np.zeros(len(cols)))
+    return np.array(rows).reshape(-1, len(cols))
+
+
+@dataclass(frozen=True)
+class RampKey:
+    """Cache key of a world's attainable first-layer correlations."""
+
+    tilt: Tilt
+    angles: int
+    points: int
+    min_mass: float
+
+
+def _attainable_of(key: RampKey) -> tuple[dict, dict]:
+    best = attainable(key.tilt.distribution(), angles=key.angles, points=key.points,
+                      min_mass=key.min_mass)
+    return {"targets": list(RAMP_TARGETS), "max_abs_corr": best.tolist()}, {}
+
+
+def cell_key(cell: Cell) -> str:
+    w = cell.train.widths
+    return (f"w{w[1]}_d{len(w) - 2}_sep{cell.tilt.separation:g}_an{cell.tilt.anisotropy:g}"
+            f"_wd{cell.train.weight_decay:g}_off{cell.tilt.offset:g}")
+
+
+def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
+    """Train and profile every cell; per-label headlines per factor level; the base cell's
+    headlines, threshold sweeps, attainable-normalised correlations and probe R^2."""
+    th = config.thresholds()
+    cells = config.cells()
+    base_cell = config.cell()
+    unique = list(dict.fromkeys([base_cell] + [c for cs in cells.values() for c in cs]))
+    found = ctx.train_cells(unique, lambda c, r: analyse(c, r, rtol=config.rtol),
+                            settings={"rtol": config.rtol})
+    results = dict(zip(unique, found))
+    best = {c.tilt: np.array(ctx.cached("attainable", RampKey(
+        c.tilt, config.ramp_angles, config.ramp_points, config.dead_mass),
+        _attainable_of).summary["max_abs_corr"]) for c in unique}
+    rows = {c: cell_rows(results[c], th) for c in unique}
+    base, base_rows = results[base_cell], rows[base_cell]
+    dist = base_cell.distribution()
+    summary = {"bayes_error": dist.bayes_error(), "seeds": config.seeds, "labels": list(LABELS),
+               "targets": base.summary["targets"],
+               "diverged": {cell_key(c): r.summary["diverged"] for c, r in results.items()
+                            if r.summary["diverged"]}}
+    summary.update(label_headlines(base_rows))
+    summary["factors"] = {}
+    for factor, level_cells in cells.items():
+        per_level = [label_headlines(rows[c]) for c in level_cells]
+        summary["factors"][factor] = {
+            "levels": list(getattr(config, FACTORS[factor])),
+            **{label: [h[label] for h in per_level] for label in LABELS},
+            "attainable_log_density": [float(best[c.tilt][RAMP_TARGETS.index("log_density")])
+                                       for c in level_cells]}
+
+    def swept(label: str, **change):
+        j = LABELS.index(label)
+        return lambda t: cell_rows(base, config.thresholds(**{change["name"]: t}))["trained"][:, j]
+
+    def swept_random(label: str):
+        j = FOLD_LABELS.index(label)
+        return lambda t: np.array([random_fold_fractions(base.arrays, i, config.thresholds(
+            fold_radius=t)) for i in kept_members(base)])[:, j]
+
+    summary["sweeps"] = {
+        "corr": {label: threshold_sweep(swept(label, name="corr"), config.corr_sweep)
+                 for label in ("boundary", "density", "both", "other", "mixture_density")},
+        "fold_radius": {**{label: threshold_sweep(swept(label, name="fold_radius"),
+                                                  config.radius_sweep)
+                           for label in ("fold_at_boundary", "fold_at_bayes")},
+                        **{f"{label}_random_null": threshold_sweep(swept_random(label),
+                                                                   config.radius_sweep)
+                           for label in ("fold_at_boundary", "fold_at_bayes")}},
+    }
+    b = best[base_cell.tilt]
+    norm = first_layer_vs_attainable(base, b, dead_mass=config.dead_mass)
+    norm0 = first_layer_vs_attainable(base, b, init=True, dead_mass=config.dead_mass)
+    summary["attainable"] = dict(zip(RAMP_TARGETS, b.tolist()))
+    summary["first_layer_vs_attainable"] = {
+        t: headline(norm[:, j], null=norm0[:, j]) for j, t in enumerate(RAMP_TARGETS)}
+    kept = kept_members(base)
+    names = base.summary["targets"]
+    summary["probe_r2"] = {
+        f"layer{l}": {t: headline(base.arrays["probe_r2"][kept, l, j],
+                                  null=base.arrays["init_probe_r2"][kept, l, j])
+                      for j, t in enumerate(names)}
+        for l in range(base.arrays["probe_r2"].shape[1])}
+    err = np.concatenate([r.arrays["corr_error"][kept_members(r)].ravel()
+                          for r in results.values()])
+    err = err[np.isfinite(err)]
+    summary["quadrature"] = {
+        "converged": all(r.summary["converged"] for r in results.values()),
+        "corr_error_median": float(np.median(err)), "corr_error_max": float(err.max()),
+        "corr_error_above_0.01": float(np.mean(err > 0.01)),
+        "neglected_mass_max": max(r.summary["neglected_mass"] for r in results.values())}
+    arrays = {f"base_{k}": v for k, v in base.arrays.items()}
+    arrays.update({f"base_rows_{k}": v for k, v in base_rows.items()})
+    return summary, arrays
 
 
 # ----------------------------------------------------------------------------- figures
 
 
-def _config_of(result: StudyResult) -> Config:
-    return replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in result.config.items()})
-
-
 KIND_COLORS = dict(zip(KINDS, (PALETTE[7], PALETTE[5], PALETTE[0], PALETTE[3], PALETTE[1])))
+FOLD_COLORS = dict(zip(FOLD_LABELS, (PALETTE[2], PALETTE[5], PALETTE[4])))
 FACTOR_AXES = {
-    "width": ("hidden width (neurons per layer)", "linear"),
+    "width": ("hidden width", "linear"),
     "depth": ("hidden layers", "linear"),
-    "separation": ("class separation $|\\mu_1 - \\mu_0|$ (input units)", "log"),
-    "anisotropy": ("anisotropy $a$ (covariance eigenvalues $a$, $1/a$)", "log"),
-    "weight_decay": ("AdamW weight decay", "symlog"),
+    "separation": ("separation $|\\mu_1 - \\mu_0|$", "log"),
+    "anisotropy": ("anisotropy $a$", "log"),
+    "weight_decay": ("weight decay", "symlog"),
+    "offset": ("Bayes line to origin", "linear"),
 }
 """Factor -> (x label, x scale) of :func:`plot_factors`."""
 
 
+def _errorbar(ax, x, objs, *, null: bool = False, **style):
+    """Mean and 95% interval of headline objects (or of their ``null``) against ``x``."""
+    objs = [o["null"] if null else o for o in objs]
+    v = np.array([o["value"] for o in objs])
+    ci = np.array([o["ci95"] for o in objs], float).reshape(len(objs), 2)
+    ax.errorbar(x, v, yerr=np.abs(ci.T - v), marker="o", ms=2.5, capsize=1.5, lw=1, **style)
+
+
 def plot_factors(result: StudyResult):
-    """One panel per factor: fraction of neurons of each kind (mean +- sd over seeds) and the
-    fraction whose fold sits at the learned boundary."""
+    """Top row: fraction of neurons of each kind vs every factor (mean, 95% interval over
+    seeds). Bottom row: fractions of folds in the data, at the learned boundary and at the
+    Bayes line, with the random-fold null (dashed)."""
     factors = result.summary["factors"]
-    fig, axes = figure(2, 3, width=PAGE_WIDTH, aspect=0.8)
+    fig, axes = figure(2, len(FACTORS), width=PAGE_WIDTH * 1.25, aspect=1.5)
     for n, factor in enumerate(FACTORS):
         stats = factors[factor]
-        ax = axes.flat[n]
         x = np.asarray(stats["levels"], float)
-        for label in LABELS:
-            if label in ("fold_in_data", "mixture_density"):
-                continue
-            mean = np.array([np.nan if v is None else v for v in stats[label]["mean"]])
-            sd = np.array([0.0 if v is None else v for v in stats[label]["sd"]])
-            style = dict(color=KIND_COLORS.get(label, PALETTE[2]),
-                         ls="--" if label == "fold_at_boundary" else "-")
-            ax.errorbar(x, mean, yerr=sd, marker="o", ms=3, capsize=2, label=label.replace(
-                "_", " "), **style)
+        top, bottom = axes[0, n], axes[1, n]
+        for label in KINDS:
+            _errorbar(top, x, stats[label], color=KIND_COLORS[label], label=label)
+        for label in FOLD_LABELS:
+            _errorbar(bottom, x, stats[label], color=FOLD_COLORS[label],
+                      label=label.replace("_", " "))
+            _errorbar(bottom, x, stats[label], null=True, color=FOLD_COLORS[label], ls="--",
+                      alpha=0.6, label=f"{label.replace('_', ' ')}: random folds")
         xlabel, scale = FACTOR_AXES[factor]
-        ax.set_xscale(scale, **({"linthresh": 0.01} if scale == "symlog" else {}))
-        ax.set_xticks(x, [f"{v:g}" for v in x])
-        ax.minorticks_off()
-        ax.set(xlabel=xlabel, ylim=(-0.03, 1.03))
-        if n % 3 == 0:
-            ax.set_ylabel("fraction of hidden neurons")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    axes.flat[-1].axis("off")
-    axes.flat[-1].legend(handles, labels, fontsize=7, loc="center")
+        for ax in (top, bottom):
+            ax.set_xscale(scale, **({"linthresh": 0.01} if scale == "symlog" else {}))
+            ax.set_xticks(x, [f"{v:g}" for v in x])
+            ax.minorticks_off()
+            ax.set_ylim(-0.03, 1.03)
+        bottom.set_xlabel(xlabel)
+        if n == 0:
+            top.set_ylabel("fraction of neurons (kinds)")
+            bottom.set_ylabel("fraction of neurons (folds)")
+    for row in (0, 1):
+        handles, labels = axes[row, 0].get_legend_handles_labels()
+        axes[row, -1].legend(handles, labels, fontsize=6, loc="upper left",
+                             bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
 def plot_correlations(result: StudyResult, config: Config):
-    """Base cell, all seeds: best |corr| with a boundary target vs |corr| with the mixture's
-    log-density, coloured by kind, with the threshold lines."""
-    fig, ax = figure()
-    thresholds = config.thresholds()
-    base = _base_result(result)
-    for s in range(len(result.arrays["base_kept"])):
-        profile = _profile(base, s)
-        k = classify(profile, thresholds)
-        mixture = np.abs(profile.corr[:, profile.targets.index("log_density")])
-        for i, kind in enumerate(KINDS):
-            pick = k.kind == i
-            ax.scatter(k.boundary_corr[pick], mixture[pick], s=10,
-                       color=KIND_COLORS[kind], label=kind if s == 0 else None,
-                       edgecolor="white", linewidth=0.3)
-    ax.axvline(thresholds.corr, color="grey", lw=0.8, ls=":")
-    ax.axhline(thresholds.corr, color="grey", lw=0.8, ls=":")
-    ax.set(xlim=(0, 1), ylim=(0, 1),
-           xlabel="max |corr| with log-odds / signed boundary distance",
-           ylabel="|corr| with the mixture log-density",
-           title=f"base cell: width {config.width}, depth {config.depth}, all seeds")
-    ax.legend(fontsize=6, loc="lower left")
+    """Base cell, all kept seeds: best ``|corr|`` with a boundary target vs ``|corr|`` with the
+    mixture log-density, coloured by kind; the initial networks' neurons (grey rings, the
+    null) and the best ``|corr|`` any first-layer ramp attains with the log-density."""
+    fig, ax = figure(aspect=0.85)
+    th = config.thresholds()
+    a = _base_arrays(result)
+    names = result.summary["targets"]
+    for n, member in enumerate(kept_members(a)):
+        for init in (True, False):
+            profile = stored_profile(a, names, member, init=init)
+            k = classify(profile, th)
+            mixture = np.nan_to_num(np.abs(profile.corr[:, names.index("log_density")]))
+            if init:
+                ax.scatter(k.boundary_corr, mixture, s=9, facecolor="none", edgecolor="0.6",
+                           linewidth=0.5, label="initial network" if n == 0 else None)
+                continue
+            for i, kind in enumerate(KINDS):
+                pick = k.kind == i
+                ax.scatter(k.boundary_corr[pick], mixture[pick], s=10, color=KIND_COLORS[kind],
+                           label=kind if n == 0 else None, edgecolor="white", linewidth=0.3)
+    ax.axvline(th.corr, color="grey", lw=0.8, ls=":")
+    ax.axhline(th.corr, color="grey", lw=0.8, ls=":")
+    ax.axhline(result.summary["attainable"]["log_density"], color="black", lw=0.9, ls="--",
+               label="best first-layer ramp")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="max |corr| with log-odds / boundary distance",
+           ylabel="|corr| with the mixture log-density", title="base cell, all kept seeds")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
-def _base_result(result: StudyResult) -> StudyResult:
-    """The base cell as a cell-like result (arrays renamed, summary of the study)."""
-    a = {k[len("base_"):]: v for k, v in result.arrays.items() if k.startswith("base_")}
-    base = replace(result, arrays=a)
-    return replace(base, summary={"targets": result.summary["targets"],
-                                  "neglected_mass": result.summary["neglected_mass_max"],
-                                  "converged": result.summary["quadrature_converged"]})
+def _base_arrays(result: StudyResult) -> dict[str, np.ndarray]:
+    """The base cell's stored arrays under their cell names (``base_`` stripped)."""
+    return {k[len("base_"):]: v for k, v in result.arrays.items() if k.startswith("base_")}
 
 
 def plot_folds(result: StudyResult, config: Config):
     """Base cell, first kept seed: density, Bayes and learned boundary, every neuron's fold
-    coloured by its kind."""
+    coloured by its kind, and the initial network's folds (grey, dashed)."""
     dist = config.cell().distribution()
-    base = _base_result(result)
-    kept = result.arrays["base_kept"]
+    a = _base_arrays(result)
+    member = kept_members(a)[0]
     fig, ax = figure(width=PAGE_WIDTH * 0.75, aspect=0.5)
-    if len(kept) == 0:
-        return fig
-    net = [(result.arrays[f"base_W{d}"][kept[0]].astype(float),
-            result.arrays[f"base_b{d}"][kept[0]].astype(float)) for d in range(config.depth + 1)]
-    p = partition(net, dist.domain, activation=config.activation)
-    k = classify(_profile(base, 0), config.thresholds())
+    act = config.train.activation
+    p = population_partition(load_layers(a, member), dist, activation=act)
+    p0 = population_partition(load_layers(a, member, prefix="init_"), dist, activation=act)
+    k = classify(stored_profile(a, result.summary["targets"], member), config.thresholds())
     draw_density(ax, dist)
     seen = set()
-    for (layer, i), kind in zip(base.arrays["neurons"], k.kind):
+    for (layer, i), kind in zip(a["neurons"], k.kind):
+        ax.add_collection(LineCollection(folds(p0, (layer, i)), colors=["0.55"], linestyles="--",
+                                         linewidths=0.6, label="initial folds"
+                                         if "init" not in seen else None))
+        seen.add("init")
         name = KINDS[kind]
         ax.add_collection(LineCollection(folds(p, (layer, i)), colors=[KIND_COLORS[name]],
                                          linewidths=1.6 - 0.5 * layer,
@@ -380,17 +723,44 @@ def plot_folds(result: StudyResult, config: Config):
                                      label="learned boundary"))
     draw_bayes_boundary(ax, dist)
     set_box(ax, dist.domain)
-    ax.set_title("folds of every neuron (thinner: deeper layer), seed "
-                 f"{int(kept[0])}")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.set_title(f"folds of every neuron (thinner: deeper layer), seed {member}")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return fig
+
+
+PROBE_TARGETS = ("log_odds", "log_density", "log_density_0", "log_density_1")
+"""Targets shown in :func:`plot_probe` (not ``distance_learned``: an initial network's own
+boundary is a different target from the trained one's)."""
+
+
+def plot_probe(result: StudyResult):
+    """Base cell: exact population R^2 of the best linear readout of each hidden layer, per
+    target (mean, 95% interval over seeds), trained (filled) and initial (rings)."""
+    probe = result.summary["probe_r2"]
+    fig, ax = figure(aspect=0.7)
+    layers = list(probe)
+    x = np.arange(len(layers))
+    for j, target in enumerate(PROBE_TARGETS):
+        dx = x + (j - (len(PROBE_TARGETS) - 1) / 2) * 0.18
+        color = PALETTE[j]
+        _errorbar(ax, dx, [probe[l][target] for l in layers], color=color, ls="none",
+                  label=target.replace("_", " "))
+        v0 = [probe[l][target]["null"]["value"] for l in layers]
+        ax.scatter(dx, v0, s=14, facecolor="none", edgecolor=color, linewidth=0.8)
+    ax.scatter([], [], s=14, facecolor="none", edgecolor="grey", label="initial network")
+    ax.set_xticks(x, [f"hidden layer {l[len('layer'):]}" for l in layers])
+    ax.set(ylim=(0, 1.02), ylabel="linear-probe $R^2$ (exact, population)")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
-    """Kind fractions vs every factor, the base cell's correlation plane, and one net's folds."""
-    config = _config_of(result)
+    """Kinds and folds vs every factor, the base cell's correlation plane, one net's folds and
+    the per-layer linear probes."""
+    config = config_from_dict(Config, result.config)
     out = Path(out)
     paths = save(plot_factors(result), out / "kinds_vs_factors")
     paths += save(plot_correlations(result, config), out / "correlations")
     paths += save(plot_folds(result, config), out / "folds")
+    paths += save(plot_probe(result), out / "probe")
     return paths
