@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,18 +24,18 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 for _module in ("selenium", "bokeh"):
     pytest.importorskip(_module, reason=f"{_module} is not installed: pip install -e '.[test]'")
-if CHROMIUM is None or DRIVER is None:
+
+from toylab.explore.driver import (  # noqa: E402
+    chromium_paths, click, console_errors, deep_elements, deep_text, has_rendered_math, load,
+    model_value, plot_pixel, pointer, set_input, source_column, start_chromium, wait,
+    widget_element,
+)
+
+if None in chromium_paths():
     pytest.skip("chromium/chromedriver not found: apt-get install -y chromium chromium-driver",
                 allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.actions.action_builder import ActionBuilder  # noqa: E402
 
 import toylab  # noqa: E402
 from toylab import exact, landscape, symbolic  # noqa: E402
@@ -43,25 +43,10 @@ from toylab.explore import views  # noqa: E402
 from toylab.explore.app import parse_training  # noqa: E402
 from toylab.explore.server import Background  # noqa: E402
 
-TIMEOUT = 60.0
-
-# JavaScript helpers: Bokeh models by name, their views, text inside shadow roots.
-JS_VIEW = "const m = Bokeh.documents[0].get_model_by_name(arguments[0]); " \
-          "const v = m && Bokeh.index.find_one(m);"
-JS_DEEP_TEXT = """
-function deep(root, sel, out) {
-  for (const el of root.querySelectorAll('*')) {
-    if (el.matches(sel)) out.push(el);
-    if (el.shadowRoot) deep(el.shadowRoot, sel, out);
-  }
-  return out;
-}
-"""
-
 
 @pytest.fixture(scope="module")
 def shots():
-    folder = Path(os.environ.get("TOYLAB_SCREENSHOTS") or __import__("tempfile").mkdtemp(
+    folder = Path(os.environ.get("TOYLAB_SCREENSHOTS") or tempfile.mkdtemp(
         prefix="toylab-explore-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nexplore screenshots in {folder}")
@@ -76,82 +61,14 @@ def app():
 
 @pytest.fixture(scope="module")
 def browser():
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1700,1050", "--disable-gpu"):
-        opts.add_argument(arg)
-    opts.binary_location = CHROMIUM
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    driver = start_chromium()
     yield driver
     driver.quit()
 
 
-def wait(predicate, what: str, timeout: float = TIMEOUT):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def model_value(driver, name: str, attr: str):
-    return driver.execute_script(
-        "const m = Bokeh.documents[0].get_model_by_name(arguments[0]); return m[arguments[1]];",
-        name, attr)
-
-
-def widget_element(driver, name: str, selector: str):
-    """The DOM element ``selector`` inside the shadow root of the widget named ``name``."""
-    return driver.execute_script(JS_VIEW + " return v.shadow_el.querySelector(arguments[1]);",
-                                 name, selector)
-
-
-def set_input(driver, name: str, text: str):
-    el = widget_element(driver, name, "input")
-    el.clear()
-    el.send_keys(text + "\n")
-
-
-def plot_pixel(driver, plot: str, x: float, y: float) -> tuple[float, float]:
-    """Viewport coordinates of data point ``(x, y)`` in the figure named ``plot``."""
-    return driver.execute_script(JS_VIEW + """
-        const r = v.canvas_view.el.getBoundingClientRect();
-        return [r.left + v.frame.x_scale.compute(arguments[1]),
-                r.top + v.frame.y_scale.compute(arguments[2])];""", plot, x, y)
-
-
-def pointer(driver, xy, *, click: bool = False):
-    action = ActionBuilder(driver)
-    action.pointer_action.move_to_location(int(round(xy[0])), int(round(xy[1])))
-    if click:
-        action.pointer_action.click()
-    action.perform()
-
-
-def deep_text(driver, selector: str) -> list[str]:
-    """Text of every element matching ``selector`` in the page and its shadow roots, with all
-    whitespace removed."""
-    texts = driver.execute_script(JS_DEEP_TEXT + """
-        return deep(document, arguments[0], []).map(e => e.textContent);""", selector)
-    return [re.sub(r"\s+", "", t) for t in texts]
-
-
-def console_errors(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
 def test_load_train_hover_click(app, browser, shots):
     d = browser
-    start = time.perf_counter()
-    d.get(app.url)
-    wait(lambda: d.execute_script(
-        "return !!(window.Bokeh && Bokeh.documents.length && "
-        "Bokeh.documents[0].get_model_by_name('train'))"), "the page")
-    load_s = time.perf_counter() - start
-    print(f"first page load {load_s:.2f} s")
+    print(f"first page load {load(d, app.url):.2f} s")
     d.save_screenshot(str(shots / "01_loaded.png"))
 
     # pick a preset and a small net
@@ -161,10 +78,8 @@ def test_load_train_hover_click(app, browser, shots):
     set_input(d, "hidden", "6,5")
     set_input(d, "steps", "300")
     wait(lambda: model_value(d, "steps", "value") == 300, "steps")
-    ActionChains(d).click(widget_element(d, "train", "button")).perform()
-    wait(lambda: d.execute_script(
-        "return Bokeh.documents[0].get_model_by_name('regions').data_source.data.xs.length > 0"),
-        "the regions plot", timeout=90)
+    click(d, widget_element(d, "train", "button"))
+    wait(lambda: source_column(d, "regions", "xs"), "the regions plot", timeout=90)
     wait(lambda: model_value(d, "status", "text").startswith("step 300"),
          "all snapshots analysed", timeout=60)
     status = model_value(d, "status", "text")
@@ -200,14 +115,11 @@ def test_load_train_hover_click(app, browser, shots):
     assert pattern in tips[0] and f"P(region):{masses[r]:.6g}" in tips[0], (tips, pattern, masses[r])
 
     # click the neuron L2.3 (layer 1, index 2): tile 3 of the second row
-    tiles = d.execute_script(
-        "const s = Bokeh.documents[0].get_model_by_name('tiles').data_source.data;"
-        "return [Array.from(s.cx), Array.from(s.cy), Array.from(s.label)];")
+    tiles = [source_column(d, "tiles", c) for c in ("cx", "cy", "label")]
     k = tiles[2].index("L2.3")
-    pointer(d, plot_pixel(d, "neurons_plot", tiles[0][k], tiles[1][k]), click=True)
+    pointer(d, plot_pixel(d, "neurons_plot", tiles[0][k], tiles[1][k]), press=True)
     wait(lambda: "L2.3" in model_value(d, "numbers", "text"), "the neuron's numbers", timeout=20)
-    wait(lambda: d.execute_script(JS_VIEW + "return !!v.shadow_el.querySelector('mjx-container')",
-                                  "formula"), "the rendered formula", timeout=20)
+    wait(lambda: has_rendered_math(d, "formula"), "the rendered formula", timeout=20)
     time.sleep(0.5)
     d.save_screenshot(str(shots / "04_neuron.png"))
     numbers = model_value(d, "numbers", "text")
@@ -222,31 +134,22 @@ def test_load_train_hover_click(app, browser, shots):
     assert expected in formula
 
     # the landscape tab: exact Hessian spectrum of the shown net, shares of an eigenvector
-    tab = wait(lambda: d.execute_script(JS_DEEP_TEXT + """
-        return deep(document, '.bk-tab', []).find(e => e.textContent.trim() == 'landscape');"""),
-        "the landscape tab")
-    ActionChains(d).click(tab).perform()
-    ActionChains(d).click(wait(lambda: widget_element(d, "hessian", "button"),
-                               "the Hessian button")).perform()
-    wait(lambda: d.execute_script(
-        "return Bokeh.documents[0].get_model_by_name('spectrum').data_source.data.k.length > 0"),
-        "the spectrum", timeout=60)
+    tab = [e for e in deep_elements(d, ".bk-tab") if e.text.strip() == "landscape"]
+    click(d, tab[0])
+    click(d, wait(lambda: widget_element(d, "hessian", "button"), "the Hessian button"))
+    wait(lambda: source_column(d, "spectrum", "k"), "the spectrum", timeout=60)
     set_input(d, "eigenvector", "2")
     wait(lambda: "eigenvector 2 " in d.execute_script(
         "return Bokeh.documents[0].get_model_by_name('shares_plot').title.text"),
         "the eigenvector's shares", timeout=20)
     time.sleep(0.5)
     d.save_screenshot(str(shots / "05_landscape.png"))
-    shown = d.execute_script(
-        "const s = Bokeh.documents[0].get_model_by_name('spectrum').data_source.data;"
-        "return Array.from(s.value);")
+    shown = source_column(d, "spectrum", "value")
     H = landscape.hessian(layers, sample.X, sample.y, activation="relu")
     spec = landscape.eigendecomposition((H + H.T) / 2)
     np.testing.assert_allclose(shown, spec.eigenvalues[:len(shown)], rtol=1e-6,
                                atol=1e-9 * abs(spec.eigenvalues[0]))
-    shares = d.execute_script(
-        "const s = Bokeh.documents[0].get_model_by_name('shares').data_source.data;"
-        "return Array.from(s.share);")
+    shares = source_column(d, "shares", "share")
     widths = [2, 6, 5, 2]
     np.testing.assert_allclose(
         shares, landscape.neuron_shares(spec.eigenvectors[:, 1], widths)[:, 0], atol=1e-6)
@@ -255,8 +158,8 @@ def test_load_train_hover_click(app, browser, shots):
 
 @pytest.fixture(scope="module")
 def small_app():
-    """A server whose pages draw at most 40 regions, to reach 'too large' quickly."""
-    with Background(port=0, max_regions=40) as server:
+    """A server whose pages draw at most 100 regions, to reach 'too large' quickly."""
+    with Background(port=0, max_regions=100) as server:
         yield server
 
 
@@ -267,13 +170,13 @@ def message(driver) -> str:
 
 def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, shots,
                                                             tmp_path, caplog):
+    """Runs after the test above, in the same process: the last training run reuses its
+    compiled program (same widths, optimizer and steps), the two runs before it share one."""
     d = browser
-    d.get(small_app.url)
-    wait(lambda: d.execute_script(
-        "return !!(window.Bokeh && Bokeh.documents.length && "
-        "Bokeh.documents[0].get_model_by_name('train'))"), "the page")
-    d.get_log("browser")  # start the console check afresh
-    train = lambda: ActionChains(d).click(widget_element(d, "train", "button")).perform()  # noqa: E731
+    load(d, small_app.url)
+    console_errors(d)  # start the console check afresh
+    train = lambda: click(d, widget_element(d, "train", "button"))  # noqa: E731
+    idle = lambda: wait(lambda: not model_value(d, "train", "disabled"), "the idle page")  # noqa: E731
 
     # a width of 0
     set_input(d, "hidden", "4,0")
@@ -288,14 +191,13 @@ def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, 
     wait(lambda: "not positive semi-definite" in message(d), "the covariance message",
          timeout=10)
     assert "bad.json" in message(d)
-    d.save_screenshot(str(shots / "05_bad_world.png"))
+    d.save_screenshot(str(shots / "06_bad_world.png"))
 
     # a learning rate that diverges
-    select = widget_element(d, "world", "select")
-    select.send_keys("xor")
-    wait(lambda: model_value(d, "world", "value") == "xor", "the preset")
+    widget_element(d, "world", "select").send_keys("two_gaussians")
+    wait(lambda: model_value(d, "world", "value") == "two_gaussians", "the preset")
     wait(lambda: message(d) == "", "the message to clear", timeout=10)
-    set_input(d, "hidden", "4")
+    set_input(d, "hidden", "12,12")
     set_input(d, "steps", "20")
     widget_element(d, "optimizer", "select").send_keys("momentum")
     set_input(d, "lr", "1e6")
@@ -303,20 +205,22 @@ def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, 
     wait(lambda: "diverged" in message(d), "the divergence message", timeout=90)
     assert "lower the learning rate" in message(d)
 
-    # a net too large to partition (this server draws at most 40 regions)
+    # a net too large to partition (this server draws at most 100 regions)
     set_input(d, "lr", "0.01")
-    set_input(d, "hidden", "12,12")
-    wait(lambda: not model_value(d, "train", "disabled"), "the idle page", timeout=30)
+    idle()
     train()
-    wait(lambda: "more than 40 linear regions" in message(d), "the too-large message",
+    wait(lambda: "more than 100 linear regions" in message(d), "the too-large message",
          timeout=90)
-    d.save_screenshot(str(shots / "06_too_large.png"))
+    d.save_screenshot(str(shots / "07_too_large.png"))
 
-    # still usable: a small net trains and draws
-    set_input(d, "hidden", "2")
-    wait(lambda: not model_value(d, "train", "disabled"), "the idle page", timeout=30)
+    # still usable: the net of the test above trains and draws again
+    set_input(d, "hidden", "6,5")
+    set_input(d, "steps", "300")
+    widget_element(d, "optimizer", "select").send_keys("adam")
+    wait(lambda: model_value(d, "optimizer", "value") == "adam", "adam")
+    idle()
     train()
-    wait(lambda: model_value(d, "status", "text").startswith("step 20"), "a good run",
+    wait(lambda: model_value(d, "status", "text").startswith("step 300"), "a good run",
          timeout=60)
     assert message(d) == ""
     assert console_errors(d) == []
