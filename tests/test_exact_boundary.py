@@ -242,7 +242,9 @@ def test_class_regions_tile_the_domain_by_argmax(case):
     labels = np.concatenate([np.full(len(cls), k) for k, cls in enumerate(regions)])
     areas = geo.polygon_areas(*geo.pack(polys))
     A = p.areas.sum()
-    assert abs(areas.sum() - A) <= 1e-9 * A and areas.min() > 0
+    # nothing is dropped by area: a real cell narrower than rounding (a line rounded to pass
+    # 1e-16 beside a corner) has a float64 area that rounds to 0 or to minus a rounding error
+    assert abs(areas.sum() - A) <= 1e-9 * A and areas.min() >= -1e-13 * A
     U = sample_domain(rng, p.domain, 400)
     winner = np.argmax(forward(layers, U, case["activation"])[1][-1], 1)
     hits = np.stack([inside_convex(q, U) for q in polys], 1)

@@ -469,3 +469,116 @@ def test_point_segment_distances_and_nearest_segment():
     np.testing.assert_array_equal(geo.segment_distance(P, S[:3]), D[:, :3].min(1))
     assert np.all(np.isinf(geo.segment_distance(P[:3], np.zeros((0, 2, 2)))))
     assert geo.segment_distance(np.zeros((0, 2)), S).shape == (0,)
+
+
+# ----------------------------------------------------------------------------- scale-free exactness
+
+
+def _lines_crossing_near_origin(rng, n, radius):
+    """A 2-n relu layer whose n lines pass at distances 0.3..1 x ``radius`` from the origin,
+    with normals within 0.8 pi of each other; random scales and orientations. Returns
+    ``(W (2, n), b (n,), r)`` with ``r`` the largest |coordinate| of a pairwise crossing."""
+    theta = np.sort(rng.uniform(0, 0.8 * np.pi, n))
+    scale = rng.uniform(0.5, 2, n) * rng.choice([-1.0, 1.0], n)
+    W = np.stack([np.cos(theta), np.sin(theta)]) * scale
+    b = -radius * scale * rng.uniform(0.3, 1.0, n)
+    i, j = np.triu_indices(n, 1)
+    M = np.stack([W.T[i], W.T[j]], 1)  # (pairs, 2, 2)
+    X = np.linalg.solve(M, -np.stack([b[i], b[j]], 1)[..., None])[..., 0]
+    return W, b, np.abs(X).max(initial=0.0)
+
+
+def _net_283():
+    """The 2-8-3 net of issue 11: its 8 lines cross within |x| < 70 (37 regions)."""
+    rng = np.random.default_rng(0)
+    W, b, r = _lines_crossing_near_origin(rng, 8, 20.0)
+    assert r < 70
+    return [(W, b), (rng.normal(size=(8, 3)), rng.normal(size=3))]
+
+
+@pytest.mark.parametrize("half", [100.0, 1e3, 1e6, 1e8, 1e10, 1e14])
+def test_the_283_net_has_37_regions_on_every_box(half):
+    """Issue 11 item 2: toylab used to give 37 regions on +-100, 36 on +-1e6, 18 on +-1e8, 16
+    on +-1e10, and values off by up to 6.6 near the crossings."""
+    layers = _net_283()
+    p = partition(layers, [[-half, half], [-half, half]], activation="relu")
+    assert len(p) == 37 == 1 + 8 + comb(8, 2)
+    assert abs(p.areas.sum() - 4 * half * half) <= 1e-12 * 4 * half * half
+    rng = np.random.default_rng(1)
+    U = np.concatenate([rng.uniform(-70, 70, (3000, 2)), rng.uniform(-half, half, (1000, 2))])
+    _, post = forward(layers, U, "relu")
+    assert_close_rel(p.evaluate(U), post[-1], rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), log_scale=st.floats(-3, 10), n=st.integers(2, 9),
+       log_box=st.floats(0.01, 8))
+def test_region_count_does_not_depend_on_the_box(seed, log_scale, n, log_box):
+    """n lines in general position crossing within ``r`` (about 1..100 x scale) of the
+    origin: 1 + n + C(n, 2) regions on every box from 10^0.01 to 10^8 times ``r``, at scales
+    1e-3..1e10; the maps equal the forward pass (relative 1e-9 of the largest value, near the
+    crossings and over the box) and the areas tile the box."""
+    rng = np.random.default_rng(seed)
+    scale = 10.0**log_scale
+    W, b, r = _lines_crossing_near_origin(rng, n, scale)
+    layers = [(W, b), (rng.normal(size=(n, 2)), rng.normal(size=2))]
+    half = r * 10.0**log_box
+    p = partition(layers, [[-half, half], [-half, half]], activation="relu")
+    assert len(p) == 1 + n + comb(n, 2)
+    assert abs(p.areas.sum() - 4 * half * half) <= 1e-12 * 4 * half * half
+    near = rng.uniform(-r, r, (500, 2))
+    for U in (near, rng.uniform(-half, half, (500, 2))):
+        _, post = forward(layers, U, "relu")
+        assert_close_rel(p.evaluate(U), post[-1])
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), log_scale=st.floats(-3, 10),
+       activation=st.sampled_from(["relu", "abs", "leaky_relu"]))
+def test_deep_partitions_are_the_same_at_every_scale(seed, log_scale, activation):
+    """A 2-6-5-3 net whose features sit at ``scale`` (first-layer weights divided by it) on a
+    box of size ``scale``: the same regions (count and activation patterns) as at scale 1 --
+    the patterns are scale invariant in exact arithmetic, and a generic net is far from the
+    rounding-level near-degeneracies where the rescaled weights could differ -- and the maps
+    equal the forward pass; areas tile the box."""
+    rng = np.random.default_rng(seed)
+    scale = 10.0**log_scale
+    layers = random_net(rng, [2, 6, 5, 3])
+    scaled = [(layers[0][0] / scale, layers[0][1])] + layers[1:]
+    ref = partition(layers, [[-3, 3], [-2, 4]], activation=activation)
+    p = partition(scaled, [[-3 * scale, 3 * scale], [-2 * scale, 4 * scale]],
+                  activation=activation)
+    assert len(p) == len(ref)
+    key = lambda q: sorted(map(bytes, np.hstack(q.patterns)))  # noqa: E731
+    assert key(p) == key(ref)
+    assert abs(p.areas.sum() - 36 * scale**2) <= 1e-12 * 36 * scale**2
+    U = sample_domain(rng, p.domain, 1000)
+    pre, post = forward(scaled, U, activation)
+    for layer in range(len(scaled)):
+        assert_close_rel(p.evaluate(U, layer), post[layer])
+        assert_close_rel(p.evaluate(U, layer, pre=True), pre[layer])
+
+
+@pytest.mark.slow
+def test_w192_net_keeps_its_tiny_cells():
+    """Issue 16: the 2-192-192-192-3 He net (N(0, 0.5^2) biases, seed 0) on [-4, 4]^2 has
+    138,581 regions; the old area cutoff merged the 6 of area 5e-16..5e-14. Each region
+    below 1e-12 is checked by the exact rational forward pass at its centroid (its pattern,
+    and no other region has that pattern); the maps equal the forward pass at 10^5 points."""
+    rng = np.random.default_rng(0)
+    widths = (2, 192, 192, 192, 3)
+    layers = [(rng.normal(size=(a, b)) * np.sqrt(2.0 / a), rng.normal(size=b) * 0.5)
+              for a, b in zip(widths[:-1], widths[1:])]
+    p = partition(layers, [[-4.0, 4.0], [-4.0, 4.0]], activation="relu")
+    assert len(p) == 138_581
+    assert abs(p.areas.sum() - 64.0) <= 1e-9 * 64.0
+    full = np.hstack(p.patterns)
+    assert len(np.unique(full, axis=0)) == len(p)
+    tiny = np.flatnonzero(p.areas < 1e-12)
+    assert len(tiny) >= 6 and p.areas[tiny].min() > 0
+    for r in tiny:
+        x = [Fraction(v) for v in p.centroids[r]]
+        assert np.array_equal(np.concatenate(exact_patterns(layers, x, "relu")), full[r])
+    U = rng.uniform(-4, 4, (100_000, 2))
+    _, post = forward(layers, U, "relu")
+    assert_close_rel(p.evaluate(U), post[-1])

@@ -48,23 +48,36 @@ def _edges_on(verts, counts, on) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([verts[start], verts[nxt[start]]], 1), start
 
 
+def _region_lines(p: Partition, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Per-vertex lines ``(V, 3)`` of the per-region affine functions ``u . a[r] + c[r]``
+    (``a (R, 2)``, ``c (R,)``), scaled by powers of two (exactly) out of under/overflow."""
+    L = geo.pow2_normalised(np.concatenate([a, c[:, None]], 1))
+    return L[p.region_of_vertex]
+
+
 def folds(p: Partition, neuron) -> np.ndarray:
     """Segments ``(s, 2, 2)`` where hidden neuron ``(layer, index)``'s pre-activation equals a
     breakpoint of the activation (for relu: its zero set), in slice coordinates.
 
-    Each fold edge is reported once, by the region on its upper side; consecutive segments of
-    one straight fold are not merged. Empty ``(0, 2, 2)`` for ``linear`` or a neuron that never
-    crosses a breakpoint in the domain.
+    An edge is on the fold when both its end points are exactly on the line (decided by
+    :func:`toylab.exact.geometry.vertex_sides`, no tolerance). Each fold edge is reported
+    once, by the region on its upper side; consecutive segments of one straight fold are not
+    merged. Empty ``(0, 2, 2)`` for ``linear`` or a neuron that never crosses a breakpoint in
+    the domain.
     """
     layer, i = _hidden(p, neuron)
     A, c = p.pre[layer]
-    av, cv, z = _vertex_values(p, A[:, :, i], c[:, i])
     breakpoints, _, _ = activation_pieces(get_activation(p.activation))
-    scale = geo.length_scale(p.domain)
     piece = p.patterns[layer][:, i][p.region_of_vertex]
     segs = [np.zeros((0, 2, 2))]
     for k, beta in enumerate(breakpoints):
-        on = (np.abs(z - beta) <= geo.affine_tol(av, cv - beta, scale)) & (piece > k)
+        upper = piece > k
+        on = np.zeros(len(upper), bool)
+        sub = np.flatnonzero(upper)
+        L = _region_lines(p, A[:, :, i], c[:, i] - beta)
+        prev = p.edge_lines[geo.prev_index(p.counts)]
+        on[sub] = geo.cut_sides(p.vertices[sub], p.vertex_rad[sub], prev[sub],
+                                p.edge_lines[sub], L[sub]) == 0
         segs.append(_edges_on(p.vertices, p.counts, on)[0])
     return np.concatenate(segs)
 
@@ -109,17 +122,16 @@ def neuron_extrema(p: Partition, neuron, *, pre: bool = False) -> Extrema:
 
 def superlevel_area(p: Partition, neuron, threshold: float, *, pre: bool = False) -> float:
     """Area of ``{u in domain : f(u) >= threshold}`` for neuron ``(layer, index)``'s response
-    ``f`` (post-activation unless ``pre``), exact: every region is clipped by the half-plane
-    of its affine piece."""
+    ``f`` (post-activation unless ``pre``): every region is clipped by the half-plane of its
+    affine piece, with exact vertex sides (:func:`toylab.exact.geometry.clip_exact`); the
+    area is summed from the float64 vertices."""
     layer, i = neuron_address(p, neuron)
     threshold = float(threshold)
     if not np.isfinite(threshold):
         raise ValueError(f"threshold={threshold!r} must be finite")
     A, c = p.affine(layer, pre=pre)
-    av, cv, f = _vertex_values(p, A[:, :, i], c[:, i])
-    tol = geo.affine_tol(av, cv - threshold, geo.length_scale(p.domain))
-    verts, counts = geo.clip_halfplane(p.vertices, p.counts, f - threshold, tol)
-    return float(geo.polygon_areas(verts, counts).sum())
+    clipped, _ = geo.clip_exact(p.pieces, _region_lines(p, A[:, :, i], c[:, i] - threshold))
+    return float(geo.polygon_areas(clipped.verts, clipped.counts).sum())
 
 
 class ClassCells(NamedTuple):
@@ -127,53 +139,48 @@ class ClassCells(NamedTuple):
 
     Attributes:
         verts, counts: polygon set (CSR, CCW); region: ``(N,)`` partition region of each cell;
-        label: ``(N,)`` its class.
+        label: ``(N,)`` its class; lines, rad: per vertex, as
+        :attr:`~toylab.exact.partition.Partition.edge_lines` and ``vertex_rad``.
     """
 
     verts: np.ndarray
     counts: np.ndarray
     region: np.ndarray
     label: np.ndarray
+    lines: np.ndarray
+    rad: np.ndarray
 
 
-def _unit_affine(a: np.ndarray, c: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rescale affine functions ``u -> a . u + c`` (``a (n, 2)``, ``c (n,)``) by positive
-    factors so that ``|a|_1 scale + |c| = 1`` (identically zero ones stay zero).
-
-    The half-plane ``a . u + c >= 0`` and the relative snapping tolerance are unchanged, but
-    the vertex values no longer underflow: for logits differing by ~1e-200, products of two
-    vertex values (``geometry.clip_halfplane`` tests crossings by ``s * s_next < 0``) would
-    round to 0 and every cell would be lost.
-    """
-    norm = geo.affine_tol(a, c, scale) / geo.SNAP_RTOL
-    unit = np.where(norm > 0, norm, 1.0)
-    return a / unit[:, None], c / unit
+def _logit_gap_lines(A, c, reg, k, j) -> np.ndarray:
+    """Lines ``(n, 3)`` of ``logit_k - logit_j`` in regions ``reg (n,)``, scaled by powers of
+    two (exactly) out of under/overflow (logits may differ by ~1e-200)."""
+    gap = np.concatenate([A[reg, :, k] - A[reg, :, j], (c[reg, k] - c[reg, j])[:, None]], 1)
+    return geo.pow2_normalised(gap)
 
 
 def class_cells(p: Partition) -> ClassCells:
     """Clip every region by the half-planes ``logit_k >= logit_j`` (all ``j != k``), for each
-    class ``k``. Cells of area below ``AREA_RTOL`` times the domain area are dropped.
+    class ``k``, with exact vertex sides (:func:`toylab.exact.geometry.clip_exact`): a cell
+    is kept iff it has a point where class ``k`` strictly wins against each ``j`` (or ties
+    it identically), however small; nothing is dropped by area.
 
     Cells of tied classes overlap (a tie over a whole cell puts it in every tied class);
-    together the cells cover the domain up to the dropped slivers."""
+    together the cells tile the domain."""
     A, c = p.pre[-1]
     n_cls = A.shape[2]
-    scale = geo.length_scale(p.domain)
-    area_eps = geo.AREA_RTOL * p.areas.sum()
     out = []
     for k in range(n_cls):
-        verts, counts, reg = p.vertices, p.counts, np.arange(len(p))
+        cells, reg = p.pieces, np.arange(len(p))
         for j in range(n_cls):
             if j == k:
                 continue
-            av, cv = _unit_affine(A[reg, :, k] - A[reg, :, j], c[reg, k] - c[reg, j], scale)
-            av, cv = np.repeat(av, counts, 0), np.repeat(cv, counts)
-            s = verts[:, 0] * av[:, 0] + verts[:, 1] * av[:, 1] + cv
-            verts, counts = geo.clip_halfplane(verts, counts, s, geo.affine_tol(av, cv, scale))
-            keep = geo.polygon_areas(verts, counts) > area_eps
-            verts, counts, reg = verts[np.repeat(keep, counts)], counts[keep], reg[keep]
-        out.append((verts, counts, reg, np.full(len(reg), k)))
-    return ClassCells(*(np.concatenate(x) for x in zip(*out)))
+            L = np.repeat(_logit_gap_lines(A, c, reg, k, j), cells.counts, 0)
+            cells, kept = geo.clip_exact(cells, L)
+            reg = reg[kept]
+        out.append((cells.verts, cells.counts, reg, np.full(len(reg), k), cells.lines,
+                    cells.rad))
+    v, n, r, lab, lines, rad = (np.concatenate(x) for x in zip(*out))
+    return ClassCells(v, n, r, lab, lines, rad)
 
 
 def class_regions(p: Partition) -> list[list[np.ndarray]]:
@@ -188,7 +195,8 @@ def decision_boundary(p: Partition, *, classes: bool = False):
     """Segments ``(s, 2, 2)`` where the two largest logits tie.
 
     Each segment is an edge of a class cell of class ``k`` on which ``logit_k = logit_j`` for
-    some ``j > k`` (so it is reported once).
+    some ``j > k`` (so it is reported once): both its end points are exactly on that line
+    (:func:`toylab.exact.geometry.cut_sides`, no tolerance).
 
     Args:
         classes: also return the tied pair ``(s, 2)`` ``[k, j]`` of each segment.
@@ -196,15 +204,16 @@ def decision_boundary(p: Partition, *, classes: bool = False):
     cells = class_cells(p)
     A, c = p.pre[-1]
     n_cls = A.shape[2]
-    scale = geo.length_scale(p.domain)
     reg = np.repeat(cells.region, cells.counts)
     lab = np.repeat(cells.label, cells.counts)
+    prev = cells.lines[geo.prev_index(cells.counts)]
     segs, pairs = [np.zeros((0, 2, 2))], [np.zeros((0, 2), np.int64)]
     for j in range(n_cls):
-        av = A[reg, :, lab] - A[reg, :, j]
-        cv = c[reg, lab] - c[reg, j]
-        diff = cells.verts[:, 0] * av[:, 0] + cells.verts[:, 1] * av[:, 1] + cv
-        on = (np.abs(diff) <= geo.affine_tol(av, cv, scale)) & (lab < j)
+        sub = np.flatnonzero(lab < j)
+        L = _logit_gap_lines(A, c, reg[sub], lab[sub], j)
+        on = np.zeros(len(lab), bool)
+        on[sub] = geo.cut_sides(cells.verts[sub], cells.rad[sub], prev[sub], cells.lines[sub],
+                                L) == 0
         seg_j, start = _edges_on(cells.verts, cells.counts, on)
         segs.append(seg_j)
         pairs.append(np.stack([lab[start], np.full(len(start), j)], 1))

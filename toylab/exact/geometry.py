@@ -28,8 +28,8 @@ AREA_RTOL = 1e-15
 """Cut pieces with area below ``AREA_RTOL * domain area`` are merged into the other piece."""
 
 EDGE_RTOL = 1e-9
-"""Edges shorter than ``EDGE_RTOL * length scale`` are ignored by point location (their
-normal direction is rounding noise)."""
+"""Edges shorter than ``EDGE_RTOL`` times their end points' coordinate magnitude are ignored
+by point location (their normal direction is rounding noise)."""
 
 DEFAULT_BOX = np.array([[-4.0, 4.0], [-4.0, 4.0]])
 DEFAULT_BOX.flags.writeable = False
@@ -169,12 +169,32 @@ _FILTER = 8 * UNIT_ROUNDOFF  # >= gamma_3 (three roundings of a dot product) wit
 
 
 def edge_lines(poly: np.ndarray) -> np.ndarray:
-    """``(m, 3)`` lines ``(a0, a1, c)`` (zero set ``a0 x + a1 y + c = 0``) through the edges
-    ``poly[k] -> poly[k + 1]`` of a polygon ``(m, 2)``, computed in float64 (exact when the
-    edge is axis-parallel, as for a box)."""
+    """``(m, 3)`` lines ``(a0, a1, c)`` (zero set ``a0 x + a1 y + c = 0``, positive on the left
+    of ``poly[k] -> poly[k + 1]``) through the edges of a polygon ``(m, 2)``, in float64.
+
+    Axis-parallel edges (every edge of a box) get the exact lines ``(0, +-1, -+y)`` and
+    ``(+-1, 0, -+x)``, so a box's corners are exactly the intersections of its edge lines;
+    other edges' lines are rounded (the domain is then the polygon of those lines, whose
+    corners are within rounding of the given ones).
+    """
     q = np.roll(poly, -1, 0)
-    return np.stack([poly[:, 1] - q[:, 1], q[:, 0] - poly[:, 0],
-                     poly[:, 0] * q[:, 1] - q[:, 0] * poly[:, 1]], 1)
+    lines = np.stack([poly[:, 1] - q[:, 1], q[:, 0] - poly[:, 0],
+                      poly[:, 0] * q[:, 1] - q[:, 0] * poly[:, 1]], 1)
+    horizontal, vertical = poly[:, 1] == q[:, 1], poly[:, 0] == q[:, 0]
+    sx, sy = np.sign(q[:, 0] - poly[:, 0]), np.sign(q[:, 1] - poly[:, 1])
+    lines[horizontal] = np.stack([0 * sx, sx, -sx * poly[:, 1]], 1)[horizontal]
+    lines[vertical] = np.stack([-sy, 0 * sy, sy * poly[:, 0]], 1)[vertical]
+    return lines
+
+
+def pow2_normalised(L: np.ndarray) -> np.ndarray:
+    """Lines ``L (n, 3)`` whose largest coefficient is outside ``[2^-400, 2^400]`` scaled by a
+    power of two to bring it into ``[0.5, 1)``: exact (zero sets and signs unchanged) unless
+    two coefficients of one line differ by more than ``2^600``. Keeps the products in
+    :func:`intersect_lines` clear of underflow and overflow; zero lines stay zero."""
+    _, e = np.frexp(np.abs(L).max(1))
+    e = np.where((e > -400) & (e < 400), 0, e)
+    return np.ldexp(L, -e[:, None])
 
 
 def intersect_lines(E: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,27 +253,28 @@ def prev_index(counts: np.ndarray) -> np.ndarray:
     return prev
 
 
-def cut_sides(verts, lines, rad, counts, L) -> np.ndarray:
-    """Exact side ``(V,)`` int8 in ``{-1, 0, 1}`` of every polygon vertex w.r.t. its polygon's
-    cutting line.
+def cut_sides(verts, rad, prev_lines, lines, L) -> np.ndarray:
+    """Exact side ``(V,)`` int8 in ``{-1, 0, 1}`` of vertices w.r.t. lines ``L (V, 3)``.
 
-    Each vertex ``k`` is the intersection of the lines of its two edges, ``lines[prev(k)]``
-    and ``lines[k]`` (``lines[k]``: the line of the edge leaving ``k``), and lies within
-    ``rad[k]`` (per coordinate) of ``verts[k]``. ``L (V, 3)``: the cutting line at each vertex.
+    Vertex ``k`` is the intersection of ``prev_lines[k]`` and ``lines[k]`` (the lines of its
+    incoming and outgoing edges, ``(V, 3)`` each) and lies within ``rad[k]`` (per coordinate)
+    of ``verts[k]``.
 
     The sign of ``s = a . v + c`` is taken in float64 where ``|s|`` exceeds its forward error
-    bound ``(|a0| + |a1|) rad + 8u (|a0 x| + |a1 y| + |c|)`` (``u = 2^-53``), else decided
-    exactly by :func:`exact_sides`. So the result is the exact side of the exact vertex: no
-    tolerance, at any coordinate scale.
+    bound ``(|a0| + |a1|) rad + 8u (|a0 x| + |a1 y| + |c|)`` (``u = 2^-53``) or where ``L`` is
+    constant (``a = 0``: the sign of ``c``), else decided exactly by :func:`exact_sides`. So
+    the result is the exact side of the exact vertex: no tolerance, at any coordinate scale.
     """
     a0, a1, c = L.T
     t0, t1 = verts[:, 0] * a0, verts[:, 1] * a1
     s = t0 + t1 + c
     bound = (np.abs(a0) + np.abs(a1)) * rad + _FILTER * (np.abs(t0) + np.abs(t1) + np.abs(c))
     side = np.sign(s).astype(np.int8)
-    unsure = np.flatnonzero(~(np.abs(s) > bound))
+    constant = (a0 == 0) & (a1 == 0)
+    side[constant] = np.sign(c[constant])
+    unsure = np.flatnonzero(~(np.abs(s) > bound) & ~constant)
     if len(unsure):
-        side[unsure] = exact_sides(lines[prev_index(counts)[unsure]], lines[unsure], L[unsure])
+        side[unsure] = exact_sides(prev_lines[unsure], lines[unsure], L[unsure])
     return side
 
 
@@ -273,8 +294,9 @@ def cut_polygons(verts, lines, rad, counts, side, L) -> Pieces:
     ``side (V,)`` is the exact side of each vertex (:func:`cut_sides`); every polygon must
     have vertices strictly on both sides. A new vertex is the intersection of a crossed
     edge's line with ``L``, computed from the two lines (:func:`intersect_lines`), not by
-    interpolating the rounded end points, so its error does not grow with the cut depth; it
-    is shared bit-for-bit by both halves. In each half, edges along ``L`` get ``L`` as their
+    interpolating the rounded end points, so its error does not grow with the cut depth;
+    only where that is worse than the edge's own extent (lines parallel to within rounding)
+    is it interpolated along the edge. It is shared bit-for-bit by both halves. In each half, edges along ``L`` get ``L`` as their
     line.
 
     Returns :class:`Pieces` with ``2R`` polygons: the ``side > 0`` halves, then the ``< 0``.
@@ -285,6 +307,20 @@ def cut_polygons(verts, lines, rad, counts, side, L) -> Pieces:
     cross = side * sn < 0
     i = np.flatnonzero(cross)
     xy, r = intersect_lines(lines[i], L[i])
+    # the exact crossing lies on the edge between its exact end points, so interpolating on
+    # the float64 edge is within the edge's extent (+ the end points' radii) of it: better
+    # where the edge's line and L are (nearly) parallel and Cramer's rule is ill-conditioned
+    vi, vj = verts[i], verts[nxt[i]]
+    edge_rad = np.abs(vj - vi).max(1) + np.maximum(rad[i], rad[nxt[i]])
+    worse = np.flatnonzero(~(r <= edge_rad))
+    if len(worse):
+        w = i[worse]
+        si = (verts[w] * L[w, :2]).sum(1) + L[w, 2]
+        sj = (verts[nxt[w]] * L[w, :2]).sum(1) + L[w, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.clip(np.nan_to_num(si / (si - sj), nan=0.5), 0.0, 1.0)
+        xy[worse] = vi[worse] + t[:, None] * (vj[worse] - vi[worse])
+        r[worse] = edge_rad[worse] * (1 + _FILTER)
     both = np.empty((n, 2, 2))  # per vertex: the vertex, then the crossing on its edge
     both[:, 0], both[i, 1] = verts, xy
     brad = np.empty((n, 2))
@@ -304,6 +340,43 @@ def cut_polygons(verts, lines, rad, counts, side, L) -> Pieces:
     k = np.concatenate(keep)
     return Pieces(both.reshape(-1, 2)[k], np.concatenate(out_lines), brad.ravel()[k],
                   np.concatenate(out_counts))
+
+
+def vertex_sides(pieces: Pieces, L) -> np.ndarray:
+    """:func:`cut_sides` of every vertex of a polygon set against its line ``L (V, 3)``."""
+    prev = pieces.lines[prev_index(pieces.counts)]
+    return cut_sides(pieces.verts, pieces.rad, prev, pieces.lines, L)
+
+
+def clip_exact(pieces: Pieces, L) -> tuple[Pieces, np.ndarray]:
+    """The part ``s >= 0`` of every convex polygon, ``s`` the affine function of its line
+    ``L (V, 3)`` (per vertex), with exact sides (:func:`vertex_sides`).
+
+    A polygon on which ``s`` is identically 0 is kept whole; one with no vertex strictly on
+    the positive side is dropped (what is left has no area). Returns the clipped polygons (in
+    input order) and ``(R',)`` the index of the input polygon each comes from.
+    """
+    counts = pieces.counts
+    side = vertex_sides(pieces, L)
+    starts = counts.cumsum() - counts
+    pos = np.logical_or.reduceat(side > 0, starts)
+    neg = np.logical_or.reduceat(side < 0, starts)
+    zero = ~np.logical_or.reduceat(side != 0, starts)
+    whole, cut = np.flatnonzero((pos & ~neg) | zero), np.flatnonzero(pos & neg)
+    vcut = np.repeat(pos & neg, counts)
+    halves = cut_polygons(pieces.verts[vcut], pieces.lines[vcut], pieces.rad[vcut], counts[cut],
+                          side[vcut], L[vcut])
+    n_pos = int(halves.counts[: len(cut)].sum())
+    iw = gather_index(starts[whole], counts[whole])
+    merged = Pieces(np.concatenate([pieces.verts[iw], halves.verts[:n_pos]]),
+                    np.concatenate([pieces.lines[iw], halves.lines[:n_pos]]),
+                    np.concatenate([pieces.rad[iw], halves.rad[:n_pos]]),
+                    np.concatenate([counts[whole], halves.counts[: len(cut)]]))
+    ids = np.concatenate([whole, cut])
+    order = np.argsort(ids, kind="stable")
+    mc = merged.counts[order]
+    idx = gather_index(offsets_of(merged.counts)[:-1][order], mc)
+    return Pieces(merged.verts[idx], merged.lines[idx], merged.rad[idx], mc), ids[order]
 
 
 def bounds(verts, counts) -> tuple[np.ndarray, np.ndarray]:
@@ -528,15 +601,27 @@ class HalfPlanes(NamedTuple):
     d: np.ndarray  # (R, E)
 
 
-def halfplanes(verts, counts, min_edge: float) -> HalfPlanes:
-    """Edge half-planes of CCW convex polygons, ignoring edges shorter than ``min_edge``."""
+def halfplanes(verts, counts, rtol: float = EDGE_RTOL) -> HalfPlanes:
+    """Edge half-planes of CCW convex polygons.
+
+    Edges shorter than ``rtol`` times their end points' coordinate magnitude are ignored
+    (their normal direction is rounding noise); the threshold is relative to where the edge
+    is, not to the domain, so point location is as fine near the origin of a huge domain as
+    in a small one. A polygon with no edge left (collapsed by rounding) gets one half-plane
+    that nothing satisfies.
+    """
     offsets = offsets_of(counts)
-    e = verts[next_index(counts)] - verts
+    vn = verts[next_index(counts)]
+    e = vn - verts
     length = np.hypot(e[:, 0], e[:, 1])
-    ok = length > min_edge
+    ok = length > rtol * (np.abs(verts).max(1) + np.abs(vn).max(1))
     safe = np.where(ok, length, 1.0)
     nx, ny = np.where(ok, -e[:, 1] / safe, 0.0), np.where(ok, e[:, 0] / safe, 0.0)
-    d = np.where(ok, -(nx * verts[:, 0] + ny * verts[:, 1]), np.inf)
+    # the offset from the end point nearer the origin: its rounding is relative to it
+    near = np.where((np.abs(verts).max(1) <= np.abs(vn).max(1))[:, None], verts, vn)
+    d = np.where(ok, -(nx * near[:, 0] + ny * near[:, 1]), np.inf)
+    collapsed = np.flatnonzero(segment_sum(ok.astype(float), counts) == 0)
+    d[offsets[collapsed]] = -np.inf
     E = int(counts.max())
     slot = np.arange(len(verts)) - np.repeat(offsets[:-1], counts)
     seg = segment_ids(counts)
@@ -598,7 +683,7 @@ def build_locator(verts, counts, domain, *, cells_per_region: float = 16.0,
     k = np.arange(len(reg)) - np.repeat(offsets_of(n_pairs)[:-1], n_pairs)
     ii = i0[reg, 0] + k // nj[reg]
     jj = i0[reg, 1] + k % nj[reg]
-    hp = halfplanes(verts, counts, EDGE_RTOL * scale)
+    hp = halfplanes(verts, counts)
     tol = 1e-12 * scale
     # separating-axis test against each edge: the cell's corner furthest inside the edge
     cx0, cy0 = lo[0] + ii * size[0], lo[1] + jj * size[1]

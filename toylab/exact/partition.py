@@ -144,6 +144,10 @@ class Partition:
         domain: ``(m, 2)`` CCW domain polygon, in slice coordinates ``u``.
         origin: ``(d,)``; directions: ``(2, d)``: input ``x = origin + u @ directions``.
         activation: activation name; widths: ``(d, hidden..., out)``; layers: float64 layer list.
+        edge_lines: ``(V, 3)`` the float64 line ``(a0, a1, c)`` of the edge leaving each
+            vertex; a vertex is exactly the intersection of its two edges' lines, which makes
+            exact side tests possible (:func:`toylab.exact.geometry.cut_sides`).
+        vertex_rad: ``(V,)`` each vertex's coordinates are within this of that intersection.
     """
 
     vertices: np.ndarray
@@ -158,6 +162,8 @@ class Partition:
     activation: str
     widths: tuple[int, ...]
     layers: list = field(repr=False)
+    edge_lines: np.ndarray = field(repr=False)
+    vertex_rad: np.ndarray = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.areas)
@@ -170,6 +176,11 @@ class Partition:
     def counts(self) -> np.ndarray:
         """``(R,)`` vertices per region."""
         return np.diff(self.offsets)
+
+    @property
+    def pieces(self) -> geo.Pieces:
+        """The regions with their exact vertex descriptions (:class:`geometry.Pieces`)."""
+        return geo.Pieces(self.vertices, self.edge_lines, self.vertex_rad, self.counts)
 
     @property
     def n_hidden(self) -> int:
@@ -348,10 +359,11 @@ class _Work:
         self.piece = np.zeros(n, np.int8)
         self.pattern = np.zeros((n, width), np.int8)
 
-    def csr(self) -> tuple[np.ndarray, np.ndarray]:
-        """Compacted ``(verts (V, 2), counts (R,))`` in region order."""
+    def csr(self) -> geo.Pieces:
+        """The regions, compacted, in region order."""
         counts = self.view("count")
-        return self.verts[geo.gather_index(self.view("start"), counts)], counts.copy()
+        idx = geo.gather_index(self.view("start"), counts)
+        return geo.Pieces(self.verts[idx], self.lines[idx], self.rad[idx], counts.copy())
 
 
 def _grown(arr: np.ndarray, need: int) -> np.ndarray:
@@ -385,8 +397,8 @@ def _cut_regions(work: _Work, a0, a1, c) -> np.ndarray:
     cnt = work.count[cand]
     idx = geo.gather_index(work.start[cand], cnt)
     verts, lines, rad = work.verts[idx], work.lines[idx], work.rad[idx]
-    L = np.repeat(np.stack([a0[cand], a1[cand], c[cand]], 1), cnt, axis=0)
-    vside = geo.cut_sides(verts, lines, rad, cnt, L)
+    L = np.repeat(geo.pow2_normalised(np.stack([a0[cand], a1[cand], c[cand]], 1)), cnt, axis=0)
+    vside = geo.cut_sides(verts, rad, lines[geo.prev_index(cnt)], lines, L)
     starts = cnt.cumsum() - cnt
     positive = np.logical_or.reduceat(vside > 0, starts)
     cut = positive & np.logical_or.reduceat(vside < 0, starts)
@@ -468,8 +480,8 @@ def _compose(chain: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
-    """Core: layers already sliced to 2-D inputs. Returns ``(verts, counts, areas, tables,
-    table_rows, patterns)`` for :class:`Partition`."""
+    """Core: layers already sliced to 2-D inputs. Returns ``(pieces, areas, tables,
+    table_rows, patterns)`` for :class:`Partition` (``pieces``: :class:`geometry.Pieces`)."""
     breakpoints, slopes, intercepts = activation_pieces(act)
     W0, b0 = layers[0]
     table = (W0[None], b0[None])  # pre maps of layer 0 for the single start region
@@ -491,8 +503,7 @@ def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     anc = _compose(chain)
     tables = tuple((_frozen(A), _frozen(c)) for A, c in tables)
     pats = tuple(_frozen(np.take(p, i, 0)) for p, i in zip(patterns, anc[1:]))
-    verts, counts = work.csr()
-    return verts, counts, work.view("area").copy(), tables, tuple(map(_frozen, anc)), pats
+    return work.csr(), work.view("area").copy(), tables, tuple(map(_frozen, anc)), pats
 
 
 def _check_max_bytes(max_bytes) -> float:
@@ -540,10 +551,16 @@ def partition(net, domain=None, *, activation: str | None = None, origin=None,
                      tuple(bytes_per_region(w, nw) for w, nw in zip(widths[:-1], widths[1:])))
     W0, b0 = layers[0]
     sliced = [(directions @ W0, origin @ W0 + b0)] + list(layers[1:])
-    verts, counts, areas, tables, rows, pats = _partition_2d(sliced, act, dom, limits)
+    pieces, areas, tables, rows, pats = _partition_2d(sliced, act, dom, limits)
+    if not (np.isfinite(areas).all() and all(np.isfinite(A).all() for A, _ in tables)):
+        raise ValueError(
+            f"the partition overflowed float64 (domain up to {np.abs(dom).max():.3g} in size, "
+            f"weights up to {max(np.abs(W).max() for W, _ in layers):.3g}); rescale the "
+            "domain or the weights"
+        )
     return Partition(
-        vertices=_frozen(verts),
-        offsets=_frozen(geo.offsets_of(counts)),
+        vertices=_frozen(pieces.verts),
+        offsets=_frozen(geo.offsets_of(pieces.counts)),
         areas=_frozen(areas),
         patterns=pats,
         tables=tables,
@@ -554,6 +571,8 @@ def partition(net, domain=None, *, activation: str | None = None, origin=None,
         activation=act.name,
         widths=(d,) + tuple(widths),
         layers=layers,
+        edge_lines=_frozen(pieces.lines),
+        vertex_rad=_frozen(pieces.rad),
     )
 
 
