@@ -1,14 +1,20 @@
 """Bad input to the landscape, symbolic and landscape-compare entry points: one row per case,
 each a clear ValueError/TypeError naming the argument, the value and the fix (issue 11).
 
-Every row failed on the code before its fix (ZeroDivisionError, sympy's "The argument 'nan' is
-not comparable", ...)."""
+Every row failed on the code before its fix: ZeroDivisionError or silent zeros (one-output
+cross-entropy), sympy's "The argument 'nan' is not comparable", max_bytes=nan silently turning
+the memory guard off, "0.00 GiB > max_bytes=0.00 GiB", "cannot convert float NaN to integer",
+an ArpackError for tol=nan, numpy matmul shape errors, NaN shares with a RuntimeWarning,
+AttributeError / IndexError for a net or a flat box in place of a partition or a box."""
 
 import numpy as np
 import pytest
 
+import toylab.compare as C
 import toylab.landscape as L
 import toylab.symbolic as S
+from toylab import data
+from toylab.exact import partition
 
 WIDTHS_ONE_OUTPUT = (2, 3, 1)
 
@@ -66,3 +72,60 @@ def test_symbolic_rejects_non_finite_weights_naming_layer_and_neuron(entry, valu
     with pytest.raises(ValueError, match=r"non-finite weight values in layer 0 \(first: neuron "
                                          r"2, value (nan|inf)\); pass finite weights"):
         SYMBOLIC[entry](_with_nan((2, 3, 2), value))
+
+
+# ----------------------------------------------------------------------------- arguments
+
+NET = _layers((2, 4, 2))
+Y2 = np.random.default_rng(2).integers(0, 2, 8)
+P = 22
+
+
+def _partition():
+    return partition(NET, data.curved().domain, activation="relu")
+
+
+FLAT_3D = data.GaussianMixture(np.zeros((2, 3)), 1.0)
+
+ARGUMENT_ROWS = {
+    # name: (call, exception, message pattern); every pattern names the argument and the fix
+    "max_bytes=nan": (lambda: L.hessian(NET, X, Y2, activation="relu", max_bytes=np.nan),
+                      ValueError, r"max_bytes=nan must be a positive number.*float\('inf'\)"),
+    "max_bytes=0 readable": (lambda: L.hessian(NET, X, Y2, activation="relu", max_bytes=1),
+                             ValueError, r"needs about \d+\.\d\d KiB > max_bytes=1 \(1 B\)"),
+    "chunk=True": (lambda: L.hessian(NET, X, Y2, activation="relu", chunk=True),
+                   ValueError, r"chunk=True must be an integer >= 1"),
+    "k=nan": (lambda: L.top_eigen(NET, X, Y2, np.nan, activation="relu"),
+              ValueError, r"k=nan must be an integer with 1 <= k"),
+    "tol=nan": (lambda: L.top_eigen(NET, X, Y2, 2, activation="relu", tol=np.nan),
+                ValueError, r"tol=nan must be a finite number >= 0"),
+    "n_steps=nan": (lambda: L.spectral_density(NET, X, Y2, activation="relu", n_steps=np.nan),
+                    ValueError, r"n_steps=nan must be an integer >= 1"),
+    "n_samples=nan": (lambda: L.population_loss(NET, None, activation="relu", n_samples=np.nan),
+                      ValueError, r"n_samples=nan must be an integer >= 2"),
+    "rescaling layer='a'": (lambda: L.rescaling_direction(NET, "a", 0),
+                            ValueError, r"layer='a' must be an integer >= 0"),
+    "neuron_shares wrong P": (lambda: L.neuron_shares(np.ones((5, 1)), (2, 4, 2)),
+                              ValueError, r"V has shape \(5, 1\); a \(2, 4, 2\) net needs .*\(22, k\)"),
+    "neuron_shares zero column": (lambda: L.neuron_shares(np.zeros((P, 1)), (2, 4, 2)),
+                                  ValueError, r"V has zero columns \[0\]"),
+    "first_order_change of a net": (lambda: C.first_order_change(NET, np.ones(P)),
+                                     TypeError, r"p is a list; pass the exact partition"),
+    "first_order_change 3-D dist": (
+        lambda: C.first_order_change(_partition(), np.ones(P), dist=FLAT_3D),
+        ValueError, r"3-D inputs.*2-D mixture"),
+    "clip_to_box flat box": (lambda: C.clip_to_box(np.zeros((1, 2, 2)), np.zeros((1, 2)),
+                                                            [0, 1]),
+                             ValueError, r"box=\[0.0, 1.0\] must be \[\[xlo, xhi\], \[ylo, yhi\]\]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARGUMENT_ROWS))
+def test_bad_arguments_name_the_argument_and_the_fix(case):
+    call, error, pattern = ARGUMENT_ROWS[case]
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_an_infinite_max_bytes_turns_the_guard_off():
+    assert L.hessian(NET, X, Y2, activation="relu", max_bytes=np.inf).shape == (P, P)

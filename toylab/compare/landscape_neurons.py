@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toylab.exact.boundary import decision_boundary, folds
-from toylab.exact.gaussian import mixture_segment_moments
+from toylab.exact.gaussian import check_plane_mixture, mixture_segment_moments
 from toylab.exact.partition import Partition
 from toylab.landscape import neuron_shares, participation_ratio
 from toylab.landscape.problem import check_direction, flat_params
@@ -173,6 +173,12 @@ def first_order_change(p, v, *, dist=None) -> FirstOrderChange:
     Returns:
         :class:`FirstOrderChange`.
     """
+    if not isinstance(p, Partition):
+        raise TypeError(f"p is a {type(p).__name__}; pass the exact partition of the net, "
+                        "toylab.exact.partition(net, domain, activation=...) or "
+                        "toylab.exact.population_partition(net, dist, activation=...)")
+    if dist is not None:
+        check_plane_mixture(dist)
     theta, widths, activation = flat_params(p.layers, p.activation)
     v = check_direction(v, theta.size, "v")
     with jax.enable_x64(True):
@@ -266,6 +272,13 @@ def segment_integrals(segments, velocity, dist) -> SegmentIntegrals:
     return SegmentIntegrals(first0 + second0, flux, motion, L)
 
 
+def _check_box(box) -> np.ndarray:
+    box = np.asarray(box, np.float64)
+    if box.shape != (2, 2) or not np.all(box[:, 0] < box[:, 1]):
+        raise ValueError(f"box={box.tolist()} must be [[xlo, xhi], [ylo, yhi]] with lo < hi")
+    return box
+
+
 def clip_to_box(segments, velocity, box) -> tuple[np.ndarray, np.ndarray]:
     """The parts of segments inside an axis-aligned box, with their (linearly interpolated)
     end-point velocities (Liang-Barsky clipping; empty parts dropped).
@@ -277,7 +290,7 @@ def clip_to_box(segments, velocity, box) -> tuple[np.ndarray, np.ndarray]:
     """
     segments = np.asarray(segments, np.float64).reshape(-1, 2, 2)
     velocity = np.asarray(velocity, np.float64).reshape(-1, 2)
-    box = np.asarray(box, np.float64)
+    box = _check_box(box)
     start, delta = segments[:, 0], segments[:, 1] - segments[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
         t0, t1 = (box[:, 0] - start) / delta, (box[:, 1] - start) / delta  # (S, 2)
@@ -383,7 +396,7 @@ def direction_motion(p: Partition, dist, V, *, box=None) -> DirectionMotion:
     """
     V = np.asarray(V, np.float64)
     V = V[:, None] if V.ndim == 1 else V
-    box = np.asarray(dist.domain if box is None else box, np.float64)
+    box = _check_box(dist.domain if box is None else box)
     neurons = np.array([(l, i) for l, w in enumerate(p.widths[1:-1]) for i in range(w)], int)
     fold_segments = [folds(p, tuple(n)) for n in neurons]
     fold_mass = np.array([segment_integrals(s, np.zeros((len(s), 2)), dist).mass.sum()

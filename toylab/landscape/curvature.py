@@ -37,7 +37,15 @@ import numpy as np
 import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 
-from toylab.landscape.problem import Problem, Spec, float64, logits_of, loss_of, resolve
+from toylab.landscape.problem import (
+    Problem,
+    Spec,
+    check_int,
+    float64,
+    logits_of,
+    loss_of,
+    resolve,
+)
 from toylab.models import LOSSES, get_activation, n_params, unflatten
 
 Array = jax.Array
@@ -250,12 +258,28 @@ def matrix_bytes(widths, n_points: int, *, chunk: int = DEFAULT_CHUNK,
     return 2 * 8 * size * size + per_point + 8 * size * size // 2
 
 
+def readable_bytes(n: float) -> str:
+    """``n`` bytes in the largest binary unit that keeps it >= 1 (``"1.50 KiB"``, ``"12 B"``)."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
 def check_memory(needed: int, max_bytes: float, what: str) -> None:
-    """A ValueError pointing to the iterative path when ``needed > max_bytes``."""
+    """A ValueError pointing to the iterative path when ``needed > max_bytes``; ``max_bytes``
+    must be a positive number (``float('inf')`` turns the guard off, NaN is refused)."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, float, np.integer,
+                                                                 np.floating)) \
+            or not max_bytes > 0:
+        raise ValueError(f"max_bytes={max_bytes!r} must be a positive number of bytes, e.g. "
+                         f"{MAX_BYTES} (the default); pass float('inf') to turn the memory "
+                         "guard off")
     if needed > max_bytes:
         raise ValueError(
-            f"{what} needs about {needed / 2**30:.2f} GiB > max_bytes={max_bytes / 2**30:.2f} "
-            "GiB; use the iterative path instead: toylab.landscape.top_eigen(...) for the top "
+            f"{what} needs about {readable_bytes(needed)} > max_bytes={max_bytes!r} "
+            f"({readable_bytes(max_bytes)}); use the iterative path instead: "
+            "toylab.landscape.top_eigen(...) for the top "
             "eigenpairs or toylab.landscape.spectral_density(...) for the spectral density "
             "(both use matrix-free products), or pass a larger max_bytes="
         )
@@ -340,8 +364,7 @@ def problem_matrix(p: Problem, curvature: str = "hessian", *, method: str = "aut
     ``method="auto"`` uses ``blocks`` where it applies and fits in ``max_bytes``, else ``hvp``.
     """
     check_curvature(curvature)
-    if int(chunk) != chunk or chunk < 1:
-        raise ValueError(f"chunk={chunk!r} must be a positive int (basis vectors per batch)")
+    chunk = check_int("chunk", chunk, example=f"{DEFAULT_CHUNK} (basis vectors per batch)")
     widths, n = p.spec.widths, p.X.shape[0]
     if method == "auto":
         fits = matrix_bytes(widths, n, chunk=chunk, method="blocks") <= max_bytes

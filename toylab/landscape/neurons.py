@@ -18,7 +18,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import scipy.sparse
 
-from toylab.landscape.problem import check_direction, flat_params
+from toylab.landscape.problem import check_direction, check_int, flat_params
 from toylab.landscape.subspace import check_orthonormal
 from toylab.models import check_widths, param_index
 
@@ -88,6 +88,12 @@ def neuron_shares(V, widths: Sequence[int]) -> np.ndarray:
     V = np.asarray(V, np.float64)
     V = V[:, None] if V.ndim == 1 else V
     _, incoming, outgoing = neuron_table(widths)
+    if V.ndim != 2 or V.shape[0] != incoming.shape[1] or not np.all(np.isfinite(V)):
+        raise ValueError(f"V has shape {V.shape}; a {tuple(widths)} net needs finite directions "
+                         f"of shape ({incoming.shape[1]}, k) in toylab.models.flatten order")
+    if np.any(np.all(V == 0, axis=0)):
+        raise ValueError(f"V has zero columns {np.flatnonzero(np.all(V == 0, axis=0)).tolist()}; "
+                         "a zero direction has no neuron attribution")
     touch = (incoming + outgoing) @ V**2
     return touch / touch.sum(axis=0, keepdims=True)
 
@@ -142,9 +148,9 @@ def rescaling_direction(net, layer: int, index: int) -> np.ndarray:
     """
     theta, widths, _ = flat_params(net, need_activation=False)
     n_hidden = len(widths) - 2
-    if int(layer) != layer or not 0 <= layer < n_hidden:
+    if check_int("layer", layer, minimum=0) >= n_hidden:
         raise ValueError(f"layer={layer!r} must name a hidden layer, 0 <= layer < {n_hidden}")
-    if int(index) != index or not 0 <= index < widths[layer + 1]:
+    if check_int("index", index, minimum=0) >= widths[layer + 1]:
         raise ValueError(f"index={index!r} must lie in [0, {widths[layer + 1]}) for layer {layer}")
     idx = param_index(widths)
     inc = (idx.layer == layer) & (idx.neuron == index)

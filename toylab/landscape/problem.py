@@ -84,6 +84,17 @@ def check_loss(loss: str) -> str:
     return loss
 
 
+def check_int(name: str, value, *, minimum: int = 1, example: str = "") -> int:
+    """``value`` as an ``int >= minimum`` (an int or an integral float; not a bool, NaN or
+    inf), else a ValueError naming ``name``, the value and what is needed."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and np.isfinite(value) and float(value).is_integer() and value >= minimum)
+    if not ok:
+        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}"
+                         + (f", e.g. {example}" if example else ""))
+    return int(value)
+
+
 def flat_params(net, activation: str | None = None, *,
                 need_activation: bool = True) -> tuple[np.ndarray, tuple[int, ...], str | None]:
     """``(theta (P,) float64, widths, activation)`` of a layer list or MLP; rejects NaN/inf.
@@ -282,9 +293,10 @@ def population_loss(net, dist, *, activation: str | None = None, loss: str = "cr
     Returns:
         :class:`PopulationLoss`.
     """
-    if int(n_samples) != n_samples or n_samples < 2:
-        raise ValueError(f"n_samples={n_samples!r} must be an int >= 2 (for a standard error)")
-    X, y = dist.sample(seed, int(n_samples))[:2]
+    n_samples = check_int("n_samples", n_samples, minimum=2, example="2**20 (two at least, for "
+                          "a standard error)")
+    batch = check_int("batch", batch, example="2**16")
+    X, y = dist.sample(seed, n_samples)[:2]
     p = resolve(net, X, y, activation=activation, loss=loss)
     theta = jnp.asarray(p.theta)
     values = np.concatenate([

@@ -28,7 +28,7 @@ from toylab.landscape.curvature import (
     problem_matrix,
     problem_operator,
 )
-from toylab.landscape.problem import Problem, float64, resolve
+from toylab.landscape.problem import Problem, check_int, float64, resolve
 
 
 # ----------------------------------------------------------------------------- full spectrum
@@ -86,9 +86,11 @@ def eigendecomposition(M, *, k: int | None = None, vectors: bool = True,
 def check_k(k, size: int, where: str, *, strict: bool = False) -> int:
     """``1 <= k <= size`` (``< size`` if ``strict``), else a ValueError naming ``k``."""
     hi = size - 1 if strict else size
-    if int(k) != k or not 1 <= k <= hi:
+    if isinstance(k, bool) or not isinstance(k, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(k) or int(k) != k or not 1 <= k <= hi:
         raise ValueError(
-            f"k={k!r} is out of range for {where} with P={size} parameters; need 1 <= k <= {hi}"
+            f"k={k!r} must be an integer with 1 <= k <= {hi} for {where} with P={size} "
+            "parameters"
             + (" (ARPACK needs k < P; use method='exact' for all eigenpairs)" if strict else "")
         )
     return int(k)
@@ -127,6 +129,10 @@ def problem_top_eigen(p: Problem, k: int, *, curvature: str = "hessian", method:
                       max_bytes: float = MAX_BYTES) -> Spectrum:
     """Top-``k`` eigenpairs of a resolved problem's curvature (call inside float64)."""
     check_curvature(curvature)
+    if not (isinstance(tol, (int, float, np.integer, np.floating)) and np.isfinite(tol)
+            and tol >= 0):
+        raise ValueError(f"tol={tol!r} must be a finite number >= 0 (ARPACK's relative "
+                         "accuracy; 0 means machine precision)")
     if method not in TOP_EIGEN_METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {sorted(TOP_EIGEN_METHODS)}")
     return TOP_EIGEN_METHODS[method](p, k, curvature, seed=seed, tol=tol, chunk=chunk,
@@ -232,11 +238,9 @@ def spectral_density(net, X, y, *, n_vectors: int = 8, n_steps: int = 80,
         :class:`SpectralDensity`.
     """
     p = resolve(net, X, y, activation=activation, loss=loss)
-    for name, value in (("n_vectors", n_vectors), ("n_steps", n_steps)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive int")
+    n_vectors = check_int("n_vectors", n_vectors, example="8")
+    steps = min(check_int("n_steps", n_steps, example="80"), p.n_params)
     op = problem_operator(p, curvature)
-    steps = min(int(n_steps), p.n_params)
     signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_vectors, p.n_params))
     nodes, weights = np.zeros((n_vectors, steps)), np.zeros((n_vectors, steps))
     for l, v0 in enumerate(signs):
