@@ -93,9 +93,9 @@ class _Records(logging.Handler):
 @pytest.fixture(scope="module")
 def split_sweep(sample, one_config):
     """Two configs x 8 seeds = 16 runs with a memory limit that forces 2 calls of 8 runs;
-    returns the result and the warnings logged by toylab.sweep."""
+    returns the result and the warnings logged (by the program runner, toylab.train)."""
     plan = plan_memory(BASE.spec, len(sample[0]), 16, seed_chunk=CHUNK, devices=1)
-    records, logger = _Records(), logging.getLogger("toylab.sweep")
+    records, logger = _Records(), logging.getLogger("toylab.train")
     logger.addHandler(records)
     try:
         result = run_sweep([BASE, FAST], *sample, SEEDS, devices=1, seed_chunk=CHUNK,
@@ -173,15 +173,15 @@ def test_plan_balances_calls_and_pads_to_whole_chunks():
     plan = plan_memory(BASE.spec, 96, 10, seed_chunk=4, devices=2)
     assert plan.seed_chunk == 4 and plan.padded_runs == 16 and plan.calls == 1
     small = plan_memory(BASE.spec, 96, 3, seed_chunk=64, devices=1)
-    assert small.seed_chunk == 3 and small.padded_runs == 3
+    assert small.seed_chunk == 64 and small.padded_runs == 64  # a fixed chunk is kept
     tight = plan_memory(BASE.spec, 96, 64, seed_chunk=4, devices=1,
                         max_bytes=plan_memory(BASE.spec, 96, 64, seed_chunk=4,
                                               devices=1).single_call_estimate * 0.6)
     assert tight.calls > 1 and tight.padded_runs == tight.calls * tight.runs_per_call
     assert tight.padded_runs - 64 < tight.calls * 4  # at most one partial chunk per call
-    per_run = plan_memory(BASE.spec, 96, 10, seed_chunk=4, devices=2, per_run_data=True)
-    # every run's data set on the host (16 padded runs) and one call's on the device, not one
-    assert per_run.estimate - plan.estimate == (16 + 16 - 1) * plan.data_bytes
+    per_run = plan_memory(BASE.spec, 96, 10, seed_chunk=4, devices=2, data_sets=10)
+    # the 10 sets on the host, plus one call's (16 padded runs) gathered and on the device
+    assert per_run.estimate - plan.estimate == (10 + 2 * 16 - 1) * plan.data_bytes
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ def test_conflicting_shapes_are_reported(sample):
         run_sweep([{"widths": (2, 4, 3)}], X, y, 2)
     with pytest.raises(ValueError, match=r"2 data sets but seeds has 3"):
         run_sweep(BASE, np.stack([X, X]), np.stack([y, y]), 3)
-    with pytest.raises(ValueError, match=r"leading axis of a 4-d X is the config"):
+    with pytest.raises(ValueError, match=r"leading axis of a 4-d X \(and of y\) is the config"):
         run_sweep([BASE, FAST], X[None, None], y[None, None], 1)
     with pytest.raises(ValueError, match=r"\(C, S, n, d\)"):
         run_sweep(BASE, X[None, None, None], y[None, None, None], 1)

@@ -2,27 +2,35 @@
 
 A sweep trains every ``(config, seed)`` pair (a *run*). Configs are grouped by their
 compile-time part, :attr:`toylab.train.TrainConfig.spec` (widths, activation, optimizer,
-steps, ...); the learning rate, momentum and weight decay are traced inputs, so all runs of a
-group -- whatever their hyperparameters -- go through **one** compiled program. The runs of a
-group are split over devices with ``jax.shard_map`` on a one-axis :class:`jax.sharding.Mesh`;
-on each device they train as sequential chunks of a fixed number of runs, batched together
-(:func:`toylab.train.train_runs`, :func:`toylab.train.sharded_program`).
+steps, bias init, parameterisation, ...); the learning rate, momentum, weight decay, init
+scale and bias scale are traced inputs, so all runs of a group -- whatever their
+hyperparameters and whatever their data -- go through **one** compiled program. Each group
+is trained by the program runner that :func:`toylab.train.train_ensemble` uses too
+(:func:`toylab.train.run_runs`): its runs split over devices with ``jax.shard_map`` on a
+one-axis :class:`jax.sharding.Mesh`, on each device as sequential chunks of a fixed number of
+runs, batched together (:func:`toylab.train.train_runs`).
 
-Determinism. The per-device program trains chunks of ``min(seed_chunk, runs in the group)``
-runs (``seed_chunk`` sized to the cache by default) whatever the number of devices, so a run's
-result does not depend on the memory limit, and is bit-identical on 1 or 2 devices for ``sgd``
-and ``momentum`` (tested in ``tests/test_sweep.py`` with two XLA host devices and in
-``tests/test_train.py``; more devices run the same per-device program as 2). Known exception: with ``adam`` the one-device program rounds the
-first update differently by one ulp (float32), so 1-device and N-device Adam runs differ at
-rounding level (a strict xfail in ``tests/test_train.py``; cause not found). It can differ from
-:func:`toylab.train.train_ensemble` with another chunk width at float rounding level (~1e-6
-relative in float32).
+Data. ``X`` is one set shared by all runs ``(n, d)``, one per seed ``(S, n, d)`` (shared by
+every config) or one per config and seed ``(C, S, n, d)``; per-run sets are sharded with the
+runs instead of replicated.
 
-Memory. :func:`plan_memory` estimates the peak bytes of a group from shapes alone (results of
-all runs on the host, one call's results on the device, the working set of the runs in flight
-and the data; constants calibrated against XLA's own buffer accounting). If the estimate
-exceeds ``max_bytes`` the group runs in several calls of fewer runs each; the sweep logs a
-warning and records it (:attr:`SweepResult.memory_chunked`, :attr:`MemoryPlan.calls`).
+Determinism. The per-device program trains chunks of ``seed_chunk`` runs (by default sized to
+the cache and capped at a device's share of the group), so with a fixed ``seed_chunk`` a run's
+result does not depend on the memory limit or on the other runs of the group, and is
+bit-identical on 1 or 2 devices for ``sgd`` and ``momentum`` (tested in
+``tests/test_sweep.py`` with two XLA host devices and in ``tests/test_train.py``; more devices
+run the same per-device program as 2). Known exception: with ``adam`` the one-device program
+rounds the first update differently by one ulp (float32), so 1-device and N-device Adam runs
+differ at rounding level (a strict xfail in ``tests/test_train.py``; cause not found). With
+the default chunk, or against :func:`toylab.train.train_ensemble` with another chunk width,
+results differ at float rounding level (~1e-6 relative in float32).
+
+Memory. :func:`plan_memory` (from :mod:`toylab.train.memory`) estimates the peak bytes of a
+group from shapes alone (results of all runs on the host, one call's results on the device,
+the working set of the runs in flight and the data; constants calibrated against XLA's own
+buffer accounting). If the estimate exceeds ``max_bytes`` the group runs in several calls of
+fewer runs each, logs a warning and records it (:attr:`SweepResult.memory_chunked`,
+:attr:`MemoryPlan.calls`).
 
 Multi-host. Start every process with ``jax.distributed.initialize(...)`` before calling
 :func:`run_sweep`; the mesh then spans all processes' devices, each process feeds its own
@@ -33,41 +41,36 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
-import jax
 import numpy as np
-from jax.sharding import PartitionSpec
 
-from toylab.models import n_params
 from toylab.train import (
-    AXIS,
+    DEFAULT_MAX_BYTES,
     DTYPES,
+    MemoryPlan,
     TrainConfig,
     TrainResult,
     TrainSpec,
     TrainingDiverged,
-    _check_data,
-    _precision,
+    check_data,
     check_divergence,
-    check_seed_chunk,
+    check_on_divergence,
+    check_seeds,
     collect_result,
-    default_seed_chunk,
     diverged_seeds,
     hyper_arrays,
-    pad_runs,
-    place,
+    plan_memory,
     resolve_devices,
-    sharded_program,
-    working_bytes,
+    run_bytes,
+    run_runs,
 )
 
-log = logging.getLogger(__name__)
-
-DEFAULT_MAX_BYTES = 4 * 2**30
-"""Default limit for a group's estimated peak memory (4 GiB)."""
+__all__ = [
+    "DEFAULT_MAX_BYTES", "GroupReport", "MemoryPlan", "SweepResult", "grid", "plan_memory",
+    "run_bytes", "run_sweep", "shape_groups",
+]
 
 # ----------------------------------------------------------------------------- configs
 
@@ -105,116 +108,6 @@ def shape_groups(configs: Sequence[TrainConfig]) -> dict[TrainSpec, list[int]]:
     for i, config in enumerate(configs):
         groups.setdefault(config.spec, []).append(i)
     return groups
-
-
-# ----------------------------------------------------------------------------- memory
-
-
-class MemoryPlan(NamedTuple):
-    """How a shape group is run, and its estimated peak memory.
-
-    Attributes:
-        runs: ``configs x seeds`` of the group, before padding.
-        padded_runs: runs actually trained (``calls * runs_per_call``; the padding repeats
-            run 0 and is dropped).
-        runs_per_call: runs per compiled call, a multiple of ``seed_chunk * devices``.
-        calls: number of calls (``> 1`` means memory forced the group to be split).
-        seed_chunk: runs trained at once on each device.
-        output_bytes_per_run: results of one run (snapshots, curves, finals).
-        working_bytes_per_run: live buffers of one run while it trains.
-        data_bytes: ``X`` and ``y`` of one data set.
-        estimate: peak bytes of this plan = host results of all runs + twice one call's results
-            (device buffer and its transfer) + working set of the ``seed_chunk * devices``
-            runs in flight + data (one shared set, or every run's set on the host and one
-            call's sets on the device).
-        single_call_estimate: the same for one call with all runs.
-        max_bytes: the limit the plan was made for.
-    """
-
-    runs: int
-    padded_runs: int
-    runs_per_call: int
-    calls: int
-    seed_chunk: int
-    output_bytes_per_run: int
-    working_bytes_per_run: int
-    data_bytes: int
-    estimate: int
-    single_call_estimate: int
-    max_bytes: int
-
-
-def run_bytes(spec: TrainSpec, n_points: int) -> tuple[int, int]:
-    """``(output_bytes, working_bytes)`` of one run, from shapes.
-
-    Outputs: ``P`` parameters at ``steps / snapshot_every + 1`` snapshots plus the final ones,
-    loss and accuracy curves of ``steps`` entries, final loss and accuracy. Working set:
-    :func:`toylab.train.working_bytes`.
-    """
-    itemsize = np.dtype(DTYPES[spec.dtype]).itemsize
-    snapshots = spec.steps // spec.snapshot_every + 1
-    outputs = itemsize * (n_params(spec.widths) * (snapshots + 1) + 2 * spec.steps + 2)
-    return outputs, working_bytes(spec, n_points)
-
-
-def plan_memory(spec: TrainSpec, n_points: int, n_runs: int, *, seed_chunk: int,
-                devices: int, max_bytes: float = DEFAULT_MAX_BYTES,
-                per_run_data: bool = False) -> MemoryPlan:
-    """The fewest calls for a group that keep its estimated peak within ``max_bytes``.
-
-    Args:
-        spec: the group's compile-time config; n_points: training points.
-        n_runs: configs x seeds of the group.
-        seed_chunk: runs trained at once per device (the group uses ``min(seed_chunk, n_runs)``).
-        devices: number of devices the runs are sharded over.
-        max_bytes: limit for the estimate.
-        per_run_data: every run has its own data set (held for all runs on the host and for
-            one call's runs on the device), instead of one shared by all.
-    Returns:
-        :class:`MemoryPlan`.
-    Raises:
-        ValueError: if even one chunk per device does not fit, naming the fixes.
-    """
-    if isinstance(n_runs, bool) or not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
-        raise ValueError(f"n_runs={n_runs!r} must be a positive int")
-    if not max_bytes > 0:
-        raise ValueError(f"max_bytes={max_bytes!r} must be a positive number of bytes")
-    chunk = min(check_seed_chunk(seed_chunk), int(n_runs))
-    unit = chunk * devices
-    units = -(-n_runs // unit)
-    out, work = run_bytes(spec, n_points)
-    itemsize = np.dtype(DTYPES[spec.dtype]).itemsize
-    data = n_points * (spec.widths[0] * itemsize + 8)  # one data set: X and its labels
-
-    def estimate(calls: int) -> int:
-        per_call = -(-units // calls) * unit
-        data_sets = (calls * per_call + per_call) if per_run_data else 1
-        return (calls * per_call + 2 * per_call) * out + unit * work + data_sets * data
-
-    calls = next((k for k in range(1, units + 1) if estimate(k) <= max_bytes), None)
-    if calls is None:
-        raise ValueError(
-            f"max_bytes={max_bytes:.4g} is too small: {n_runs} runs of widths={spec.widths} "
-            f"need about {estimate(units) / 2**30:.3g} GiB even one chunk per call ({out} B of "
-            f"results per run, {work} B per run in flight); raise max_bytes, or use fewer seeds "
-            "or configs, a larger snapshot_every, or a smaller seed_chunk"
-        )
-    per_call = -(-units // calls) * unit
-    return MemoryPlan(
-        runs=int(n_runs), padded_runs=calls * per_call, runs_per_call=per_call, calls=calls,
-        seed_chunk=chunk, output_bytes_per_run=out, working_bytes_per_run=work,
-        data_bytes=data, estimate=estimate(calls), single_call_estimate=estimate(1),
-        max_bytes=int(max_bytes),
-    )
-
-
-def _to_host(tree):
-    """All shards of every output, as NumPy arrays on every process."""
-    if jax.process_count() == 1:
-        return jax.tree.map(np.asarray, tree)
-    from jax.experimental import multihost_utils
-
-    return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -281,51 +174,6 @@ def _check_configs(configs) -> tuple[TrainConfig, ...]:
     return configs
 
 
-def _run_group(spec: TrainSpec, group: list[int], configs, seeds: np.ndarray, X, y,
-               devices: tuple, plan: MemoryPlan) -> list[TrainResult]:
-    """Train one shape group; returns the group's results in config order.
-
-    Run ``r = k * S + j`` is config ``group[k]`` with seed ``seeds[j]``, so each config's runs
-    are contiguous and its result is a view of the group's output arrays. ``X`` is ``(n, d)``
-    (shared, replicated on every device), ``(S, n, d)`` or ``(C, S, n, d)`` (one data set per
-    run, sharded with the runs); ``y`` likewise.
-    """
-    dtype = DTYPES[spec.dtype]
-    n_seeds = len(seeds)
-    rows = pad_runs(plan.runs, plan.padded_runs)
-    run_seeds = np.tile(seeds, len(group))[rows].astype(np.uint32)
-    hyper = hyper_arrays([configs[i].hyper for i in group for _ in seeds], dtype)
-    hyper = jax.tree.map(lambda h: h[rows], hyper)
-    per_run = X.ndim > 2
-    if per_run:  # one data set per run, in run order
-        seed_of, config_of = rows % n_seeds, np.asarray(group)[rows // n_seeds]
-        X, y = (X[seed_of], y[seed_of]) if X.ndim == 3 else (X[config_of, seed_of],
-                                                             y[config_of, seed_of])
-    program, mesh = sharded_program(spec, plan.seed_chunk, devices, per_seed_data=per_run)
-    runs = PartitionSpec(AXIS)
-    data_spec = runs if per_run else PartitionSpec()
-    labels = y.astype(np.int32) if y.dtype.kind in "iu" else np.asarray(y, dtype)
-    X = np.asarray(X, dtype)
-    out = None
-    with _precision(spec.dtype):
-        shared = (place(X, mesh, data_spec), place(labels, mesh, data_spec)) if not per_run else None
-        for call in range(plan.calls):
-            part = slice(call * plan.runs_per_call, (call + 1) * plan.runs_per_call)
-            data = shared or (place(X[part], mesh, runs), place(labels[part], mesh, runs))
-            call_out = _to_host(program(place(run_seeds[part], mesh, runs),
-                                        jax.tree.map(lambda h: place(h[part], mesh, runs),
-                                                     hyper), *data))
-            if plan.calls == 1:
-                out = call_out
-                break
-            if out is None:  # one host buffer for all calls, filled call by call
-                out = jax.tree.map(lambda a: np.empty((plan.padded_runs,) + a.shape[1:],
-                                                      a.dtype), call_out)
-            jax.tree.map(lambda full, a: full.__setitem__(part, a), out, call_out)
-    return [collect_result(out, slice(k * n_seeds, (k + 1) * n_seeds), configs[i], seeds)
-            for k, i in enumerate(group)]
-
-
 def run_sweep(
     configs: TrainConfig | Sequence[TrainConfig],
     X,
@@ -336,6 +184,7 @@ def run_sweep(
     seed_chunk: int | None = None,
     max_bytes: float = DEFAULT_MAX_BYTES,
     on_divergence: str = "raise",
+    progress: bool = False,
 ) -> SweepResult:
     """Train every config with every seed: one compiled program per shape group, sharded.
 
@@ -346,57 +195,55 @@ def run_sweep(
             one per config and seed (config ``i`` with seed ``j`` trains on ``X[i, j]``).
         y: integer labels ``(n,)`` / ``(S, n)`` / ``(C, S, n)`` matching ``X`` (or float
             targets with a trailing output axis for ``mse``).
-        seeds: init seeds, or an int ``S`` for seeds ``0..S-1``; every config gets all of them.
-        devices: see :func:`resolve_devices` (default: all devices).
+        seeds: distinct init seeds in ``[0, 2**32)``, or an int ``S`` for seeds ``0..S-1``
+            (:func:`toylab.train.check_seeds`); every config gets all of them.
+        devices: see :func:`toylab.train.resolve_devices` (default: all devices).
         seed_chunk: runs trained at once on a device; ``None`` sizes the chunks to the cache
-            (:func:`toylab.train.default_seed_chunk` of each group's runs). Results are
-            bit-identical for any number of devices as long as it is kept.
+            (:func:`toylab.train.default_seed_chunk` of a device's share of each group's
+            runs). Results are bit-identical for any number of devices as long as it is kept.
         max_bytes: limit for each group's estimated peak memory (:func:`plan_memory`); a group
-            above it runs in several calls, logged as a warning.
+            above it runs in several calls, logged as a warning on the ``toylab.train``
+            logger.
         on_divergence: ``"raise"`` (:class:`~toylab.train.TrainingDiverged` naming config,
             seed and step) or ``"report"`` (see :meth:`SweepResult.diverged`).
+        progress: show a progress bar per shape group.
     Returns:
         :class:`SweepResult`.
     """
     configs = _check_configs(configs)
-    seeds = np.arange(seeds) if isinstance(seeds, (int, np.integer)) else np.asarray(seeds)
-    if seeds.ndim != 1 or seeds.size == 0 or seeds.dtype.kind not in "iu":
-        raise ValueError(f"seeds={seeds!r} must be a positive count or a non-empty list of ints")
-    if on_divergence not in ("raise", "report"):
-        raise ValueError(f"on_divergence={on_divergence!r}; choose 'raise' or 'report'")
+    seeds = check_seeds(seeds)
+    check_on_divergence(on_divergence)
     devices = resolve_devices(devices)
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim not in (2, 3, 4):
         raise ValueError(
             f"X has shape {X.shape}; a sweep takes (n, d) shared by all runs, (S, n, d) one data "
             "set per seed or (C, S, n, d) one per config and seed")
-    if X.ndim == 4 and X.shape[0] != len(configs):
-        raise ValueError(f"X has shape {X.shape}: {X.shape[0]} data sets per seed but "
-                         f"{len(configs)} configs; the leading axis of a 4-d X is the config")
+    if X.ndim == 4 and (X.shape[0] != len(configs) or y.shape[:1] != X.shape[:1]):
+        raise ValueError(f"X has shape {X.shape} and y {y.shape} but there are {len(configs)} "
+                         "configs; the leading axis of a 4-d X (and of y) is the config")
     groups = shape_groups(configs)
+    checked = {}  # config index -> (X, y) as check_data returns them
     for spec, group in groups.items():
         for i in group if X.ndim == 4 else group[:1]:
             try:
-                _check_data(*((X[i], y[i]) if X.ndim == 4 else (X, y)), len(seeds), configs[i])
-            except ValueError as err:
-                raise ValueError(f"configs[{i}] (widths={spec.widths}): {err}") from None
+                checked[i] = check_data(*((X[i], y[i]) if X.ndim == 4 else (X, y)), configs[i],
+                                        len(seeds))[:2]
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"configs[{i}] (widths={spec.widths}): {err}") from None
 
     results: list[TrainResult | None] = [None] * len(configs)
     reports = []
     for spec, group in groups.items():
-        n_runs = len(group) * len(seeds)
-        n_points = X.shape[-2]
-        chunk = default_seed_chunk(spec, n_points, n_runs) if seed_chunk is None else seed_chunk
-        plan = plan_memory(spec, n_points, n_runs, seed_chunk=chunk, devices=len(devices),
-                           max_bytes=max_bytes, per_run_data=X.ndim > 2)
-        if plan.calls > 1:
-            log.warning(
-                "sweep: %d runs of widths=%s would need ~%.3g GiB in one call, more than "
-                "max_bytes=%.3g GiB; running them in %d calls of %d runs (~%.3g GiB)",
-                plan.runs, spec.widths, plan.single_call_estimate / 2**30,
-                plan.max_bytes / 2**30, plan.calls, plan.runs_per_call, plan.estimate / 2**30)
-        for i, result in zip(group, _run_group(spec, group, configs, seeds, X, y, devices, plan)):
-            results[i] = result
+        Xg, yg, index = _group_data(X, y, checked, group, len(seeds))
+        hyper = hyper_arrays([configs[i].hyper for i in group for _ in seeds], DTYPES[spec.dtype])
+        out, plan = run_runs(spec, np.tile(seeds, len(group)), hyper, Xg, yg, data_index=index,
+                             devices=devices, seed_chunk=seed_chunk, max_bytes=max_bytes,
+                             progress=progress,
+                             desc=f"sweep: {len(group)} configs x {len(seeds)} seeds")
+        for k, i in enumerate(group):
+            part = slice(k * len(seeds), (k + 1) * len(seeds))
+            results[i] = collect_result(out, part, configs[i], seeds)
         reports.append(GroupReport(spec, tuple(group), plan))
     sweep = SweepResult(tuple(configs), tuple(results), seeds, tuple(reports), len(devices),
                         any(r.plan.calls > 1 for r in reports))
@@ -407,3 +254,19 @@ def run_sweep(
             except TrainingDiverged as err:
                 raise TrainingDiverged(f"configs[{i}]: {err}") from None
     return sweep
+
+
+def _group_data(X: np.ndarray, y: np.ndarray, checked: dict, group: list[int],
+                n_seeds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(X, y, data_index)`` of a group's runs for :func:`toylab.train.run_runs`: run
+    ``k * S + j`` is config ``group[k]`` with seed ``j``. Shared data stays one set
+    (``data_index=None``); per-seed sets are indexed by seed; per-config-and-seed sets are
+    viewed as ``C * S`` sets without copying."""
+    Xc, yc = checked[group[0]]
+    if X.ndim == 2:
+        return Xc, yc, None
+    if X.ndim == 3:
+        return Xc, yc, np.tile(np.arange(n_seeds), len(group))
+    y = y[..., None] if yc.ndim > y.ndim - 1 else y  # float targets given without output axis
+    index = (np.asarray(group)[:, None] * n_seeds + np.arange(n_seeds)).ravel()
+    return X.reshape((-1,) + X.shape[2:]), y.reshape((-1,) + y.shape[2:]), index
