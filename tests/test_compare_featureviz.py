@@ -176,3 +176,25 @@ def test_top_examples_and_bad_input():
         fv.top_quantile(p, xor(), (0, 0), 1.5)
     with pytest.raises(ValueError, match="fv_points"):
         fv.score_neurons(p, p, xor(), np.zeros((2, 3, 2)), np.zeros((5, 2)))
+
+
+def test_non_finite_input_is_an_error_not_a_silent_answer():
+    """NaN weights used to give NaN feature-visualisation points, a NaN threshold a mass of
+    ~1, NaN activations a top-k ranking, a mis-sized mask an IndexError."""
+    dist = xor()
+    net = _net(0, (2, 3, 2))
+    nan_net = [(W.copy(), b.copy()) for W, b in net]
+    nan_net[0][0][1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite weight values in layer 0 \(first: neuron 2"):
+        fv.feature_visualisation(nan_net, dist.domain, activation="relu", starts=2, steps=2)
+    p = population_partition(net, dist, activation="relu")
+    with pytest.raises(ValueError, match="threshold=nan must be a finite activation level"):
+        fv.mass_in(p, dist, (0, 0), np.nan)
+    with pytest.raises(ValueError, match="threshold=inf"):
+        fv.superlevel_polygons(p, (0, 0), np.inf)
+    with pytest.raises(ValueError, match=r"values has shape \(2,\) and 1 NaN"):
+        fv.top_examples(np.array([np.nan, 1.0]), 1)
+    with pytest.raises(ValueError, match=r"inside has shape \(2,\); pass one bool per point"):
+        fv.distance_to_set(np.zeros((3, 2)), np.zeros((0, 2)), np.zeros(0, int), np.zeros(2, bool))
+    with pytest.raises(ValueError, match="examples is empty"):
+        fv.score_neurons(p, p, dist, np.zeros((3, 2, 2)), np.zeros((0, 2)), k=1)

@@ -220,3 +220,8 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="rtol"):
         rq.region_integrals(population_partition(_net(0), dist, activation="relu"), dist,
                             lambda X, r: X, rtol=0.0)
+    with pytest.raises(ValueError, match=r"fn returned shape \(\d+, 2\) for \d+ points"):
+        rq.region_integrals(population_partition(_net(0), dist, activation="relu"), dist,
+                            lambda X, r: X[1:])
+    with pytest.raises(ValueError, match="order=0 must be a positive integer"):
+        cn.fold_distance(np.ones((1, 2, 2)), dist, np.ones((1, 2, 2)), order=0)

@@ -41,7 +41,7 @@ from toylab.exact.boundary import neuron_extrema
 from toylab.exact.gaussian import mixture_polygon_moments, pad_csr
 from toylab.exact.partition import Partition, neuron_address
 from toylab.exact.population import PopulationPartition, as_population
-from toylab.models import activations, as_layers
+from toylab.models import activations, as_layers, check_finite_layers
 
 
 # ----------------------------------------------------------------------------- sampled tools
@@ -91,6 +91,7 @@ def feature_visualisation(net, box, *, activation: str | None = None, neurons=No
         ``(N, starts, 2)`` final points (float64 copies of the float32 iterates).
     """
     layers, name = as_layers(net, activation, dtype=np.float32)
+    check_finite_layers(layers)
     box = _check_box(box)
     widths = (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
     if widths[0] != 2:
@@ -120,6 +121,9 @@ def top_examples(values: np.ndarray, k: int) -> np.ndarray:
     """Indices ``(k,)`` of the ``k`` largest ``values (n,)``, largest first (ties: lower index
     first)."""
     values = np.asarray(values)
+    if values.ndim != 1 or np.any(np.isnan(values)):
+        raise ValueError(f"values has shape {values.shape} and {np.isnan(values).sum()} NaN; "
+                         "pass one finite activation per example, shape (n,)")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(values):
         raise ValueError(f"k={k!r} must be an integer in 1..{len(values)} (the sample size)")
     return np.argsort(-values, kind="stable")[:k]
@@ -138,6 +142,8 @@ def _clip_to_superlevel(p: Partition, a_c, threshold: float):
     """Every region of ``p`` clipped to ``{f >= threshold}`` for the affine pieces ``a_c`` of
     ``f``: ``(verts, counts (R,), whole (R,))``, ``whole`` marking regions that lie entirely
     in the set (every vertex on the kept side after snapping)."""
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold={threshold!r} must be a finite activation level")
     a, c = a_c
     reg = p.region_of_vertex
     av, cv = a[reg], c[reg] - float(threshold)
@@ -168,8 +174,12 @@ def distance_to_set(X: np.ndarray, verts: np.ndarray, counts: np.ndarray,
     (``(n,)`` bool, e.g. an exact membership test), else the distance to the nearest polygon
     edge (exact); ``inf`` for an empty set."""
     X = np.asarray(X, np.float64).reshape(-1, 2)
+    inside = np.asarray(inside, bool)
+    if inside.shape != (len(X),):
+        raise ValueError(f"inside has shape {inside.shape}; pass one bool per point, "
+                         f"shape ({len(X)},)")
     out = np.zeros(len(X))
-    out_pts = ~np.asarray(inside, bool)
+    out_pts = ~inside
     if out_pts.any():
         edges = np.stack([verts, verts[geo.next_index(counts)]], 1)
         out[out_pts] = geo.segment_distance(X[out_pts], edges)
@@ -322,6 +332,9 @@ def score_neurons(p_box: Partition, p_pop: Partition, dist, fv_points: np.ndarra
         raise ValueError(f"fv_points has shape {fv_points.shape}; need ({len(ids)}, starts, 2)"
                          " (one row per hidden neuron, layer by layer)")
     examples = np.asarray(examples, np.float64).reshape(-1, 2)
+    if len(examples) == 0:
+        raise ValueError("examples is empty; pass the (n, 2) training sample the top-k "
+                         "examples come from")
     box_area = float(p_box.areas.sum())
     ex_values = _values(p_pop, examples, ids)
     rows = []

@@ -169,6 +169,8 @@ def fold_distance(segs: np.ndarray, dist, boundary: np.ndarray, *,
         ``(value, error)``: the ``2 order`` result and its order-doubling error estimate;
         ``(nan, nan)`` for an empty fold or boundary.
     """
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"order={order!r} must be a positive integer, e.g. {QUADRATURE_ORDER}")
     if len(segs) == 0 or len(boundary) == 0:
         return float("nan"), float("nan")
     hi = _weighted_line_mean(segs, dist, boundary, 2 * order)

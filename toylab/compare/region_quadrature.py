@@ -156,7 +156,11 @@ def _triangle_integrals(tris, owner, mean, chol, fn, rule: TriangleRule) -> np.n
     Z = np.einsum("qk,tkd->tqd", rule.bary, tris)
     X = mean + Z @ chol.T
     T, Q = Z.shape[:2]
-    G = np.asarray(fn(X.reshape(-1, 2), np.repeat(owner, Q)), np.float64).reshape(T, Q, -1)
+    G = np.asarray(fn(X.reshape(-1, 2), np.repeat(owner, Q)), np.float64)
+    if G.ndim not in (1, 2) or G.shape[0] != T * Q:
+        raise ValueError(f"fn returned shape {G.shape} for {T * Q} points; it must return "
+                         "(n, J) (or (n,) for one target), one row of values per point")
+    G = G.reshape(T, Q, -1)
     if not np.all(np.isfinite(G)):
         raise ValueError("fn returned non-finite target values; targets must be finite on the "
                          "whole partition domain (replace undefined values by a constant)")
