@@ -2,23 +2,33 @@
 
 Question. Feature visualisation (gradient ascent on the input) and top-k dataset examples are
 how the circuits program describes a neuron. For small trained ReLU nets whose every neuron is
-known exactly, how often does feature visualisation find a neuron's true maximum on the data
-box, how far off does it land, and how well do the top-k training examples describe the
-neuron -- do they reach its maximal region, and do they estimate the exact top-quantile mean?
+known exactly, how often does feature visualisation find a neuron's true maximum, how far off
+does it land, and how well do the top-k training examples describe the neuron -- do they reach
+its maximal region, and do they estimate the exact top-quantile mean? And how much of the
+answer is set by the analyst's choice of input domain?
 
 Method. For each data distribution (``xor``, ``curved``, ``blobs`` with 3 classes) and
-architecture (one or two hidden layers of 16), ``seeds`` nets are trained (Adam, full batch,
-one shared training sample of ``n_train``). For every hidden neuron of every kept seed
-(:mod:`toylab.compare.featureviz`): feature visualisation as practised (float32 ``jax.grad``
-on the input, ``fv_steps`` fixed steps of size ``fv_step_size`` clipped to the plotting box
-``dist.domain``, from ``fv_starts`` uniform random starts, best start reported), scored with
-the exact maximum (``neuron_extrema``), the exact near-optimal set
+architecture (one or two hidden layers of 16), ``seeds`` nets are trained (Adam, full batch),
+every seed on its own training sample (harness cells). For every hidden neuron of every kept
+seed and every *domain* (:func:`domains`: the plotting box ``dist.domain`` scaled by each of
+``box_scales``, and the data's own high-density region ``dist.covering_box(m)`` for each ``m``
+of ``core_masses``), :mod:`toylab.compare.featureviz`: feature visualisation as practised
+(float32 ``jax.grad`` on the input, ``fv_steps`` fixed steps of size ``fv_step_size`` clipped
+to the domain, from ``fv_starts`` uniform random starts, best start reported), scored with the
+exact maximum on that domain (``neuron_extrema``), the exact near-optimal set
 ``{f >= max - tol (max - min)}`` (found = best start inside; distance to it otherwise) and the
 exact near-max set ``S_delta`` (``delta`` = 10% of the range; area and data mass); the top
 ``k`` training examples by exact activation, scored with the exact mean of the top ``k / n``
-of the activation's population distribution and with ``S_delta`` (a neuron is *misdescribed*
-when none of its top-k examples lies in ``S_delta``). Neurons constant on the box are counted
-and left out. Each cell is cached (``cached_run``).
+of the activation's population distribution and with ``S_delta`` of the domain (a neuron is
+*misdescribed* when none of its top-k examples lies in ``S_delta``). Scoring on the data's
+core answers issue 12's objection that a piecewise-linear neuron's maximum over a box sits on
+the box edge, where no data is. *Subjectivity*: per neuron, the mixture component nearest (in
+weighted density) to the best visualised point is its "interpretation"; how often it changes
+between the reference box (the first domain) and every other domain, and how far the
+visualised point moves. Neurons constant on a domain are counted and left out there.
+Statistics: every per-seed value is a median or mean over that seed's live neurons; a
+headline is the bootstrap interval over seeds (pooled headlines first average each seed index
+over the cells: cells of one distribution share each seed index's training sample).
 
 Result. See ``studies/README.md`` for the headline numbers of the full run.
 """
@@ -30,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.collections import PolyCollection
+from matplotlib.patches import Rectangle
 
-from toylab import data
 from toylab.compare.featureviz import (NeuronScores, feature_visualisation, score_neurons,
                                        superlevel_polygons)
 from toylab.exact import geometry as geo
@@ -40,15 +50,17 @@ from toylab.exact.population import population_partition
 from toylab.plots import save
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
-from toylab.results import StudyResult, cached_run, progress, results_root
-from toylab.train import TrainConfig, diverged_seeds, train_ensemble
-from toylab.models import to_float64
+from toylab.results import StudyResult, progress
+from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
+                          load_layers)
+from toylab.train import TrainConfig, TrainResult, diverged_seeds
 
 NAME = "featureviz-fidelity"
-DESCRIPTION = "Gradient-ascent feature visualisation and top-k examples vs exact maxima and quantiles"
+DESCRIPTION = ("Gradient-ascent feature visualisation and top-k examples vs exact maxima and "
+               "quantiles, on the plotting box and on the data's core")
 
-SCORE_FIELDS = tuple(f for f in NeuronScores._fields if f not in ("neurons",))
-"""Per-neuron score arrays stored for every seed (leading seed axis)."""
+SCORE_FIELDS = tuple(f for f in NeuronScores._fields if f not in ("neurons", "fv_points"))
+"""Per-neuron score arrays stored for every member and domain."""
 
 METRICS = {
     "fv_found": ("mean", "fraction of neurons whose best FV start is within tol of the max"),
@@ -61,22 +73,36 @@ METRICS = {
     "topk_in_near_max": ("mean", "fraction of top-k examples in S_delta"),
     "misdescribed": ("mean", "fraction of neurons with no top-k example in S_delta"),
     "near_max_mass": ("median", "probability of S_delta under the data distribution"),
-    "near_max_area": ("median", "area fraction of the box in S_delta"),
+    "near_max_area": ("median", "area fraction of the domain in S_delta"),
 }
 """Headline metric -> (per-seed statistic over live neurons, meaning)."""
+
+SUBJECTIVITY = {
+    "fv_interpretation_changed": "fraction of neurons whose best FV point's nearest mixture "
+                                 "component differs from the reference box's",
+    "argmax_interpretation_changed": "the same for the exact argmax",
+    "fv_moved": "median distance between the best FV points on the two domains",
+}
+"""Subjectivity metric (every domain against the reference box) -> meaning."""
+
+HEADLINE_METRICS = ("fv_found", "fv_start_rate", "misdescribed", "near_max_mass", "topk_error")
+"""Metrics printed at the top level of the summary (reference box and data core)."""
 
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of the ``featureviz-fidelity`` study."""
+    """Settings of the ``featureviz-fidelity`` study (``train.widths`` is set per cell from
+    ``hidden`` and the distribution's classes)."""
 
     distributions: tuple[str, ...] = ("xor", "curved", "blobs")
     hidden: tuple[tuple[int, ...], ...] = ((16,), (16, 16))
+    train: TrainConfig = TrainConfig(widths=(2, 16, 2), optimizer="adam", learning_rate=1e-2,
+                                     steps=2000, snapshot_every=2000)
     n_train: int = 512
     data_seed: int = 0
-    activation: str = "relu"
-    learning_rate: float = 1e-2
-    steps: int = 2000
+    sampling: str = "per_seed"
+    box_scales: tuple[float, ...] = (1.0, 2.0)
+    core_masses: tuple[float, ...] = (0.01,)
     fv_starts: int = 16
     fv_steps: int = 200
     fv_step_size: float = 0.05
@@ -84,79 +110,101 @@ class Config:
     top_k: int = 9
     delta: float = 0.1
     tol: float = 1e-3
-    seeds: int = 3
+    seeds: int = 20
+
+    def __post_init__(self):
+        if not self.box_scales or self.box_scales[0] != 1.0:
+            raise ValueError(f"box_scales={self.box_scales} must start with 1.0 (the plotting "
+                             "box is the reference domain), e.g. (1.0, 2.0)")
+        for m in self.core_masses:
+            if not 0 < m < 1:
+                raise ValueError(f"core_masses contains {m!r}; each must lie in (0, 1), e.g. "
+                                 "0.01 for the box holding 99% of the data")
 
     @classmethod
     def quick(cls) -> "Config":
-        """Smoke configuration: one distribution, one small net, 2 seeds, 300 steps."""
-        return cls(distributions=("xor",), hidden=((6, 6),), n_train=256, steps=300,
-                   fv_starts=4, fv_steps=50, seeds=2)
+        """Smoke configuration: one distribution, one small net, 3 seeds, 300 steps, the
+        plotting box and the 99% core."""
+        return cls(distributions=("xor",), hidden=((6, 6),), n_train=256,
+                   train=replace(cls.train, steps=300, snapshot_every=300), box_scales=(1.0,),
+                   fv_starts=4, fv_steps=50, seeds=3)
 
-    def cells(self) -> list["Cell"]:
-        return [Cell(name, hidden, self.n_train, self.data_seed, self.activation,
-                     self.learning_rate, self.steps, self.fv_starts, self.fv_steps,
-                     self.fv_step_size, self.fv_seed, self.top_k, self.delta, self.tol,
-                     self.seeds)
-                for name in self.distributions for hidden in self.hidden]
+    def cells(self) -> list[TrainCell]:
+        out = []
+        for name in self.distributions:
+            world = World(name)
+            classes = world.distribution().n_classes
+            for hidden in self.hidden:
+                train = replace(self.train, widths=(2,) + tuple(hidden) + (classes,))
+                out.append(TrainCell(world, train, self.seeds, self.n_train, self.data_seed,
+                                     self.sampling))
+        return out
 
+    def domain_labels(self) -> list[str]:
+        return ([f"box x{s:g}" for s in self.box_scales]
+                + [f"core {1 - m:.0%}" for m in self.core_masses])
 
-@dataclass(frozen=True)
-class Cell:
-    """One (distribution, architecture) ensemble: the cache key of ``cached_run``."""
-
-    distribution: str
-    hidden: tuple[int, ...]
-    n_train: int
-    data_seed: int
-    activation: str
-    learning_rate: float
-    steps: int
-    fv_starts: int
-    fv_steps: int
-    fv_step_size: float
-    fv_seed: int
-    top_k: int
-    delta: float
-    tol: float
-    seeds: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.distribution}_" + "x".join(map(str, self.hidden))
-
-    def train_config(self, n_classes: int) -> TrainConfig:
-        return TrainConfig(widths=(2,) + tuple(self.hidden) + (n_classes,),
-                           activation=self.activation, learning_rate=self.learning_rate,
-                           steps=self.steps, snapshot_every=self.steps)
+    def settings(self) -> dict:
+        """The analysis settings (part of each cell's cache key)."""
+        return {name: getattr(self, name) for name in (
+            "box_scales", "core_masses", "fv_starts", "fv_steps", "fv_step_size", "fv_seed",
+            "top_k", "delta", "tol")}
 
 
-def compute_cell(cell: Cell) -> tuple[dict, dict]:
-    """Train one cell and score every hidden neuron of every kept seed."""
-    dist = data.make(cell.distribution)
-    sample = dist.sample(cell.data_seed, cell.n_train)
-    run = train_ensemble(sample.X, sample.y, np.arange(cell.seeds),
-                         config=cell.train_config(dist.n_classes), on_divergence="report",
-                         progress=True)
-    bad = sorted(seed for seed, _ in diverged_seeds(run))
-    kept = [s for s in range(cell.seeds) if s not in bad]
-    scores = []
-    for s in progress(kept, desc=f"scores {cell.key}"):
-        net = to_float64(run.member(s))
-        pts = feature_visualisation(net, dist.domain, activation=cell.activation,
-                                    starts=cell.fv_starts, steps=cell.fv_steps,
-                                    step_size=cell.fv_step_size, seed=cell.fv_seed + s)
-        scores.append(score_neurons(partition(net, dist.domain, activation=cell.activation),
-                                    population_partition(net, dist, activation=cell.activation),
-                                    dist, pts, sample.X, k=cell.top_k, delta=cell.delta,
-                                    tol=cell.tol))
-    arrays = {"kept": np.asarray(kept, np.int64), "X": sample.X, "y": sample.y}
-    if scores:
-        arrays["neurons"] = scores[0].neurons
-        for name in SCORE_FIELDS:
-            arrays[name] = np.stack([getattr(sc, name) for sc in scores])
-    for depth, (W, b) in enumerate(run.layers):
-        arrays[f"W{depth}"], arrays[f"b{depth}"] = W, b
-    return {"diverged": bad}, arrays
+def cell_key(cell: TrainCell) -> str:
+    return f"{cell.world.preset}_" + "x".join(map(str, cell.train.widths[1:-1]))
+
+
+def domains(dist, box_scales, core_masses) -> list[np.ndarray]:
+    """``(2, 2)`` boxes: ``dist.domain`` scaled about its centre by each of ``box_scales``,
+    then ``dist.covering_box(m)`` (holding all but ``m`` of the probability) for each of
+    ``core_masses``."""
+    box = np.asarray(dist.domain, np.float64)
+    centre, half = box.mean(1, keepdims=True), (box[:, 1:] - box[:, :1]) / 2
+    return ([np.hstack([centre - s * half, centre + s * half]) for s in box_scales]
+            + [np.asarray(dist.covering_box(m), np.float64) for m in core_masses])
+
+
+def interpretation(dist, X: np.ndarray) -> np.ndarray:
+    """``(n,)`` the mixture component of largest weighted density at each point (which blob a
+    visualised point is read as)."""
+    return np.argmax(dist.component_log_density(np.asarray(X).reshape(-1, 2)), axis=1)
+
+
+def analyse(cell: TrainCell, run: TrainResult, *, config: Config) -> tuple[dict, dict]:
+    """Score every hidden neuron of every kept member on every domain."""
+    dist = cell.distribution()
+    act = cell.train.activation
+    X = cell.training_data()[0]
+    boxes = domains(dist, config.box_scales, config.core_masses)
+    S = len(run.seeds)
+    bad = {int(s) for s, _ in diverged_seeds(run)}
+    kept = [i for i in range(S) if int(run.seeds[i]) not in bad]
+    rows: dict[str, np.ndarray] = {}
+    ids = None
+    for i in progress(kept, desc=f"scores {cell_key(cell)}"):
+        net = [(np.float64(W), np.float64(b)) for W, b in run.member(i)]
+        pp = population_partition(net, dist, activation=act)
+        for d, box in enumerate(boxes):
+            pts = feature_visualisation(net, box, activation=act, starts=config.fv_starts,
+                                        steps=config.fv_steps, step_size=config.fv_step_size,
+                                        seed=config.fv_seed + i)
+            p_box = partition(net, box, activation=act)
+            sc = score_neurons(p_box, pp, dist, pts, X[i], k=config.top_k, delta=config.delta,
+                               tol=config.tol)
+            ids = sc.neurons
+            values = {name: getattr(sc, name) for name in SCORE_FIELDS}
+            values["fv_points"] = pts
+            values["fv_best_point"] = np.stack([
+                pts[n][np.argmax(p_box.evaluate(pts[n], l)[:, j])] for n, (l, j) in enumerate(ids)])
+            for name, value in values.items():
+                key = f"d{d}__{name}"
+                if key not in rows:
+                    rows[key] = np.full((S,) + np.shape(value), np.nan)
+                rows[key][i] = value
+    if ids is not None:
+        rows["neurons"] = ids
+    return {"domains": [b.tolist() for b in boxes]}, rows
 
 
 def _statistic(values: np.ndarray, found: np.ndarray, kind: str) -> float:
@@ -171,161 +219,212 @@ def _statistic(values: np.ndarray, found: np.ndarray, kind: str) -> float:
     return float(np.median(missed)) if len(missed) else 0.0
 
 
-def seed_metrics(result: StudyResult) -> dict[str, np.ndarray]:
-    """Per metric, ``(kept seeds,)`` values over each seed's live (non-constant) neurons."""
+def seed_metrics(result: StudyResult, d: int) -> dict[str, np.ndarray]:
+    """Per metric, ``(kept members,)`` values over each member's live neurons on domain
+    ``d``."""
     a = result.arrays
     out = {m: [] for m in METRICS}
-    for s in range(len(a["kept"])):
-        live = ~a["constant"][s]
+    for i in kept_members(result):
+        live = a[f"d{d}__constant"][i] == 0
         for metric, (kind, _) in METRICS.items():
-            out[metric].append(_statistic(a[metric][s][live], a["fv_found"][s][live], kind)
+            out[metric].append(_statistic(a[f"d{d}__{metric}"][i][live],
+                                          a[f"d{d}__fv_found"][i][live], kind)
                                if live.any() else np.nan)
     return {m: np.array(v) for m, v in out.items()}
 
 
-def _mean_sd(values: np.ndarray) -> dict:
-    v = values[np.isfinite(values)]
-    return {"mean": float(v.mean()) if len(v) else None,
-            "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
+def seed_subjectivity(result: StudyResult, dist, d: int) -> dict[str, np.ndarray]:
+    """Per :data:`SUBJECTIVITY` metric, ``(kept members,)`` values of domain ``d`` against
+    the reference box (domain 0), over neurons live on both."""
+    a = result.arrays
+    out = {m: [] for m in SUBJECTIVITY}
+    for i in kept_members(result):
+        live = (a[f"d0__constant"][i] == 0) & (a[f"d{d}__constant"][i] == 0)
+        p0, pd = a["d0__fv_best_point"][i][live], a[f"d{d}__fv_best_point"][i][live]
+        m0, md = a["d0__argmax"][i][live], a[f"d{d}__argmax"][i][live]
+        out["fv_interpretation_changed"].append(
+            float(np.mean(interpretation(dist, p0) != interpretation(dist, pd))))
+        out["argmax_interpretation_changed"].append(
+            float(np.mean(interpretation(dist, m0) != interpretation(dist, md))))
+        out["fv_moved"].append(float(np.median(np.linalg.norm(p0 - pd, axis=1))))
+    return {m: np.array(v) for m, v in out.items()}
 
 
-def compute(config: Config) -> tuple[dict, dict]:
-    """Run (or load) every cell; per-cell and pooled metrics (mean and sd over seeds)."""
-    results = {cell: cached_run(f"{NAME}/cell", cell, compute_cell, out=results_root())[0]
-               for cell in progress(config.cells(), desc="cells")}
-    summary = {"seeds": config.seeds, "metrics": {m: d for m, (_, d) in METRICS.items()},
-               "cells": {}, "diverged": {}}
-    pooled = {m: [] for m in METRICS}
+def _pooled(per_cell: list[dict[str, np.ndarray]], members: list[list[int]], seeds: int,
+            names) -> dict[str, np.ndarray]:
+    """Per metric, one value per seed index: the mean over the cells where it was kept."""
+    out = {}
+    for m in names:
+        table = np.full((len(per_cell), seeds), np.nan)
+        for c, (values, kept) in enumerate(zip(per_cell, members)):
+            table[c, kept] = values[m]
+        with np.errstate(invalid="ignore"):
+            pooled = np.nanmean(table, 0)
+        out[m] = pooled[np.isfinite(pooled)]
+    return out
+
+
+def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
+    """Train and score every cell; per-cell and pooled headlines per domain; subjectivity."""
+    cells = config.cells()
+    settings = config.settings()
+    results = ctx.train_cells(cells, lambda c, r: analyse(c, r, config=config),
+                              settings=settings)
+    labels = config.domain_labels()
+    members = [kept_members(r) for r in results]
+    summary = {"seeds": config.seeds, "domains": labels,
+               "metrics": {m: d for m, (_, d) in METRICS.items()}, "subjectivity_metrics":
+               dict(SUBJECTIVITY), "cells": {}, "overall": {}, "subjectivity": {},
+               "diverged": {cell_key(c): r.summary["diverged"] for c, r in zip(cells, results)
+                            if r.summary["diverged"]}}
+    for d, label in enumerate(labels):
+        per_cell = [seed_metrics(r, d) for r in results]
+        for cell, values in zip(cells, per_cell):
+            summary["cells"].setdefault(cell_key(cell), {})[label] = {
+                m: headline(v[np.isfinite(v)]) for m, v in values.items()}
+        pooled = _pooled(per_cell, members, config.seeds, METRICS)
+        summary["overall"][label] = {m: headline(v) for m, v in pooled.items()}
+        if d > 0:
+            subj = [seed_subjectivity(r, c.distribution(), d) for c, r in zip(cells, results)]
+            summary["subjectivity"][label] = {
+                m: headline(v) for m, v in _pooled(subj, members, config.seeds,
+                                                   SUBJECTIVITY).items()}
+    core = labels[len(config.box_scales)] if config.core_masses else None
+    for metric in HEADLINE_METRICS:
+        summary[metric] = summary["overall"][labels[0]][metric]
+        if core:
+            summary[f"{metric}_on_core"] = summary["overall"][core][metric]
+    summary["neurons"] = int(sum(r.arrays["d0__constant"][m].size for r, m
+                                 in zip(results, members)))
+    summary["constant_neurons"] = {label: int(sum(
+        np.sum(r.arrays[f"d{d}__constant"][m] == 1) for r, m in zip(results, members)))
+        for d, label in enumerate(labels)}
     arrays = {}
-    n_neurons = n_constant = 0
-    for cell, r in results.items():
-        if r.summary["diverged"]:
-            summary["diverged"][cell.key] = r.summary["diverged"]
-        if "constant" not in r.arrays:
-            continue
-        per_seed = seed_metrics(r)
-        summary["cells"][cell.key] = {m: _mean_sd(v) for m, v in per_seed.items()}
-        summary["cells"][cell.key]["constant_neurons"] = int(r.arrays["constant"].sum())
-        n_neurons += r.arrays["constant"].size
-        n_constant += int(r.arrays["constant"].sum())
-        for m, v in per_seed.items():
-            pooled[m].extend(v.tolist())
-        for name in ("fv_gap", "topk_max_gap", "quantile_gap", "constant", "fv_found",
-                     "fv_start_rate", "topk_error"):
-            arrays[f"{cell.key}__{name}"] = r.arrays[name]
-    summary["overall"] = {m: _mean_sd(np.array(v)) for m, v in pooled.items()}
-    summary["neurons"] = n_neurons
-    summary["constant_neurons"] = n_constant
-    example = config.cells()[0]
-    for key in ("X", "y", "kept", "fv_points", "max", "argmax", "constant", "fv_found",
-                "neurons"):
-        if key in results[example].arrays:
-            arrays[f"example__{key}"] = results[example].arrays[key]
-    for depth in range(len(example.hidden) + 1):
-        arrays[f"example__W{depth}"] = results[example].arrays[f"W{depth}"]
-        arrays[f"example__b{depth}"] = results[example].arrays[f"b{depth}"]
+    for cell, r in zip(cells, results):
+        for d in range(len(labels)):
+            for name in ("fv_gap", "topk_max_gap", "quantile_gap", "constant"):
+                arrays[f"{cell_key(cell)}__d{d}__{name}"] = r.arrays[f"d{d}__{name}"][
+                    kept_members(r)]
+    arrays.update({f"example__{k}": v for k, v in results[0].arrays.items()})
     return summary, arrays
 
 
 # ----------------------------------------------------------------------------- figures
 
 
-def _config_of(result: StudyResult) -> Config:
-    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in result.config.items()}
-    cfg["hidden"] = tuple(tuple(h) for h in cfg["hidden"])
-    return replace(Config(), **cfg)
-
-
 def plot_success(result: StudyResult):
-    """Per cell: fraction of neurons whose best FV start finds the max, per-start success
-    rate, and fraction misdescribed by their top-k examples (mean +- sd over seeds)."""
+    """Per cell and domain: fraction of neurons whose best FV start finds the max, per-start
+    success rate, and fraction misdescribed by their top-k examples (mean and 95% interval
+    over seeds); one panel per domain."""
     cells = result.summary["cells"]
+    labels = result.summary["domains"]
     keys = list(cells)
-    fig, ax = figure(width=PAGE_WIDTH * 0.6, aspect=0.55)
+    fig, axes = figure(1, len(labels), width=PAGE_WIDTH * 0.9, aspect=1.1)
+    axes = np.atleast_1d(axes).ravel() if len(labels) > 1 else [axes]
     x = np.arange(len(keys))
-    bars = (("fv_found", "FV best of starts finds max"), ("fv_start_rate", "single FV start finds max"),
+    bars = (("fv_found", "FV best of starts finds max"),
+            ("fv_start_rate", "single FV start finds max"),
             ("misdescribed", "top-k examples miss $S_\\delta$"))
-    for j, (metric, label) in enumerate(bars):
-        mean = [cells[k][metric]["mean"] for k in keys]
-        sd = [cells[k][metric]["sd"] or 0.0 for k in keys]
-        ax.bar(x + (j - 1) * 0.27, mean, 0.27, yerr=sd, capsize=2, color=PALETTE[j], label=label)
-    ax.set_xticks(x, [k.replace("_", "\n") for k in keys])
-    ax.set(ylabel="fraction of live neurons", ylim=(0, 1.05),
-           xlabel="distribution, hidden widths")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    for ax, label in zip(axes, labels):
+        for j, (metric, text) in enumerate(bars):
+            h = [cells[k][label][metric] for k in keys]
+            v = np.array([o["value"] for o in h])
+            ci = np.array([o["ci95"] for o in h], float)
+            ax.bar(x + (j - 1) * 0.27, v, 0.27, yerr=np.abs(ci.T - v), capsize=2,
+                   color=PALETTE[j], label=text)
+        ax.set_xticks(x, [k.replace("_", "\n") for k in keys], fontsize=6)
+        ax.set(ylim=(0, 1.05), title=label)
+    axes[0].set_ylabel("fraction of live neurons")
+    axes[-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
 def plot_gaps(result: StudyResult):
     """Distributions (all cells, seeds, live neurons) of how far below the exact maximum each
-    tool lands, in units of the neuron's range on the box."""
-    fig, ax = figure(width=PAGE_WIDTH * 0.5, aspect=0.7)
-    pools = {name: [] for name in ("fv_gap", "topk_max_gap", "quantile_gap")}
-    for key in result.summary["cells"]:
-        live = ~result.arrays[f"{key}__constant"]
-        for name in pools:
-            pools[name].append(result.arrays[f"{key}__{name}"][live])
-    labels = {"fv_gap": "best FV point", "topk_max_gap": "best top-k example",
-              "quantile_gap": "exact top-$k/n$ quantile"}
+    tool lands, in units of the neuron's range: on the reference box (solid) and on the
+    data's core (dashed, when scored)."""
+    fig, ax = figure(width=PAGE_WIDTH * 0.8, aspect=0.5)
+    labels = result.summary["domains"]
+    names = {"fv_gap": "best FV point", "topk_max_gap": "best top-k example",
+             "quantile_gap": "exact top-$k/n$ quantile"}
     bins = np.linspace(0, 1, 41)
-    for j, (name, vals) in enumerate(pools.items()):
-        v = np.concatenate(vals) if vals else np.zeros(0)
-        ax.hist(v, bins=bins, histtype="step", lw=1.4, color=PALETTE[j],
-                label=f"{labels[name]} (median {np.median(v) if len(v) else np.nan:.2f})")
-    ax.set(xlabel="(exact max - value) / (max - min) on the box", ylabel="neurons",
+    shown = [0] + ([len(labels) - 1] if len(labels) > 1 else [])
+    for d, ls in zip(shown, ("-", "--")):
+        for j, name in enumerate(names):
+            vals = []
+            for key in result.summary["cells"]:
+                live = result.arrays[f"{key}__d{d}__constant"] == 0
+                vals.append(result.arrays[f"{key}__d{d}__{name}"][live])
+            v = np.concatenate(vals)
+            ax.hist(v, bins=bins, histtype="step", lw=1.3, ls=ls, color=PALETTE[j],
+                    label=f"{names[name]}, {labels[d]} (median {np.median(v):.2f})")
+    ax.set(xlabel="(exact max - value) / (max - min) on the domain", ylabel="neurons",
            yscale="log")
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
 def plot_examples(result: StudyResult, config: Config, n_show: int = 3):
-    """First cell, first kept seed: a few neurons' exact response over the box with the data
-    density, the near-max set, the exact maximiser, the FV results and the top-k examples."""
+    """First cell, first kept seed: a few neurons' exact response over the reference box with
+    the data density, the near-max set, the exact maximiser, the FV results and the top-k
+    examples; the data's core box (dashed) with its own exact maximiser (ring)."""
     cell = config.cells()[0]
-    dist = data.make(cell.distribution)
+    dist = cell.distribution()
     a = {k[len("example__"):]: v for k, v in result.arrays.items() if k.startswith("example__")}
-    fig, axes = figure(1, n_show, width=PAGE_WIDTH, aspect=0.8)
-    axes = np.atleast_2d(axes)
-    if "constant" not in a or len(a["kept"]) == 0:
-        return fig
-    net = [(a[f"W{d}"][a["kept"][0]].astype(float), a[f"b{d}"][a["kept"][0]].astype(float))
-           for d in range(len(cell.hidden) + 1)]
-    p = partition(net, dist.domain, activation=cell.activation)
-    live = np.flatnonzero(~a["constant"][0])
-    missed = [n for n in live if not a["fv_found"][0][n]]
+    member = kept_members(a)[0]
+    boxes = domains(dist, config.box_scales, config.core_masses)
+    box = boxes[0]
+    fig, axes = figure(1, n_show, width=PAGE_WIDTH * 1.15, aspect=0.8)
+    net = load_layers(a, member)
+    p = partition(net, box, activation=cell.train.activation)
+    live = np.flatnonzero(a["d0__constant"][member] == 0)
+    missed = [n for n in live if not a["d0__fv_found"][member][n]]
     chosen = (missed[:1] + [n for n in live if n not in missed[:1]])[:n_show]
-    xs = np.linspace(*dist.domain[0], 300)
-    ys = np.linspace(*dist.domain[1], 300)
+    xs, ys = np.linspace(*box[0], 300), np.linspace(*box[1], 300)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
-    for ax, n in zip(axes[0], chosen):
+    X = cell.training_data()[0][member]
+    for ax, n in zip(np.ravel(axes), chosen):
         layer, i = a["neurons"][n]
         f = p.evaluate(grid, layer)[:, i].reshape(len(ys), len(xs))
-        fmax, fmin = a["max"][0][n], f.min()
-        ax.imshow(f, origin="lower", extent=dist.domain.ravel(), cmap=SEQUENTIAL, aspect="auto")
-        draw_density(ax, dist, levels=4)
-        near_v, near_c = superlevel_polygons(p, (layer, i), fmax - cell.delta * (fmax - fmin))
+        fmax, fmin = a["d0__max"][member][n], a["d0__min"][member][n]
+        image = ax.imshow(f, origin="lower", extent=box.ravel(), cmap=SEQUENTIAL, aspect="auto")
+        bar = fig.colorbar(image, ax=ax, shrink=0.7)
+        bar.ax.tick_params(labelsize=5)
+        bar.set_label("activation", fontsize=6)
+        draw_density(ax, dist, box, levels=4)
+        near_v, near_c = superlevel_polygons(p, (layer, i), fmax - config.delta * (fmax - fmin))
         ax.add_collection(PolyCollection(geo.split_list(near_v, near_c), facecolor="none",
                                          edgecolor=PALETTE[1], lw=1.2, label="$S_\\delta$"))
-        pts = a["fv_points"][0][n]
+        pts = a["d0__fv_points"][member][n]
         ax.scatter(pts[:, 0], pts[:, 1], marker="x", s=14, color=PALETTE[5], lw=0.9,
                    label="FV results", zorder=4)
-        vals = p.evaluate(a["X"], layer)[:, i]
-        top = np.argsort(-vals, kind="stable")[: cell.top_k]
-        ax.scatter(a["X"][top, 0], a["X"][top, 1], s=10, color=PALETTE[2], edgecolor="white",
-                   lw=0.3, label=f"top-{cell.top_k} examples", zorder=4)
-        am = a["argmax"][0][n]
+        vals = p.evaluate(X, layer)[:, i]
+        top = np.argsort(-np.nan_to_num(vals, nan=-np.inf), kind="stable")[: config.top_k]
+        ax.scatter(X[top, 0], X[top, 1], s=10, color=PALETTE[2], edgecolor="white", lw=0.3,
+                   label=f"top-{config.top_k} examples", zorder=4)
+        am = a["d0__argmax"][member][n]
         ax.scatter([am[0]], [am[1]], marker="*", s=60, color=PALETTE[6], edgecolor="black",
-                   lw=0.4, label="exact argmax", zorder=5, clip_on=False)
-        set_box(ax, dist.domain)
+                   lw=0.4, label="exact argmax (box)", zorder=5, clip_on=False)
+        if len(boxes) > len(config.box_scales):
+            d = len(config.box_scales)
+            core = boxes[d]
+            ax.add_patch(Rectangle(core[:, 0], *(core[:, 1] - core[:, 0]), fill=False,
+                                   ls="--", lw=0.8, color="black", label="data core"))
+            ac = a[f"d{d}__argmax"][member][n]
+            ax.scatter([ac[0]], [ac[1]], s=40, facecolor="none", edgecolor=PALETTE[6], lw=1.2,
+                       label="exact argmax (core)", zorder=5)
+        set_box(ax, box)
         ax.set_title(f"neuron ({layer}, {i}): "
-                     + ("FV found max" if a["fv_found"][0][n] else "FV missed max"))
-    axes[0, -1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+                     + ("FV found max" if a["d0__fv_found"][member][n] else "FV missed max"),
+                     fontsize=7)
+    np.ravel(axes)[-1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.45, 1.0),
+                              frameon=False)
     return fig
 
 
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
-    """Success rates per cell, gap distributions, and example neurons."""
-    config = _config_of(result)
+    """Success rates per cell and domain, gap distributions, and example neurons."""
+    config = config_from_dict(Config, result.config)
     out = Path(out)
     paths = save(plot_success(result), out / "success")
     paths += save(plot_gaps(result), out / "gaps")

@@ -1,10 +1,11 @@
-"""Study featureviz-fidelity: quick-mode smoke test and the properties its conclusion rests on."""
-
+"""Study featureviz-fidelity: quick-mode smoke test and the properties its conclusions rest on."""
 
 import numpy as np
 import pytest
 
 from studies import featureviz_fidelity as study
+from toylab.data import make
+from toylab.study import kept_members
 
 
 @pytest.fixture(scope="module")
@@ -12,26 +13,85 @@ def quick(quick_run):
     return quick_run(study)
 
 
-def test_quick_summary_has_stable_keys_and_figures(quick, tmp_path):
+@pytest.fixture(scope="module")
+def cell(quick):
+    """The first cell's stored arrays (``example__`` stripped) and its kept members."""
+    _, result = quick
+    a = {k[len("example__"):]: v for k, v in result.arrays.items() if k.startswith("example__")}
+    return a, kept_members(a)
+
+
+def _is_headline(h, n):
+    return h["n"] == n and h["ci95"][0] <= h["value"] <= h["ci95"][1]
+
+
+def test_quick_summary_holds_headline_objects(quick):
     config, result = quick
     s = result.summary
-    assert set(s["overall"]) == set(study.METRICS) and s["diverged"] == {}
-    assert list(s["cells"]) == [c.key for c in config.cells()]
-    for metric in study.METRICS:
-        assert s["overall"][metric]["mean"] is not None
+    assert s["diverged"] == {} and s["domains"] == config.domain_labels()
+    assert list(s["cells"]) == [study.cell_key(c) for c in config.cells()]
+    for label in s["domains"]:
+        assert set(s["overall"][label]) == set(study.METRICS)
+        for h in s["overall"][label].values():
+            assert _is_headline(h, config.seeds)
+    for metric in study.HEADLINE_METRICS:
+        assert s[metric] == s["overall"][s["domains"][0]][metric]
+        assert _is_headline(s[f"{metric}_on_core"], config.seeds)
+    for label in s["domains"][1:]:
+        assert set(s["subjectivity"][label]) == set(study.SUBJECTIVITY)
+
+
+def test_exact_maximum_is_never_beaten_and_scores_are_consistent(quick, cell):
+    """On every domain the exact maximiser beats every feature-visualisation result;
+    found <=> gap <= tol; quantile and rate scores lie in [0, 1]."""
+    config, _ = quick
+    a, kept = cell
+    for d in range(len(config.domain_labels())):
+        live = a[f"d{d}__constant"][kept] == 0
+        gap = a[f"d{d}__fv_gap"][kept][live]
+        assert np.all(gap >= -1e-12)
+        np.testing.assert_array_equal(a[f"d{d}__fv_found"][kept][live] == 1, gap <= config.tol)
+        assert np.all(a[f"d{d}__max"][kept][live] >= -1e-12)  # relu: the maximum is >= 0
+        q = a[f"d{d}__quantile_gap"][kept][live]
+        assert np.all(q >= -1e-9) and np.all(q <= 1)
+        rate = a[f"d{d}__fv_start_rate"][kept][live]
+        assert np.all((rate >= 0) & (rate <= 1))
+
+
+@pytest.mark.parametrize("name", ["xor", "curved", "blobs"])
+def test_domains_are_the_scaled_box_and_the_data_core(name):
+    """The reference domain is the plotting box; a core box holds all but its stated mass and
+    lies inside the plotting box (so maxima on it can only be lower)."""
+    dist = make(name)
+    boxes = study.domains(dist, (1.0, 2.0), (0.01,))
+    np.testing.assert_array_equal(boxes[0], dist.domain)
+    np.testing.assert_allclose(boxes[1][:, 1] - boxes[1][:, 0],
+                               2 * (dist.domain[:, 1] - dist.domain[:, 0]))
+    assert dist.mass_outside(boxes[2]) <= 0.01
+    assert np.all(boxes[2][:, 0] >= boxes[0][:, 0]) and np.all(boxes[2][:, 1] <= boxes[0][:, 1])
+
+
+def test_maximum_on_the_core_is_at_most_the_box_maximum(quick, cell):
+    """The core lies inside the box, so every neuron's exact core maximum is at most its box
+    maximum, and the best visualised point on the core lies in the core."""
+    config, _ = quick
+    a, kept = cell
+    d = len(config.box_scales)
+    core = study.domains(make(config.distributions[0]), config.box_scales, config.core_masses)[d]
+    live = a[f"d{d}__constant"][kept] == 0
+    assert np.all(a[f"d{d}__max"][kept][live] <= a["d0__max"][kept][live] + 1e-12)
+    pts = a[f"d{d}__fv_best_point"][kept][live]
+    assert np.all((pts >= core[:, 0] - 1e-6) & (pts <= core[:, 1] + 1e-6))
+
+
+def test_interpretation_reads_each_mean_as_its_own_component():
+    dist = make("xor")
+    np.testing.assert_array_equal(study.interpretation(dist, dist.means),
+                                  np.arange(dist.n_components))
+
+
+def test_figures_are_written(quick, tmp_path):
+    _, result = quick
     paths = study.make_figures(result, tmp_path)
-    assert {p.name for p in paths} >= {"success.png", "gaps.png", "examples.pdf"}
-
-
-def test_exact_maximum_is_never_beaten_and_scores_are_consistent(quick):
-    """The exact maximiser beats every feature-visualisation result; found <=> gap <= tol."""
-    config, result = quick
-    key = config.cells()[0].key
-    a = {k.split("__")[1]: v for k, v in result.arrays.items() if k.startswith(f"{key}__")}
-    ex = {k.split("__")[1]: v for k, v in result.arrays.items() if k.startswith("example__")}
-    live = ~a["constant"]
-    assert np.all(a["fv_gap"][live] >= -1e-12)
-    np.testing.assert_array_equal(a["fv_found"][live] == 1, a["fv_gap"][live] <= config.tol)
-    assert np.all(ex["max"][live] >= -1e-12)  # relu: the maximum is at least 0
-    assert np.all(a["quantile_gap"][live] >= -1e-9) and np.all(a["quantile_gap"][live] <= 1)
-    assert np.all(a["fv_start_rate"][live] <= 1) and np.all(a["fv_start_rate"][live] >= 0)
+    assert {p.stem for p in paths} == {"success", "gaps", "examples"}
+    assert all(p.stat().st_size > 1000 for p in paths)
