@@ -254,12 +254,51 @@ class Residual(nnx.Module):
 
 
 class Backwards(nnx.Module):
+    """Layers defined in another order than __call__ applies them, same width in and out."""
+
     def __init__(self, rngs):
-        self.head = nnx.Linear(4, 3, rngs=rngs)
+        self.head = nnx.Linear(4, 2, rngs=rngs)
+        self.middle = nnx.Linear(4, 4, rngs=rngs)
         self.first = nnx.Linear(2, 4, rngs=rngs)
 
     def __call__(self, x):
-        return self.head(nnx.relu(self.first(x)))
+        return self.head(nnx.relu(self.middle(nnx.relu(self.first(x)))))
+
+
+class NotAChain(nnx.Module):
+    def __init__(self, rngs):
+        self.a = nnx.Linear(2, 4, rngs=rngs)
+        self.b = nnx.Linear(3, 3, rngs=rngs)
+
+    def __call__(self, x):
+        return self.b(nnx.relu(self.a(x))[:, :3])
+
+
+def test_layer_order_is_the_call_order_not_the_attribute_order():
+    model = Backwards(nnx.Rngs(0))
+    layers, name = models.layers_from(model)
+    assert name == "relu"
+    for (W, _), lin in zip(layers, [model.first, model.middle, model.head], strict=True):
+        np.testing.assert_array_equal(W, lin.kernel[...])
+
+
+def test_a_module_trained_under_nnx_jit_is_read():
+    """nnx.jit may store attributes sorted by name ("first", "head", "second")."""
+    import optax
+
+    model = OwnMLP(nnx.relu, rngs=nnx.Rngs(0), inline=True)
+    optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+    X = jnp.asarray(np.random.default_rng(0).standard_normal((32, 2)), jnp.float32)
+
+    @nnx.jit
+    def step(model, optimizer):
+        grads = nnx.grad(lambda m: jnp.mean(m(X) ** 2))(model)
+        optimizer.update(model, grads)
+
+    step(model, optimizer)
+    layers, name = models.layers_from(model)
+    assert name == "relu"
+    np.testing.assert_array_equal(models.apply(layers, X, name), model(X))
 
 
 def _seq(*parts):
@@ -280,7 +319,7 @@ def _seq(*parts):
         (lambda r: _seq(nnx.Linear(2, 4, rngs=r), nnx.relu, nnx.Linear(4, 3, rngs=r), nnx.relu),
          ValueError, r"do not reproduce model\(x\)"),
         (lambda r: Residual(r), ValueError, r"with any of toylab's activations do not reproduce"),
-        (lambda r: Backwards(r), ValueError, r"model.head \(4, 3\), model.first \(2, 4\).*do not chain"),
+        (lambda r: NotAChain(r), ValueError, r"model.a \(2, 4\), model.b \(3, 3\).*do not chain"),
         (lambda r: _seq(nnx.relu), ValueError, r"no nnx.Linear"),
         (lambda r: [(np.zeros((2, 2)), np.zeros(2))], TypeError, r"model=list is not an nnx.Module"),
     ],

@@ -12,6 +12,7 @@ Flattened parameters use one fixed order (DESIGN.md): for each layer, ``W`` row-
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence
 
@@ -437,9 +438,10 @@ def layers_from(model, activation: str | None = None, *,
 
     - an ``nnx.Sequential``, e.g. ``nnx.Sequential(nnx.Linear(2, 16, rngs=rngs), nnx.relu,
       nnx.Linear(16, 3, rngs=rngs))``;
-    - a module whose attributes hold the layers in the order ``__call__`` applies them
-      (``nnx.Linear`` attributes, ``nnx.List``/list attributes or nested such modules), with
-      the activation function as an attribute or applied inline in ``__call__``.
+    - a module whose attributes hold the layers (``nnx.Linear`` attributes, ``nnx.List``/list
+      attributes or nested such modules), with the activation function as an attribute or
+      applied inline in ``__call__``. The layer order is the order in which one call of
+      ``model(x)`` applies them (recorded), whatever the attribute order.
 
     An activation function is recognised by its values (it must equal an entry of
     :data:`ACTIVATIONS` on a probe grid), so ``nnx.relu``, ``jax.nn.relu``, ``jnp.tanh`` or a
@@ -487,7 +489,6 @@ def layers_from(model, activation: str | None = None, *,
         (linears if isinstance(part, nnx.Linear) else functions).append((path, part))
     if not linears:
         raise ValueError("model holds no nnx.Linear layer; layers_from reads chains of nnx.Linear")
-    layers = []
     for path, lin in linears:
         if lin.bias is None and missing_bias == "error":
             raise ValueError(
@@ -495,15 +496,19 @@ def layers_from(model, activation: str | None = None, *,
                 "missing_bias='zeros' to read it as a zero bias (exact for the function; "
                 "parameter-space analyses then include bias directions the module lacks)"
             )
-        W = lin.kernel[...]
-        layers.append((W, jnp.zeros(W.shape[1], W.dtype) if lin.bias is None else lin.bias[...]))
+    x, reference, called = _probe_call(model, linears)
+    if sorted(map(id, called)) == sorted(id(lin) for _, lin in linears):
+        by_id = {id(lin): (path, lin) for path, lin in linears}
+        linears = [by_id[id(lin)] for lin in called]  # the order __call__ applies them
+    layers = [(lin.kernel[...], lin.bias[...] if lin.bias is not None
+               else jnp.zeros(lin.kernel.shape[1], lin.kernel.dtype)) for _, lin in linears]
     try:
         layers = validate_layers(layers)
     except ValueError:
         shapes = ", ".join(f"{path} {tuple(W.shape)}" for (path, _), (W, _) in zip(linears, layers))
         raise ValueError(
-            f"the nnx.Linear layers in attribute order ({shapes}) do not chain (in, h) -> "
-            "(h, out); define them in the order __call__ applies them"
+            f"the nnx.Linear layers ({shapes}, in the order model(x) calls them) do not chain "
+            "(in, h) -> (h, out); layers_from reads an MLP"
         ) from None
     named = {_activation_name(fn) for _, fn in functions}
     if None in named:
@@ -522,7 +527,6 @@ def layers_from(model, activation: str | None = None, *,
                 "omit activation="
             )
         named = {wanted}
-    x, reference = _probe_call(model, layers)
     if not named:  # applied inline in __call__ (or no hidden layer): try every activation
         named = {"linear"} if len(layers) == 1 else {
             name for name in ACTIVATIONS if _reproduces(layers, name, x, reference)}
@@ -585,19 +589,45 @@ def _activation_name(fn) -> str | None:
     return None
 
 
-def _probe_call(model, layers: Layers) -> tuple[Array, np.ndarray]:
-    """Random inputs ``(PROBE_POINTS, in)`` (spread over a few units, so pre-activations cross
-    every breakpoint) and ``model`` evaluated there."""
-    W = layers[0][0]
-    x = jnp.asarray(3 * np.random.default_rng(0).standard_normal((PROBE_POINTS, W.shape[0])),
-                    W.dtype)
-    try:
-        return x, np.asarray(model(x), np.float64)
-    except Exception as err:  # the module's own failure, re-raised with what was attempted
-        raise ValueError(
-            f"calling model(x) with x of shape {tuple(x.shape)} failed ({type(err).__name__}: "
-            f"{err}); layers_from needs a module whose __call__(x) is the forward pass"
-        ) from err
+def _probe_call(model, linears) -> tuple[Array, np.ndarray, list]:
+    """``model`` at random inputs: ``(x (PROBE_POINTS, in), model(x), the nnx.Linear layers in
+    the order model(x) called them)``.
+
+    The call order is recorded by wrapping ``nnx.Linear.__call__`` for the duration of the
+    call (attribute order is no guide: NNX transforms such as ``nnx.jit`` may store a module's
+    attributes sorted by name). The input width is the one ``in_features`` that no layer
+    outputs where the widths tell (they telescope along a chain), else the first layer's; if
+    that call fails, the first layer it reached gives the width for a second call. Inputs are
+    spread over a few units so that pre-activations cross every breakpoint.
+    """
+    unmatched = (Counter(lin.in_features for _, lin in linears)
+                 - Counter(lin.out_features for _, lin in linears))
+    width = next(iter(unmatched)) if sum(unmatched.values()) == 1 else linears[0][1].in_features
+    dtype = linears[0][1].kernel.dtype
+    original = nnx.Linear.__call__
+    for attempt in range(2):
+        x = jnp.asarray(3 * np.random.default_rng(0).standard_normal((PROBE_POINTS, width)),
+                        dtype)
+        called = []
+
+        def recording(self, *args, **kwargs):
+            called.append(self)
+            return original(self, *args, **kwargs)
+
+        nnx.Linear.__call__ = recording
+        try:
+            return x, np.asarray(model(x), np.float64), called
+        except Exception as err:  # the module's own failure, re-raised with what was tried
+            if attempt == 0 and called and called[0].in_features != width:
+                width = called[0].in_features
+                continue
+            raise ValueError(
+                f"calling model(x) with x of shape {tuple(x.shape)} failed "
+                f"({type(err).__name__}: {err}); layers_from needs a module whose __call__(x) "
+                "is the forward pass"
+            ) from err
+        finally:
+            nnx.Linear.__call__ = original
 
 
 def _reproduces(layers: Layers, name: str, x: Array, reference: np.ndarray) -> bool:
