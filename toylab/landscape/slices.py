@@ -14,7 +14,14 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from toylab.landscape.problem import check_direction, flat_params, float64, losses_at, resolve
+from toylab.landscape.problem import (
+    check_direction,
+    check_int,
+    flat_params,
+    float64,
+    losses_at,
+    resolve,
+)
 from toylab.landscape.subspace import check_orthonormal
 from toylab.models import param_index
 
@@ -53,7 +60,8 @@ def random_direction(net, *, seed: int = 0) -> np.ndarray:
     """A filter-normalised Gaussian direction ``(P,)`` (Li et al. 2018), deterministic in
     ``seed`` (``np.random.default_rng``)."""
     theta, _, _ = flat_params(net, need_activation=False)
-    return filter_normalize(np.random.default_rng(seed).standard_normal(theta.size), net)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0, example="0"))
+    return filter_normalize(rng.standard_normal(theta.size), net)
 
 
 # ----------------------------------------------------------------------------- slices
@@ -93,8 +101,10 @@ def loss_slice(net, X, y, directions, grids: Sequence, *, activation: str | None
         raise ValueError(f"directions has shape {np.shape(directions)}; need (P,) or (m, P), m <= 2")
     D = np.stack([check_direction(d, p.n_params, f"directions[{j}]") for j, d in enumerate(D)])
     grids = tuple(np.asarray(g, np.float64) for g in grids)
-    if len(grids) != D.shape[0] or any(g.ndim != 1 or g.size == 0 for g in grids):
-        raise ValueError(f"grids needs {D.shape[0]} non-empty 1-D arrays, one per direction")
+    if len(grids) != D.shape[0] or any(g.ndim != 1 or g.size == 0 or not np.all(np.isfinite(g))
+                                       for g in grids):
+        raise ValueError(f"grids needs {D.shape[0]} non-empty 1-D arrays of finite coordinates, "
+                         "one per direction")
     coords = np.stack(np.meshgrid(*grids, indexing="ij"), axis=-1).reshape(-1, D.shape[0])
     losses = losses_at(p, p.theta + coords @ D)
     return LossSlice(grids, D, losses.reshape([g.size for g in grids]))
@@ -147,7 +157,12 @@ def trajectory_matrix(snapshots) -> np.ndarray:
     if isinstance(snapshots, np.ndarray) and snapshots.ndim == 2:
         thetas = snapshots.astype(np.float64)
     else:
-        thetas = np.stack([flat_params(net, need_activation=False)[0] for net in snapshots])
+        flats = [flat_params(net, need_activation=False) for net in snapshots]
+        shapes = sorted({widths for _, widths, _ in flats})
+        if len(shapes) > 1:
+            raise ValueError(f"snapshots mix architectures {shapes}; a trajectory is one net's "
+                             "parameters over time")
+        thetas = np.stack([theta for theta, _, _ in flats]) if flats else np.zeros((0, 0))
     if thetas.shape[0] == 0 or not np.all(np.isfinite(thetas)):
         raise ValueError("snapshots must be a non-empty trajectory of finite parameters")
     return thetas

@@ -109,6 +109,10 @@ def captured_fraction(V, directions) -> np.ndarray:
     span of ``directions: (P, m)`` (rank-revealing ``scipy.linalg.orth``) -> ``(k,)``."""
     Q = scipy.linalg.orth(np.asarray(directions, np.float64))
     V = np.asarray(V, np.float64)
+    if V.ndim not in (1, 2) or V.shape[0] != Q.shape[0] or not np.all(np.isfinite(V)) \
+            or np.any(np.all(V == 0, axis=0)):
+        raise ValueError(f"V has shape {V.shape}; pass finite non-zero columns of length "
+                         f"P={Q.shape[0]}, the length of the directions' columns")
     return np.sum((Q.T @ V) ** 2, axis=0) / np.sum(V**2, axis=0)
 
 
