@@ -1,5 +1,6 @@
 """toylab.plots.exact: figures run, have the expected panels, and show the exact quantities."""
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -11,9 +12,13 @@ from matplotlib.figure import Figure
 
 from toylab import data, symbolic
 from toylab.exact import decision_boundary, folds, partition
+from toylab.models import ACTIVATIONS, PIECEWISE_LINEAR
 from toylab.plots import exact as pe
-from toylab.plots import save
+from toylab.plots import house_style, save
 from toylab.plots.data import box_grid
+from toylab.plots.style import RC
+
+SMOOTH = tuple(name for name in ACTIVATIONS if name not in PIECEWISE_LINEAR)
 
 
 def _net(seed, widths):
@@ -65,8 +70,9 @@ def test_plot_regions_fills_every_region(relu_partition, tmp_path):
     assert all(p.stat().st_size > 1000 for p in written)
 
 
-def test_plot_neuron_grid_panels_show_exact_values_and_folds(relu_partition):
-    p = relu_partition
+@pytest.mark.parametrize("activation", PIECEWISE_LINEAR)
+def test_plot_neuron_grid_panels_show_exact_values_and_folds(blobs, activation):
+    p = partition(_net(0, (2, 3, 2, 3)), blobs, activation=activation)
     fig = pe.plot_neuron_grid(p, resolution=30)
     assert len(fig.axes) == 3 + 2 + 2  # panels of both hidden layers + one colour bar each
     panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
@@ -76,7 +82,7 @@ def test_plot_neuron_grid_panels_show_exact_values_and_folds(relu_partition):
     for l, i in [(0, 2), (1, 1)]:
         ax = panels[f"({l}, {i})"]
         shown = np.asarray(ax.images[0].get_array())
-        exact = symbolic.lambdify_neuron(p.layers, (l, i), activation="relu")(pts)
+        exact = symbolic.lambdify_neuron(p.layers, (l, i), activation=activation)(pts)
         np.testing.assert_allclose(shown, exact.reshape(len(ys), len(xs)), rtol=1e-12, atol=1e-12)
         (lines,) = [c for c in ax.collections if isinstance(c, LineCollection)]
         np.testing.assert_array_equal(np.array(lines.get_segments()).reshape(-1, 2, 2),
@@ -118,9 +124,10 @@ def test_plot_decision_boundary_rejects_slices(blobs):
         pe.plot_decision_boundary(p, blobs)
 
 
-def test_plot_smooth_neuron_grid(blobs, tmp_path):
+@pytest.mark.parametrize("activation", SMOOTH)
+def test_plot_smooth_neuron_grid(blobs, tmp_path, activation):
     layers = _net(4, (2, 3, 2))
-    fig = pe.plot_smooth_neuron_grid(layers, blobs, activation="tanh", resolution=24,
+    fig = pe.plot_smooth_neuron_grid(layers, blobs, activation=activation, resolution=24,
                                      level_resolution=24, tol=1e-10)
     assert len(fig.axes) == 3 + 1
     W, b = layers[0]
@@ -134,3 +141,18 @@ def test_plot_smooth_neuron_grid(blobs, tmp_path):
     assert all(p.stat().st_size > 1000 for p in written)
     with pytest.raises(ValueError, match="no hidden layer"):
         pe.plot_smooth_neuron_grid(_net(0, (2, 2)), activation="tanh")
+
+
+def test_helpers_draw_in_the_house_style_and_leave_your_rcparams_alone(relu_partition):
+    """Inside a helper the house style applies (its fonts); outside, your own settings."""
+    with matplotlib.rc_context({"font.size": 13.0, "lines.linewidth": 3.0}):
+        before = dict(matplotlib.rcParams)
+        fig = pe.plot_regions(relu_partition)
+        assert dict(matplotlib.rcParams) == before
+        ax = fig.axes[0]
+        assert ax.title.get_fontsize() == RC["axes.titlesize"]
+        assert ax.xaxis.label.get_fontsize() == RC["axes.labelsize"]
+        assert not ax.spines["top"].get_visible()
+        with house_style():
+            assert matplotlib.rcParams["font.size"] == RC["font.size"]
+        assert matplotlib.rcParams["font.size"] == 13.0
