@@ -86,6 +86,12 @@ def _cmd_figures(args) -> int:
     return 0
 
 
+def _cmd_explore(args) -> int:
+    from toylab.explore import main as explore  # Bokeh is imported only when it is used
+
+    return explore(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toylab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
         cmd.add_argument("--force", action="store_true", help="recompute even if cached")
         cmd.set_defaults(func=_cmd_run if name == "run" else _cmd_figures)
+    cmd = sub.add_parser("explore", help="the exact playground in the browser (127.0.0.1)")
+    cmd.add_argument("--port", type=int, default=5006, help="port (0: any free port)")
+    cmd.add_argument("--no-browser", action="store_true", help="only print the address")
+    cmd.add_argument("--world", type=Path, default=None, help="a mixture in a JSON/TOML file")
+    cmd.set_defaults(func=_cmd_explore)
     return parser
 
 
