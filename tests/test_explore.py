@@ -4,6 +4,8 @@ mixture, brute-force clipping)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,7 @@ def test_world_file_json_and_toml(tmp_path):
      ["covs[0]", "not positive semi-definite"]),
     ('{"components": [{"mean": [0, 0]}]}', ["components[0] lacks ['cov']"]),
     ('{"components": [{"mean": [0, 0, 1], "cov": 1}]}', ["components[0].mean", "two numbers"]),
+    ('{"components": [{"mean": [0, 0], "cov": [1, 2, 3]}]}', ["components[0].cov", "2x2"]),
     ('{"preset": "blobs", "params": {"sides": 3}}', ["['sides']", "not parameters"]),
     ('{"preset": "moons"}', ["preset='moons'", "choose one of"]),
     ('{"components": [', ["not valid JSON"]),
@@ -214,3 +217,35 @@ def test_world_view_bayes_boundary_and_density():
     np.testing.assert_allclose(wv.bayes_error, dist.bayes_error())
     G = np.stack(np.meshgrid(wv.gx, wv.gy), -1).reshape(-1, 2)
     np.testing.assert_allclose(wv.density.ravel(), np.exp(dist.log_density(G)))
+
+
+def test_cli_explore_prints_the_address_and_serves_locally(tmp_path):
+    import subprocess
+    import sys
+    import urllib.request
+
+    world = tmp_path / "w.toml"
+    world.write_text('preset = "xor"\nrotate = 45\n')
+    proc = subprocess.Popen([sys.executable, "-m", "toylab.cli", "explore", "--no-browser",
+                             "--port", "0", "--world", str(world)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        page = urllib.request.urlopen(url, timeout=60).read().decode()
+        # every script the page loads comes from the app itself
+        sources = re.findall(r'<script[^>]+src="([^"]+)"', page)
+        assert sources and all(s.startswith("/static/") for s in sources), sources
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_cli_explore_bad_world_file(tmp_path, capsys):
+    from toylab.cli import main
+
+    bad = tmp_path / "w.json"
+    bad.write_text('{"components": [{"mean": [0, 0], "cov": -1}, {"mean": [1, 0], "cov": 1}]}')
+    assert main(["explore", "--no-browser", "--world", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "w.json" in err and "covs[0]" in err and "not positive semi-definite" in err

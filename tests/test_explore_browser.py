@@ -226,3 +226,45 @@ def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, 
     assert console_errors(d) == []
     # the server log holds the messages and nothing else (no tracebacks)
     assert all(rec.exc_info is None for rec in caplog.records)
+
+
+def test_static_page_offline(browser, shots, tmp_path):
+    """``export_html`` opened from disk with the network off: the views are there and a click
+    on a neuron shows its formula (typeset) and its exact numbers."""
+    import jax
+
+    from toylab.explore import export_html
+    from toylab.models import init_layers
+
+    d = browser
+    dist = toylab.make("blobs")
+    layers = [(np.asarray(W, np.float64), np.asarray(b, np.float64))
+              for W, b in init_layers(jax.random.key(1), (2, 5, 4, 3))]
+    path = export_html(layers, dist, tmp_path / "net.html", activation="relu")
+    print(f"static page weight {path.stat().st_size / 1e6:.2f} MB")
+    d.set_network_conditions(offline=True, latency=0, download_throughput=0,
+                             upload_throughput=0)
+    try:
+        d.get(path.as_uri())
+        wait(lambda: d.execute_script(
+            "return !!(window.Bokeh && Bokeh.documents.length && "
+            "Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('neurons_plot')))"),
+            "the static page")
+        p = exact.population_partition(layers, dist, activation="relu")
+        assert len(source_column(d, "regions", "region")) == len(p)
+        tiles = [source_column(d, "tiles", c) for c in ("cx", "cy", "label")]
+        k = tiles[2].index("L2.4")
+        pointer(d, plot_pixel(d, "neurons_plot", tiles[0][k], tiles[1][k]), press=True)
+        wait(lambda: "L2.4" in model_value(d, "numbers", "text"), "the neuron's numbers")
+        wait(lambda: has_rendered_math(d, "formula"), "the typeset formula", timeout=20)
+        time.sleep(0.5)
+        d.save_screenshot(str(shots / "08_static.png"))
+        numbers = model_value(d, "numbers", "text")
+        shown_mean = float(re.search(r"class='mean'>([^<]+)<", numbers).group(1))
+        mean = exact.neuron_expectation(p, dist, (1, 3)).value
+        np.testing.assert_allclose(shown_mean, mean, rtol=1e-9)
+        expected = symbolic.latex(symbolic.neuron_expression(layers, (1, 3), activation="relu"))
+        assert expected in model_value(d, "formula", "text")
+        assert console_errors(d) == []
+    finally:
+        d.delete_network_conditions()

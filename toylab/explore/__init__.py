@@ -6,6 +6,9 @@ regions (hover: activation pattern, probability mass, affine map), every hidden 
 its exact folds (click: sympy formula, exact mean and maximum), loss and exact population
 accuracy, and the Hessian spectrum with each eigenvector's share on the neurons.
 
+In a notebook, :func:`show` renders the same views (minus training) of a trained net inline;
+:func:`export_html` writes them as one self-contained HTML file that opens offline.
+
 Needs the ``explore`` extra (Bokeh): ``pip install -e '.[explore]'``.
 """
 
@@ -20,4 +23,32 @@ def serve(port: int = 5006, *, open_browser: bool = True, world=None, announce=p
     _serve(port, open_browser=open_browser, world=world, announce=announce)
 
 
-__all__ = ["PRESET_PARAMS", "load_world", "preset_world", "serve", "transformed"]
+def main(args) -> int:
+    """``toylab explore [--port N] [--no-browser] [--world FILE]`` (``args`` from the CLI)."""
+    world = None if args.world is None else load_world(args.world)
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        raise ValueError("toylab explore needs Bokeh: pip install -e '.[explore]'") from None
+    serve(args.port, open_browser=not args.no_browser, world=world)
+    return 0
+
+
+def show(net, dist, **kwargs):
+    """The exact views of a trained ``net`` under ``dist`` inline in a notebook; see
+    :func:`toylab.explore.static.show`."""
+    from toylab.explore.static import show as _show
+
+    return _show(net, dist, **kwargs)
+
+
+def export_html(net, dist, path, **kwargs):
+    """Write the exact views of ``net`` under ``dist`` as one self-contained HTML file; see
+    :func:`toylab.explore.static.export_html`."""
+    from toylab.explore.static import export_html as _export
+
+    return _export(net, dist, path, **kwargs)
+
+
+__all__ = ["PRESET_PARAMS", "export_html", "load_world", "main", "preset_world", "serve",
+           "show", "transformed"]

@@ -15,7 +15,6 @@ population-accuracy curve and the snapshot slider.
 from __future__ import annotations
 
 import base64
-import colorsys
 import logging
 import threading
 from functools import partial
@@ -23,18 +22,15 @@ from functools import partial
 import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import (
-    Button, ColumnDataSource, Div, FileInput, HoverTool, Range1d, Select, Slider, Span, Spinner, TabPanel,
-    Tabs, TapTool, TextInput,
+    Button, ColumnDataSource, Div, FileInput, Select, Slider, Span, Spinner, TabPanel, Tabs,
+    TextInput,
 )
-from bokeh.palettes import Category10, Viridis256
 from bokeh.plotting import figure
-from bokeh.plotting.contour import contour_data
 
 from toylab import landscape
 from toylab.data import GaussianMixture
-from toylab.explore.views import (
-    IMAGE_PIXELS, MAX_REGIONS, NetView, clip_segments, net_view, neuron_detail, world_view,
-)
+from toylab.explore.figures import NetFigures
+from toylab.explore.views import MAX_REGIONS, NetView, net_view, neuron_detail, world_view
 from toylab.explore.world import PRESET_PARAMS, preset_world, transformed, world_from_text
 from toylab.models import ACTIVATIONS
 from toylab.train import OPTIMIZERS, TrainConfig, diverged_seeds, train_ensemble
@@ -45,37 +41,12 @@ PL_ACTIVATIONS = sorted(n for n, a in ACTIVATIONS.items() if a.piecewise_linear)
 """Activations the explorer offers: the piecewise-linear ones, whose views are exact."""
 
 FILE_WORLD = "world file"
-TILE = 1.0
-GAP = 0.18
-TILE_COLUMNS = 8
 MAX_SEEDS = 16
 N_SNAPSHOTS = 10
 """Snapshots per run (plus the initialisation) when ``steps`` is a multiple of it."""
 
 ERROR_STYLE = {"color": "#8b0000", "background-color": "#fdecea", "padding": "6px",
                "border-radius": "4px", "white-space": "pre-wrap"}
-
-
-def _class_colors(n: int) -> list[str]:
-    return list(Category10[10][:n]) if n <= 10 else [Category10[10][k % 10] for k in range(n)]
-
-
-def _region_colors(predicted: np.ndarray, classes: list[str]) -> list[str]:
-    """The predicted class's colour, lightened by a per-region amount so neighbours differ."""
-    out = []
-    for r, k in enumerate(predicted):
-        rgb = [int(classes[k][i:i + 2], 16) / 255 for i in (1, 3, 5)]
-        h, l, s = colorsys.rgb_to_hls(*rgb)
-        light = 0.62 + 0.3 * ((r * 0.6180339887) % 1.0)
-        rgb = colorsys.hls_to_rgb(h, light, s * 0.8)
-        out.append("#" + "".join(f"{round(255 * v):02x}" for v in rgb))
-    return out
-
-
-def _segment_lines(segs: np.ndarray) -> dict:
-    """``multi_line`` columns of segments ``(s, 2, 2)``."""
-    segs = np.asarray(segs).reshape(-1, 2, 2)
-    return {"xs": [s[:, 0] for s in segs], "ys": [s[:, 1] for s in segs]}
 
 
 def snapshot_every(steps: int) -> int:
@@ -176,6 +147,7 @@ class Explorer:
         self.file_world = world
         self.max_regions = max_regions
         self.stop = threading.Event()
+        self._drawn = threading.Event()
         self.busy = threading.Lock()
         self.views: dict[int, NetView] = {}
         self.run = None  # (TrainResult, config, world)
@@ -228,68 +200,9 @@ class Explorer:
         self.w_snapshot.on_change("value", lambda attr, old, new: self._show_snapshot())
         self.w_view_seed.on_change("value", lambda attr, old, new: self._seed_changed())
 
-        # --- world and boundaries
-        self.src_points = ColumnDataSource({"x": [], "y": [], "color": []})
-        self.src_bayes = ColumnDataSource({"xs": [], "ys": []})
-        self.src_learned = ColumnDataSource({"xs": [], "ys": []})
-        self.f_world = figure(title="data, density, Bayes (dashed) and learned boundary",
-                              width=430, height=430, match_aspect=True, name="world_plot",
-                              tools="pan,wheel_zoom,reset,save")
-        self.f_world.scatter("x", "y", color="color", size=3, alpha=0.6, source=self.src_points)
-        self.contours = self.f_world.contour(np.zeros(2), np.zeros(2), np.zeros((2, 2)),
-                                             levels=[0.5], fill_color=None,
-                                             line_color="#555555", line_alpha=0.5)
-        self.f_world.multi_line("xs", "ys", source=self.src_bayes, color="black",
-                                line_dash="dashed", line_width=2)
-        self.f_world.multi_line("xs", "ys", source=self.src_learned, color="#d62728",
-                                line_width=2)
-
-        # --- linear regions
-        self.src_regions = ColumnDataSource({k: [] for k in
-                                             ("xs", "ys", "color", "region", "pattern", "mass",
-                                              "mass_text", "affine")})
-        self.f_regions = figure(title="exact linear regions (hover one)", width=430, height=430,
-                                match_aspect=True, name="regions_plot",
-                                tools="pan,wheel_zoom,reset,save")
-        self.r_regions = self.f_regions.patches("xs", "ys", source=self.src_regions,
-                                                fill_color="color", line_color="white",
-                                                line_width=0.5, name="regions")
-        self.f_regions.multi_line("xs", "ys", source=self.src_learned, color="black",
-                                  line_width=1.5)
-        self.f_regions.add_tools(HoverTool(renderers=[self.r_regions], tooltips=[
-            ("region", "@region"), ("pattern", "@pattern"), ("P(region)", "@mass_text"),
-            ("logits", "@affine")]))
-        self.f_world.x_range = self.f_regions.x_range = Range1d(0, 1)
-        self.f_world.y_range = self.f_regions.y_range = Range1d(0, 1)
-
-        # --- neuron grid
-        self.src_tiles = ColumnDataSource({k: [] for k in
-                                           ("x", "cx", "cy", "label", "layer", "index", "mean",
-                                            "maximum")})
-        self.src_images = ColumnDataSource({"image": [], "x": [], "y": []})
-        self.src_folds = ColumnDataSource({"xs": [], "ys": []})
-        self.f_neurons = figure(title="hidden neurons, exact folds (click one)", width=470,
-                                height=300, tools="tap,reset", name="neurons_plot",
-                                match_aspect=True, x_axis_type=None, y_axis_type=None)
-        self.f_neurons.grid.visible = False
-        self.f_neurons.image("image", x="x", y="y", dw=TILE, dh=TILE, palette=Viridis256,
-                             source=self.src_images)
-        self.f_neurons.multi_line("xs", "ys", source=self.src_folds, color="white",
-                                  line_width=1)
-        self.r_tiles = self.f_neurons.rect("cx", "cy", TILE, TILE, source=self.src_tiles,
-                                           fill_alpha=0.0, line_color="#888888",
-                                           selection_line_color="#d62728",
-                                           selection_line_width=3, selection_fill_alpha=0.0,
-                                           nonselection_fill_alpha=0.0,
-                                           nonselection_line_color="#888888", name="tiles")
-        self.f_neurons.text("x", "cy", text="label", source=self.src_tiles, text_font_size="9px",
-                            x_offset=2, y_offset=-TILE * 0 - 2, text_baseline="top",
-                            text_color="white")
-        self.f_neurons.select_one(TapTool).renderers = [self.r_tiles]
-        self.src_tiles.selected.on_change("indices", lambda attr, old, new: self._neuron_clicked())
-        self.w_formula = Div(text="click a neuron to see its exact formula", width=470,
-                             name="formula", styles={"overflow-x": "auto", "max-width": "470px"})
-        self.w_numbers = Div(text="", width=470, name="numbers", disable_math=True)
+        self.figs = NetFigures()
+        self.figs.src_tiles.selected.on_change(
+            "indices", lambda attr, old, new: self._neuron_clicked())
 
         # --- curves
         self.src_loss = ColumnDataSource({"step": [], "loss": [], "acc": []})
@@ -336,9 +249,9 @@ class Explorer:
             row(self.w_activation, self.w_optimizer), self.w_lr,
             row(self.w_steps, self.w_seed), row(self.w_train, self.w_stop),
             self.w_status, self.w_message, width=280)
-        views = column(row(self.f_world, self.f_regions),
+        views = column(row(self.figs.f_world, self.figs.f_regions),
                        row(self.w_snapshot, self.w_view_seed), row(self.f_loss, self.f_acc))
-        neurons = column(self.f_neurons, self.w_formula, self.w_numbers)
+        neurons = column(self.figs.f_neurons, self.figs.w_formula, self.figs.w_numbers)
         tabs = Tabs(tabs=[TabPanel(child=row(views, neurons), title="network"),
                           TabPanel(child=landscape_tab, title="landscape")])
         self.doc.add_root(row(controls, tabs, name="explorer"))
@@ -439,15 +352,7 @@ class Explorer:
         self.dist, self.sample = dist, sample
         self.world = world_view(dist, sample.X, sample.y)
         wv = self.world
-        colors = np.array(_class_colors(dist.n_classes))
-        self.src_points.data = {"x": sample.X[:, 0], "y": sample.X[:, 1],
-                                "color": colors[sample.y]}
-        self.contours.set_data(contour_data(wv.gx, wv.gy, wv.density, wv.levels,
-                                            want_fill=False))
-        self.src_bayes.data = _segment_lines(wv.bayes)
-        (x0, x1), (y0, y1) = wv.box
-        for rng, lo, hi in ((self.f_world.x_range, x0, x1), (self.f_world.y_range, y0, y1)):
-            rng.start, rng.end = lo, hi
+        self.figs.draw_world(wv, dist.n_classes)
         self.bayes_span.location = 1.0 - wv.bayes_error
         self._clear_net()
         self.w_status.text = (f"world {dist.name}: {dist.n_classes} classes, Bayes error "
@@ -456,14 +361,11 @@ class Explorer:
 
     def _clear_net(self):
         self.views, self.run, self.hessian = {}, None, None
-        for src in (self.src_learned, self.src_regions, self.src_tiles, self.src_images,
-                    self.src_folds,
-                    self.src_loss, self.src_popacc, self.src_spectrum, self.src_shares):
+        self.figs.clear_net()
+        for src in (self.src_loss, self.src_popacc, self.src_spectrum, self.src_shares):
             src.data = {k: [] for k in src.data}
         self.w_snapshot.disabled = True
         self.w_hessian.disabled = self.w_eigen.disabled = True
-        self.w_formula.text = "click a neuron to see its exact formula"
-        self.w_numbers.text = ""
 
     # ------------------------------------------------------------------------- training
 
@@ -505,7 +407,10 @@ class Explorer:
                 return
             layers = [(W[seed_row, t], b[seed_row, t]) for W, b in result.snapshots]
             view = net_view(layers, config.activation, dist, max_regions=self.max_regions)
+            self._drawn.clear()
             self._call(self._add_view, t, view, done + 1, T, seed_row)
+            if done == 0:  # let the loop send the first view before competing for the GIL
+                self._drawn.wait(timeout=5.0)
 
     def _set_status(self, text: str):
         self.w_status.text = text
@@ -541,6 +446,7 @@ class Explorer:
             self._draw(view, t)
             self.w_snapshot.disabled = False
             self.w_hessian.disabled = False
+            self.doc.add_next_tick_callback(self._drawn.set)  # runs after this update is sent
         self.w_status.text = (f"analysed {done}/{total} snapshots; shown: step {steps[t]}" if
                               done < total else self._summary(self.views[self.w_snapshot.value]))
 
@@ -577,46 +483,13 @@ class Explorer:
 
     def _draw(self, view: NetView, t: int):
         self.shown = view
-        classes = _class_colors(self.dist.n_classes)
-        self.src_regions.data = {
-            "xs": [q[:, 0] for q in view.polygons], "ys": [q[:, 1] for q in view.polygons],
-            "color": _region_colors(view.predicted, classes),
-            "region": np.arange(len(view.polygons)), "pattern": view.patterns,
-            "mass": view.mass, "mass_text": [f"{m:.6g}" for m in view.mass],
-            "affine": view.affine}
-        box = self.world.box
-        self.src_learned.data = _segment_lines(clip_segments(view.boundary, box))
-        self._draw_tiles(view, box)
+        self.figs.draw_net(view, self.world.box, self.dist.n_classes)
         self.w_snapshot.title = f"snapshot: step {self.run[0].snapshot_steps[t]}"
-        if self.src_tiles.selected.indices:
+        if self.figs.src_tiles.selected.indices:
             self._neuron_clicked()
 
-    def _draw_tiles(self, view: NetView, box: np.ndarray):
-        xs, ys, cx, cy, labels, images, fx, fy = [], [], [], [], [], [], [], []
-        row_, col = 0, 0
-        last_layer = 0
-        scale = np.array([box[0, 1] - box[0, 0], box[1, 1] - box[1, 0]])
-        for (layer, index), image, folds in zip(view.neurons, view.images, view.folds):
-            if layer != last_layer or col == TILE_COLUMNS:
-                row_, col, last_layer = row_ + 1, 0, layer
-            x0, y0 = col * (TILE + GAP), -row_ * (TILE + GAP)
-            lo, hi = image.min(), image.max()
-            images.append((image - lo) / (hi - lo) if hi > lo else np.zeros_like(image))
-            xs.append(x0), ys.append(y0), cx.append(x0 + TILE / 2), cy.append(y0 + TILE / 2)
-            labels.append(f"L{layer + 1}.{index + 1}")
-            segs = (clip_segments(folds, box) - box[:, 0]) / scale * TILE + [x0, y0]
-            fx.extend(s[:, 0] for s in segs)
-            fy.extend(s[:, 1] for s in segs)
-            col += 1
-        self.src_images.data = {"image": images, "x": xs, "y": ys}
-        self.src_tiles.data = {"x": xs, "cx": cx, "cy": cy, "label": labels, "layer": view.neurons[:, 0],
-                               "index": view.neurons[:, 1], "mean": view.mean,
-                               "maximum": view.maximum}
-        self.src_folds.data = {"xs": fx, "ys": fy}
-        self.f_neurons.height = max(160, int(70 * (row_ + 1) + 60))
-
     def _neuron_clicked(self):
-        idx = self.src_tiles.selected.indices
+        idx = self.figs.src_tiles.selected.indices
         if not idx or getattr(self, "shown", None) is None or idx[0] >= len(self.shown.neurons):
             return
         neuron = tuple(int(v) for v in self.shown.neurons[idx[0]])
@@ -625,14 +498,7 @@ class Explorer:
         except ValueError as err:
             self._message(f"neuron {neuron}: {err}")
             return
-        name = f"y_{{{neuron[0] + 1},{neuron[1] + 1}}}"
-        self.w_formula.text = f"$$ {name}(x) = {d.latex} $$"
-        self.w_numbers.text = (
-            f"<b>neuron L{neuron[0] + 1}.{neuron[1] + 1}</b> (layer {neuron[0]}, index "
-            f"{neuron[1]}): exact mean E[y] = <span class='mean'>{d.mean:.10g}</span> "
-            f"(error bound {d.mean_bound:.1e}); exact maximum over the plotted window (99.9% of "
-            f"the mass) = <span class='max'>{d.maximum:.10g}</span> at ({d.argmax[0]:.4g}, "
-            f"{d.argmax[1]:.4g})")
+        self.figs.show_detail(d)
 
     # ------------------------------------------------------------------------- landscape
 

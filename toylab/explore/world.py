@@ -73,6 +73,20 @@ def preset_world(name: str, params: dict | None = None, *, shift=(0.0, 0.0),
     return transformed(make(name, **params), shift=shift, rotate=rotate)
 
 
+def _cov_matrix(spec, name: str) -> np.ndarray:
+    """A 2x2 matrix from a variance, a length-2 diagonal or a 2x2 matrix (validated later by
+    :class:`~toylab.data.GaussianMixture`, which names the component)."""
+    arr = np.asarray(spec, np.float64)
+    if arr.shape == ():
+        return arr * np.eye(2)
+    if arr.shape == (2,):
+        return np.diag(arr)
+    if arr.shape == (2, 2):
+        return arr
+    raise ValueError(f"{name}={spec!r} must be a variance, two variances [vx, vy] or a 2x2 "
+                     "matrix [[a, b], [b, c]]")
+
+
 def world_from_dict(spec: dict, *, source: str = "world") -> GaussianMixture:
     """Build a world from a parsed world file (see the module docstring).
 
@@ -95,12 +109,13 @@ def world_from_dict(spec: dict, *, source: str = "world") -> GaussianMixture:
                 raise ValueError(f"components[{k}] lacks {sorted(missing)}")
             if np.shape(c["mean"]) != (2,):
                 raise ValueError(f"components[{k}].mean={c['mean']!r} must be two numbers [x, y]")
+        covs = [_cov_matrix(c["cov"], f"components[{k}].cov") for k, c in enumerate(comps)]
         weights = [c.get("weight") for c in comps]
         weights = None if all(w is None for w in weights) else weights
         if weights is not None and any(w is None for w in weights):
             raise ValueError("give a weight for every component or for none (uniform)")
         labels = [c.get("label", k) for k, c in enumerate(comps)]
-        dist = GaussianMixture([c["mean"] for c in comps], [c["cov"] for c in comps], weights,
+        dist = GaussianMixture([c["mean"] for c in comps], np.stack(covs), weights,
                                labels, name=str(spec.get("name", "custom")))
         return transformed(dist, **motion)
     except (ValueError, TypeError) as err:
