@@ -7,11 +7,11 @@ Question. Two Gaussian classes share one anisotropic covariance whose long axis 
 anisotropy grows) and the data's layout and the boundary point different ways. Which neurons
 of small trained ReLU nets track the class log-odds or the distance to a decision boundary,
 which track a component's log-density, which are dead -- and how do these fractions move with
-width, depth, class separation, anisotropy, weight decay and the world's distance from the
-origin?
+width, depth, class separation, anisotropy, weight decay, the world's distance from the
+origin and the first-layer bias initialisation?
 
 Method. One factor at a time around a base cell (width 8, depth 2, separation 2, anisotropy
-3, no weight decay, Bayes line through the origin): each cell trains ``seeds`` nets (Adam,
+3, no weight decay, Bayes line through the origin, zero initial biases): each cell trains ``seeds`` nets (Adam,
 full batch), every seed on its own training sample (harness cells, one compiled sweep per
 shape). For every hidden neuron of every kept seed,
 :func:`toylab.compare.neurons.neuron_profile` computes its population correlation with the
@@ -30,7 +30,9 @@ the folds to the boundary?") and every fold fraction against a null of random fo
 first-layer fold lines of the cell's other seeds' initial networks, i.e. lines drawn from the
 initialisation's own fold distribution (through the origin for zero-bias inits).
 *Built-in answers*: the ``offset`` factor moves the world so that the Bayes line passes at a
-given distance from the origin, where every zero-bias first-layer fold starts. *Unequal
+given distance from the origin, where every zero-bias first-layer fold starts; the ``bias_init`` factor replaces the
+zero biases by ``N(0, nonzero_bias_std^2)`` ones or by data-dependent ones (each first-layer
+fold through a training point; :mod:`toylab.train.inits`). *Unequal
 targets*: each target's best attainable ``|corr|`` over all first-layer ramps
 ``relu(u.x - b)`` (:func:`ramp_correlations`, by 1-D quadrature) normalises the first-layer
 correlations, and a per-layer linear probe (:func:`probe_r2`: exact population R^2 of the
@@ -74,6 +76,7 @@ FACTORS = {
     "anisotropy": "anisotropies",
     "weight_decay": "weight_decays",
     "offset": "offsets",
+    "bias_init": "bias_inits",
 }
 """Swept factor -> Config field holding its levels (the base level is read from ``train`` and
 ``world``, see :meth:`Config.base_level`)."""
@@ -172,6 +175,8 @@ class Config:
     anisotropies: tuple[float, ...] = (1.0, 3.0, 9.0)
     weight_decays: tuple[float, ...] = (0.0, 0.03, 0.3)
     offsets: tuple[float, ...] = (0.0, 2.0, 4.0)
+    bias_inits: tuple[str, ...] = ("zeros", "normal", "data")
+    nonzero_bias_std: float = 1.0
     n_train: int = 512
     data_seed: int = 0
     sampling: str = "per_seed"
@@ -187,6 +192,9 @@ class Config:
     seeds: int = 20
 
     def __post_init__(self):
+        if not (np.isfinite(self.nonzero_bias_std) and self.nonzero_bias_std > 0):
+            raise ValueError(f"nonzero_bias_std={self.nonzero_bias_std!r} must be a positive "
+                             "number (the bias scale of the 'normal' and 'data' inits), e.g. 1.0")
         w = self.train.widths
         if w[0] != 2 or w[-1] != 2 or len(w) < 3 or len(set(w[1:-1])) != 1:
             raise ValueError(f"train.widths={w} must be (2, width, ..., width, 2): two inputs, "
@@ -194,10 +202,12 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        """Smoke configuration: the base cell and one shifted world, 3 seeds, 300 steps."""
+        """Smoke configuration: the base cell, one shifted world and the data-dependent bias
+        init, 3 seeds, 300 steps."""
         return cls(train=replace(cls.train, widths=(2, 6, 6, 2), steps=300, snapshot_every=300),
                    widths=(6,), depths=(2,), separations=(2.0,), anisotropies=(3.0,),
-                   weight_decays=(0.0,), offsets=(0.0, 3.0), n_train=256, rtol=1e-2,
+                   weight_decays=(0.0,), offsets=(0.0, 3.0), bias_inits=("zeros", "data"),
+                   n_train=256, rtol=1e-2,
                    ramp_angles=72, ramp_points=401, seeds=3)
 
     def thresholds(self, **changes) -> KindThresholds:
@@ -210,7 +220,7 @@ class Config:
         return {"width": self.train.widths[1], "depth": len(self.train.widths) - 2,
                 "weight_decay": self.train.weight_decay,
                 "separation": self.world.separation, "anisotropy": self.world.anisotropy,
-                "offset": self.world.offset}[factor]
+                "offset": self.world.offset, "bias_init": self.train.bias_init}[factor]
 
     def cell(self, **levels) -> Cell:
         """The base cell with some factors at other levels."""
@@ -218,6 +228,10 @@ class Config:
         depth = levels.get("depth", self.base_level("depth"))
         train = replace(self.train, widths=(2,) + (width,) * depth + (2,),
                         weight_decay=levels.get("weight_decay", self.train.weight_decay))
+        init = levels.get("bias_init", self.train.bias_init)
+        if init != self.train.bias_init:  # zero biases need bias_std 0; the others the stated scale
+            train = replace(train, bias_init=init,
+                            bias_std=0.0 if init == "zeros" else self.nonzero_bias_std)
         tilt = replace(self.world, **{k: levels[k] for k in ("separation", "anisotropy", "offset")
                                       if k in levels})
         return Cell(train=train, seeds=self.seeds, n_train=self.n_train,
@@ -524,7 +538,7 @@ def _attainable_of(key: RampKey) -> tuple[dict, dict]:
 def cell_key(cell: Cell) -> str:
     w = cell.train.widths
     return (f"w{w[1]}_d{len(w) - 2}_sep{cell.tilt.separation:g}_an{cell.tilt.anisotropy:g}"
-            f"_wd{cell.train.weight_decay:g}_off{cell.tilt.offset:g}")
+            f"_wd{cell.train.weight_decay:g}_off{cell.tilt.offset:g}_{cell.train.bias_init}")
 
 
 def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
@@ -613,7 +627,8 @@ FACTOR_AXES = {
     "separation": ("separation $|\\mu_1 - \\mu_0|$", "log"),
     "anisotropy": ("anisotropy $a$", "log"),
     "weight_decay": ("weight decay", "symlog"),
-    "offset": ("Bayes line to origin", "linear"),
+    "offset": ("Bayes line offset", "linear"),
+    "bias_init": ("bias init", "categorical"),
 }
 """Factor -> (x label, x scale) of :func:`plot_factors`."""
 
@@ -631,10 +646,12 @@ def plot_factors(result: StudyResult):
     seeds). Bottom row: fractions of folds in the data, at the learned boundary and at the
     Bayes line, with the random-fold null (dashed)."""
     factors = result.summary["factors"]
-    fig, axes = figure(2, len(FACTORS), width=PAGE_WIDTH * 1.25, aspect=1.5)
+    fig, axes = figure(2, len(FACTORS), width=PAGE_WIDTH * 1.4, aspect=1.6)
     for n, factor in enumerate(FACTORS):
         stats = factors[factor]
-        x = np.asarray(stats["levels"], float)
+        xlabel, scale = FACTOR_AXES[factor]
+        categorical = scale == "categorical"
+        x = np.arange(len(stats["levels"])) if categorical else np.asarray(stats["levels"], float)
         top, bottom = axes[0, n], axes[1, n]
         for label in KINDS:
             _errorbar(top, x, stats[label], color=KIND_COLORS[label], label=label)
@@ -643,10 +660,12 @@ def plot_factors(result: StudyResult):
                       label=label.replace("_", " "))
             _errorbar(bottom, x, stats[label], null=True, color=FOLD_COLORS[label], ls="--",
                       alpha=0.6, label=f"{label.replace('_', ' ')}: random folds")
-        xlabel, scale = FACTOR_AXES[factor]
         for ax in (top, bottom):
-            ax.set_xscale(scale, **({"linthresh": 0.01} if scale == "symlog" else {}))
-            ax.set_xticks(x, [f"{v:g}" for v in x])
+            if categorical:
+                ax.set_xlim(-0.5, len(x) - 0.5)
+            else:
+                ax.set_xscale(scale, **({"linthresh": 0.01} if scale == "symlog" else {}))
+            ax.set_xticks(x, [str(v) if categorical else f"{v:g}" for v in stats["levels"]])
             ax.minorticks_off()
             ax.set_ylim(-0.03, 1.03)
         bottom.set_xlabel(xlabel)

@@ -190,3 +190,16 @@ def test_figures_are_written(quick, tmp_path):
     paths = study.make_figures(result, tmp_path)
     assert {p.stem for p in paths} == {"kinds_vs_factors", "correlations", "folds", "probe"}
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_bias_init_factor_changes_only_the_bias_init():
+    """The bias-init levels differ from the base cell only in the bias init and its stated
+    scale; the base level is the base cell itself (trained once)."""
+    config = study.Config()
+    assert config.cell(bias_init=config.train.bias_init) == config.cell()
+    for init in ("normal", "data"):
+        train = config.cell(bias_init=init).train
+        assert train.bias_init == init and train.bias_std == config.nonzero_bias_std
+        assert train.widths == config.train.widths and train.steps == config.train.steps
+    with pytest.raises(ValueError, match="nonzero_bias_std"):
+        study.Config(nonzero_bias_std=0.0)
