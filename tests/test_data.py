@@ -606,3 +606,18 @@ def test_four_corners_labellings_share_p_of_x_exactly():
     post = {lab: w.class_posterior(X) for lab, w in worlds.items()}
     assert np.max(np.abs(post["xor"] - post["halves"])) > 0.9
     assert worlds["blobs"].n_classes == 4 and worlds["corner"].class_weights.tolist() == [0.25, 0.75]
+
+
+def test_grid_scan_brackets_a_class_excursion_shorter_than_a_cell():
+    """Found by the rigid-motion claim (tests/theory/test_claims_worlds.py): a four-against-one
+    world of identity covariances whose boundary is nearly tangent to some vertical lines. The
+    grid scan missed the sub-cell chords there (0.1917122228394732, bound 2.1e-13); the
+    same world turned by 79 degrees gave 0.19171222283885847. With the interior maxima of the
+    pairwise log-odds added as grid nodes both agree within their bounds."""
+    means = np.array([[-0.1853733, -1.13095069], [-0.90085819, 0.40910716], [0.35291715, 0.27665956],
+                      [-0.27890701, 1.19216318], [1.15290171, 0.4448751]])
+    w = np.array([0.14282188, 0.22682479, 0.15241113, 0.15876959, 0.31917261])
+    gm = GaussianMixture(means, np.broadcast_to(np.eye(2), (5, 2, 2)), w / w.sum(), [0, 1, 0, 0, 0])
+    a, b = gm.bayes_error_with_bound(), gm.rotated(79.0, center=[3.1, 4.1]).bayes_error_with_bound()
+    assert a.method == b.method == "quadrature"
+    assert abs(a.value - b.value) <= a.error_bound + b.error_bound

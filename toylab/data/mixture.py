@@ -382,8 +382,11 @@ class GaussianMixture:
             name: of the result (default ``"{name}_tilted"``).
 
         Raises:
-            ValueError: bad tilt parameters, or a class of positive prior whose tilted prior
-                underflows to 0 in float64 (the tilt starves it).
+            ValueError: bad tilt parameters; a class of positive prior whose tilted prior
+                underflows to 0 in float64 (the tilt starves it); or a product component whose
+                weight falls below float64's smallest normal number (``r`` is astronomically
+                small at that component relative to the others), since dropping it would
+                change ``p(y | x)`` where it dominates.
         """
         a = checks.finite("means", np.asarray(means, dtype=np.float64))
         if a.ndim != 2 or a.shape[1] != self.dim or len(a) == 0:
@@ -418,6 +421,16 @@ class GaussianMixture:
                 f"the tilt (means={a.tolist()}) starves classes {starved.tolist()}: their tilted "
                 f"priors underflow to 0 in float64; move the tilt's means toward those classes or "
                 f"widen its covariances"
+            )
+        lost = np.flatnonzero((np.outer(self.weights, v).ravel() > 0)
+                              & (new_weights < np.finfo(np.float64).tiny))
+        if len(lost):
+            k, j = divmod(int(lost[0]), J)
+            raise ValueError(
+                f"the tilt (means={a.tolist()}) leaves {len(lost)} product components with weights "
+                f"below float64's smallest normal number (first: component {k} x tilt {j}, log "
+                f"weight {log_w[lost[0]]:.1f}), so p(y|x) would not be preserved where they "
+                f"dominate; widen the tilt's covariances or move its means toward component {k}"
             )
         return GaussianMixture(new_means.reshape(-1, d), new_covs.reshape(-1, d, d), new_weights,
                                labels, name=name or f"{self.name}_tilted")

@@ -321,14 +321,44 @@ def _grid_size(gm: GaussianMixture, lo: float, hi: float) -> int:
 def _grid_pieces(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float) -> Pieces:
     """Bayes class along each line ``x0 = s`` from the argmax on a grid, each change of class
     refined to machine precision by a bracketing root finder (Chandrupatla, via scipy
-    ``find_root``). Changes closer together than one grid cell (``sd_min / GRID_CELLS_PER_SD``)
-    are missed; this happens only where the boundary is nearly tangent to the line, where the
-    two classes' densities nearly agree."""
+    ``find_root``).
+
+    A class ``a`` can win on an interval shorter than a grid cell whose two ends are won by
+    ``b`` (near a tangency of the boundary to the line). Then ``f_ab = log(pi_a p_a) -
+    log(pi_b p_b)`` has an interior maximum above 0 in that cell: every cell where ``df_ab/dt``
+    goes from ``+`` to ``-`` gets its maximum solved for and, if ``f_ab > 0`` there, added as a
+    grid node, so the excursion is bracketed. Missed are only excursions inside a cell where
+    ``df_ab/dt`` changes sign twice (a boundary curving back within ``sd_min /
+    GRID_CELLS_PER_SD``)."""
     log_pref, mu, sd = _line_restriction(gm, s)
-    t = np.linspace(lo, hi, _grid_size(gm, lo, hi))
-    winners = np.argmax(_line_log_joint(np.broadcast_to(t, (len(s), len(t))), log_pref, mu, sd, gm), -1)
-    line, cell = np.nonzero(winners[:, 1:] != winners[:, :-1])
-    a, b = winners[line, cell], winners[line, cell + 1]
+    m = len(log_pref)
+    nodes = np.broadcast_to(np.linspace(lo, hi, _grid_size(gm, lo, hi)), (m, _grid_size(gm, lo, hi)))
+    L, dL = _line_log_joint_slope(nodes, log_pref, mu, sd, gm)
+    win = np.argmax(L, -1)
+    with np.errstate(invalid="ignore"):
+        g = dL - np.take_along_axis(dL, win[..., None], -1)  # d f_{a, winner} / dt
+    hump = (win[:, 1:] == win[:, :-1])[..., None] & (g[:, :-1] > 0) & (g[:, 1:] < 0)
+    line, cell, a = np.nonzero(hump)
+    if len(line):
+        b = win[line, cell]
+
+        def slope(x, line, a, b):
+            dl = _line_log_joint_slope(x[:, None], log_pref[line], mu[line], sd, gm)[1][:, 0]
+            return np.take_along_axis(dl, a[:, None], 1)[:, 0] - np.take_along_axis(dl, b[:, None], 1)[:, 0]
+
+        top = elementwise.find_root(slope, (nodes[line, cell], nodes[line, cell + 1]), args=(line, a, b)).x
+        Lt = _line_log_joint(top[:, None], log_pref[line], mu[line], sd, gm)[:, 0]
+        up = Lt[np.arange(len(top)), a] > Lt[np.arange(len(top)), b]
+        line, top = line[up], top[up]
+    if len(line):  # np.nonzero lists lines in ascending order
+        counts = np.bincount(line, minlength=m)
+        rank = np.arange(len(line)) - np.repeat(np.cumsum(counts) - counts, counts)
+        extra = np.full((m, counts.max()), hi)
+        extra[line, rank] = top
+        nodes = np.sort(np.concatenate([nodes, extra], axis=1), axis=1)
+        win = np.argmax(_line_log_joint(nodes, log_pref, mu, sd, gm), -1)
+    line, cell = np.nonzero(win[:, 1:] != win[:, :-1])
+    a, b = win[line, cell], win[line, cell + 1]
 
     def gap(x, line, a, b):
         joint = _line_log_joint(x[:, None], log_pref[line], mu[line], sd, gm)[:, 0]
@@ -336,8 +366,8 @@ def _grid_pieces(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float) -> Pi
 
     roots = np.empty(0)
     if len(line):
-        roots = elementwise.find_root(gap, (t[cell], t[cell + 1]), args=(line, a, b)).x
-    return _pieces(lo, hi, winners[:, 0], line, roots, b)
+        roots = elementwise.find_root(gap, (nodes[line, cell], nodes[line, cell + 1]), args=(line, a, b)).x
+    return _pieces(lo, hi, win[:, 0], line, roots, b)
 
 
 def _pair_signs(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float):
