@@ -4,7 +4,6 @@ mixture, brute-force clipping)."""
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
@@ -219,26 +218,18 @@ def test_world_view_bayes_boundary_and_density():
     np.testing.assert_allclose(wv.density.ravel(), np.exp(dist.log_density(G)))
 
 
-def test_cli_explore_prints_the_address_and_serves_locally(tmp_path):
-    import subprocess
-    import sys
-    import urllib.request
+def test_cli_explore_passes_its_arguments(tmp_path, monkeypatch):
+    import toylab.explore
+    from toylab.cli import main
 
+    calls = []
+    monkeypatch.setattr(toylab.explore, "serve", lambda port, **kw: calls.append((port, kw)))
     world = tmp_path / "w.toml"
     world.write_text('preset = "xor"\nrotate = 45\n')
-    proc = subprocess.Popen([sys.executable, "-m", "toylab.cli", "explore", "--no-browser",
-                             "--port", "0", "--world", str(world)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
-        page = urllib.request.urlopen(url, timeout=60).read().decode()
-        # every script the page loads comes from the app itself
-        sources = re.findall(r'<script[^>]+src="([^"]+)"', page)
-        assert sources and all(s.startswith("/static/") for s in sources), sources
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+    assert main(["explore", "--no-browser", "--port", "0", "--world", str(world)]) == 0
+    (port, kw), = calls
+    assert port == 0 and kw["open_browser"] is False
+    np.testing.assert_allclose(kw["world"].means, transformed(toylab.make("xor"), rotate=45).means)
 
 
 def test_cli_explore_bad_world_file(tmp_path, capsys):

@@ -66,6 +66,14 @@ def browser():
     driver.quit()
 
 
+def test_page_loads_only_local_scripts(app):
+    import urllib.request
+
+    page = urllib.request.urlopen(app.url, timeout=60).read().decode()
+    sources = re.findall(r'<script[^>]+src="([^"]+)"', page)
+    assert sources and all(s.startswith("/static/") for s in sources), sources
+
+
 def test_load_train_hover_click(app, browser, shots):
     d = browser
     print(f"first page load {load(d, app.url):.2f} s")

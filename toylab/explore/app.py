@@ -154,6 +154,7 @@ class Explorer:
         self.dist = None
         self.hessian = None
         self._seed_row = 0
+        self._world_key = None
         self._build()
         self._new_world()
 
@@ -338,16 +339,24 @@ class Explorer:
         self._new_world()
 
     def _new_world(self):
-        """Rebuild the world from the settings and redraw it (cheap; on the loop)."""
+        """Rebuild the world from the settings and redraw it (on the loop; skipped, apart from
+        clearing the net's views, when the world, sample size and seed are unchanged)."""
         try:
-            dist = build_world(**self._world_settings(), file_world=self.file_world)
+            settings = self._world_settings()
             n = self.w_samples.value
             if n is None or int(n) != n or n < 2:
                 raise ValueError(f"samples={n!r} must be a whole number >= 2")
+            key = (repr(settings), n, self.w_seed.value, id(self.file_world))
+            if key == self._world_key:
+                self._message(None)
+                self._clear_net()
+                return
+            dist = build_world(**settings, file_world=self.file_world)
         except ValueError as err:
             self._message(str(err))
             return
         self._message(None)
+        self._world_key = key
         sample = dist.sample(int(self.w_seed.value or 0), int(n))
         self.dist, self.sample = dist, sample
         self.world = world_view(dist, sample.X, sample.y)

@@ -94,7 +94,9 @@ class NetView(NamedTuple):
         folds: per neuron ``(s, 2, 2)`` exact fold segments.
         mean, mean_bound: ``(N,)`` exact population mean ``E[y_i]`` and its error bound.
         maximum: ``(N,)`` exact maximum over the partition's domain.
-        accuracy, excess_risk: exact population values (:class:`toylab.exact.Exact`).
+        accuracy: exact population accuracy (:class:`toylab.exact.Exact`); the excess risk
+            is ``1 - accuracy - WorldView.bayes_error`` (the Bayes error is the world's, computed
+            once there rather than per snapshot).
     """
 
     partition: exact.Partition
@@ -111,7 +113,6 @@ class NetView(NamedTuple):
     mean_bound: np.ndarray
     maximum: np.ndarray
     accuracy: exact.Exact
-    excess_risk: exact.Exact
 
 
 def _affine_text(A: np.ndarray, c: np.ndarray) -> list[str]:
@@ -175,7 +176,6 @@ def net_view(layers, activation: str, dist: GaussianMixture, box=None, *,
         mean_bound=np.concatenate(bounds),
         maximum=np.array([exact.neuron_extrema(p, tuple(n)).max for n in neurons]),
         accuracy=exact.population_accuracy(p, dist),
-        excess_risk=exact.excess_risk(p, dist),
     )
 
 
