@@ -4,7 +4,6 @@ mixture, brute-force clipping)."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
