@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
 
+from toylab.compare.checks import check_box
 from toylab.exact import geometry as geo
 from toylab.exact.boundary import neuron_extrema
 from toylab.exact.gaussian import mixture_polygon_moments, pad_csr
@@ -45,13 +46,6 @@ from toylab.models import activations, as_layers, check_finite_layers
 
 
 # ----------------------------------------------------------------------------- sampled tools
-
-
-def _check_box(box) -> np.ndarray:
-    box = np.asarray(box, np.float64)
-    if box.shape != (2, 2) or not np.all(box[:, 0] < box[:, 1]):
-        raise ValueError(f"box={box.tolist()} must be [[xlo, xhi], [ylo, yhi]] with lo < hi")
-    return box
 
 
 def _hidden_ids(widths: Sequence[int]) -> np.ndarray:
@@ -92,7 +86,7 @@ def feature_visualisation(net, box, *, activation: str | None = None, neurons=No
     """
     layers, name = as_layers(net, activation, dtype=np.float32)
     check_finite_layers(layers)
-    box = _check_box(box)
+    box = check_box(box)
     widths = (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
     if widths[0] != 2:
         raise ValueError(f"net takes {widths[0]}-D inputs; feature visualisation here is 2-D")

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from toylab.compare.checks import check_box
 from toylab.exact.boundary import decision_boundary, folds
 from toylab.exact.gaussian import check_plane_mixture, mixture_segment_moments
 from toylab.exact.partition import Partition
@@ -272,13 +273,6 @@ def segment_integrals(segments, velocity, dist) -> SegmentIntegrals:
     return SegmentIntegrals(first0 + second0, flux, motion, L)
 
 
-def _check_box(box) -> np.ndarray:
-    box = np.asarray(box, np.float64)
-    if box.shape != (2, 2) or not np.all(box[:, 0] < box[:, 1]):
-        raise ValueError(f"box={box.tolist()} must be [[xlo, xhi], [ylo, yhi]] with lo < hi")
-    return box
-
-
 def clip_to_box(segments, velocity, box) -> tuple[np.ndarray, np.ndarray]:
     """The parts of segments inside an axis-aligned box, with their (linearly interpolated)
     end-point velocities (Liang-Barsky clipping; empty parts dropped).
@@ -290,7 +284,7 @@ def clip_to_box(segments, velocity, box) -> tuple[np.ndarray, np.ndarray]:
     """
     segments = np.asarray(segments, np.float64).reshape(-1, 2, 2)
     velocity = np.asarray(velocity, np.float64).reshape(-1, 2)
-    box = _check_box(box)
+    box = check_box(box)
     start, delta = segments[:, 0], segments[:, 1] - segments[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
         t0, t1 = (box[:, 0] - start) / delta, (box[:, 1] - start) / delta  # (S, 2)
@@ -396,7 +390,7 @@ def direction_motion(p: Partition, dist, V, *, box=None) -> DirectionMotion:
     """
     V = np.asarray(V, np.float64)
     V = V[:, None] if V.ndim == 1 else V
-    box = _check_box(dist.domain if box is None else box)
+    box = check_box(dist.domain if box is None else box)
     neurons = np.array([(l, i) for l, w in enumerate(p.widths[1:-1]) for i in range(w)], int)
     fold_segments = [folds(p, tuple(n)) for n in neurons]
     fold_mass = np.array([segment_integrals(s, np.zeros((len(s), 2)), dist).mass.sum()
