@@ -36,9 +36,13 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import logsumexp
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 
@@ -47,6 +51,7 @@ from toylab.compare.featureviz import (NeuronScores, feature_visualisation, scor
 from toylab.exact import geometry as geo
 from toylab.exact import partition
 from toylab.exact.population import population_partition
+from toylab.models import activations
 from toylab.plots import save
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
@@ -85,6 +90,16 @@ SUBJECTIVITY = {
 }
 """Subjectivity metric (every domain against the reference box) -> meaning."""
 
+REGULARISED = {
+    "fv_interpretation_changed": "fraction of neurons whose visualised point's nearest mixture "
+                                 "component differs from the plain visualisation's",
+    "fv_moved": "median distance between the regularised and the plain visualised point",
+    "value_lost": "median (max - f(regularised point)) / range on the reference box",
+    "log_density_gain": "median log p(regularised point) - log p(plain point)",
+}
+"""Metrics of the density-regularised visualisation ``f + lambda log p`` (reference box),
+against the plain one."""
+
 HEADLINE_METRICS = ("fv_found", "fv_start_rate", "misdescribed", "near_max_mass", "topk_error")
 """Metrics printed at the top level of the summary (reference box and data core)."""
 
@@ -107,6 +122,7 @@ class Config:
     fv_steps: int = 200
     fv_step_size: float = 0.05
     fv_seed: int = 0
+    density_weights: tuple[float, ...] = (0.1, 1.0)
     top_k: int = 9
     delta: float = 0.1
     tol: float = 1e-3
@@ -116,6 +132,11 @@ class Config:
         if not self.box_scales or self.box_scales[0] != 1.0:
             raise ValueError(f"box_scales={self.box_scales} must start with 1.0 (the plotting "
                              "box is the reference domain), e.g. (1.0, 2.0)")
+        for lam in self.density_weights:
+            if not (np.isfinite(lam) and lam > 0):
+                raise ValueError(f"density_weights contains {lam!r}; each must be a positive "
+                                 "weight lambda of f(x) + lambda log p(x) (lambda = 0 is the "
+                                 "plain visualisation, always run)")
         for m in self.core_masses:
             if not 0 < m < 1:
                 raise ValueError(f"core_masses contains {m!r}; each must lie in (0, 1), e.g. "
@@ -127,7 +148,7 @@ class Config:
         plotting box and the 99% core."""
         return cls(distributions=("xor",), hidden=((6, 6),), n_train=256,
                    train=replace(cls.train, steps=300, snapshot_every=300), box_scales=(1.0,),
-                   fv_starts=4, fv_steps=50, seeds=3)
+                   fv_starts=4, fv_steps=50, density_weights=(1.0,), seeds=3)
 
     def cells(self) -> list[TrainCell]:
         out = []
@@ -148,7 +169,7 @@ class Config:
         """The analysis settings (part of each cell's cache key)."""
         return {name: getattr(self, name) for name in (
             "box_scales", "core_masses", "fv_starts", "fv_steps", "fv_step_size", "fv_seed",
-            "top_k", "delta", "tol")}
+            "density_weights", "top_k", "delta", "tol")}
 
 
 def cell_key(cell: TrainCell) -> str:
@@ -171,8 +192,67 @@ def interpretation(dist, X: np.ndarray) -> np.ndarray:
     return np.argmax(dist.component_log_density(np.asarray(X).reshape(-1, 2)), axis=1)
 
 
+@partial(jax.jit, static_argnames=("activation", "steps"))
+def _ascend_regularised(layers, flat, X0, lo, hi, step_size, lam, means, precisions, log_norms,
+                        *, activation: str, steps: int):
+    """Fixed-step clipped gradient ascent of ``f_n(x) + lam log p(x)`` for hidden neurons
+    ``flat (N,)`` from starts ``X0 (N, R, 2)``; ``p`` the Gaussian mixture given by its
+    ``means (K, 2)``, ``precisions (K, 2, 2)`` and ``log_norms (K,)`` (log weight plus log
+    normaliser)."""
+    def objective(x, n):
+        d = x - means
+        log_p = logsumexp(log_norms - 0.5 * jnp.einsum("ki,kij,kj->k", d, precisions, d))
+        return jnp.concatenate(activations(layers, x, activation).post[:-1])[n] + lam * log_p
+
+    grad = jax.vmap(jax.vmap(jax.grad(objective), (0, None)), (0, 0))
+
+    def step(X, _):
+        return jnp.clip(X + step_size * grad(X, flat), lo, hi), None
+
+    return jax.lax.scan(step, X0, None, length=steps)[0]
+
+
+def regularised_visualisation(net, box, dist, lam: float, *, activation: str, starts: int,
+                              steps: int, step_size: float, seed: int) -> np.ndarray:
+    """Feature visualisation of the density-regularised objective ``f(x) + lam log p(x)``
+    (the natural-image prior of Olah, Mordvintsev & Schubert 2017, here exact: the data's own
+    log-density), every hidden neuron, float32 ``jax.grad`` on the input, from the same
+    uniform random starts in ``box`` as
+    :func:`~toylab.compare.featureviz.feature_visualisation` with the same ``seed``.
+
+    Returns:
+        ``(N, starts, 2)`` final points, hidden neurons layer by layer.
+    """
+    layers = [(jnp.asarray(W, jnp.float32), jnp.asarray(b, jnp.float32)) for W, b in net]
+    widths = [W.shape[1] for W, _ in net]
+    n_hidden = int(sum(widths[:-1]))
+    box = np.asarray(box, np.float64)
+    X0 = box[:, 0] + np.random.default_rng(seed).random((n_hidden, starts, 2)) * (
+        box[:, 1] - box[:, 0])
+    covs = np.asarray(dist.covs, np.float64)
+    log_norms = (np.log(np.asarray(dist.weights))
+                 - 0.5 * np.log(np.linalg.det(2 * np.pi * covs)))
+    X = _ascend_regularised(layers, jnp.arange(n_hidden), jnp.asarray(X0, jnp.float32),
+                            jnp.asarray(box[:, 0], jnp.float32),
+                            jnp.asarray(box[:, 1], jnp.float32), jnp.float32(step_size),
+                            jnp.float32(lam), jnp.asarray(dist.means, jnp.float32),
+                            jnp.asarray(np.linalg.inv(covs), jnp.float32),
+                            jnp.asarray(log_norms, jnp.float32), activation=activation,
+                            steps=int(steps))
+    return np.clip(np.asarray(X, np.float64), box[:, 0], box[:, 1])
+
+
+def _store(rows: dict, key: str, size: int, member: int, value) -> None:
+    """``rows[key][member] = value`` in a NaN-filled ``(size, ...)`` array (diverged members
+    stay NaN)."""
+    if key not in rows:
+        rows[key] = np.full((size,) + np.shape(value), np.nan)
+    rows[key][member] = value
+
+
 def analyse(cell: TrainCell, run: TrainResult, *, config: Config) -> tuple[dict, dict]:
-    """Score every hidden neuron of every kept member on every domain."""
+    """Score every hidden neuron of every kept member on every domain; the density-regularised
+    visualisations on the reference box."""
     dist = cell.distribution()
     act = cell.train.activation
     X = cell.training_data()[0]
@@ -181,30 +261,38 @@ def analyse(cell: TrainCell, run: TrainResult, *, config: Config) -> tuple[dict,
     bad = {int(s) for s, _ in diverged_seeds(run)}
     kept = [i for i in range(S) if int(run.seeds[i]) not in bad]
     rows: dict[str, np.ndarray] = {}
-    ids = None
+    fv = dict(activation=act, starts=config.fv_starts, steps=config.fv_steps,
+              step_size=config.fv_step_size)
     for i in progress(kept, desc=f"scores {cell_key(cell)}"):
         net = [(np.float64(W), np.float64(b)) for W, b in run.member(i)]
         pp = population_partition(net, dist, activation=act)
-        for d, box in enumerate(boxes):
-            pts = feature_visualisation(net, box, activation=act, starts=config.fv_starts,
-                                        steps=config.fv_steps, step_size=config.fv_step_size,
-                                        seed=config.fv_seed + i)
-            p_box = partition(net, box, activation=act)
+        p_boxes = [partition(net, box, activation=act) for box in boxes]
+        for d, (box, p_box) in enumerate(zip(boxes, p_boxes)):
+            pts = feature_visualisation(net, box, seed=config.fv_seed + i, **fv)
             sc = score_neurons(p_box, pp, dist, pts, X[i], k=config.top_k, delta=config.delta,
                                tol=config.tol)
             ids = sc.neurons
+            f = _values_at(p_box, pts, ids)
             values = {name: getattr(sc, name) for name in SCORE_FIELDS}
             values["fv_points"] = pts
-            values["fv_best_point"] = np.stack([
-                pts[n][np.argmax(p_box.evaluate(pts[n], l)[:, j])] for n, (l, j) in enumerate(ids)])
+            values["fv_best_point"] = pts[np.arange(len(ids)), np.argmax(f, 1)]
             for name, value in values.items():
-                key = f"d{d}__{name}"
-                if key not in rows:
-                    rows[key] = np.full((S,) + np.shape(value), np.nan)
-                rows[key][i] = value
-    if ids is not None:
+                _store(rows, f"d{d}__{name}", S, i, value)
+        for r, lam in enumerate(config.density_weights):
+            pts = regularised_visualisation(net, boxes[0], dist, lam, seed=config.fv_seed + i,
+                                            **fv)
+            f = _values_at(p_boxes[0], pts, ids)
+            best = np.argmax(f + lam * dist.log_density(pts.reshape(-1, 2)).reshape(f.shape), 1)
+            _store(rows, f"r{r}__best_point", S, i, pts[np.arange(len(ids)), best])
+            _store(rows, f"r{r}__best_value", S, i, f[np.arange(len(ids)), best])
+    if kept:
         rows["neurons"] = ids
     return {"domains": [b.tolist() for b in boxes]}, rows
+
+
+def _values_at(p, pts: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``(N, R)`` exact value of hidden neuron ``ids[n]`` at its own points ``pts[n]``."""
+    return np.stack([p.evaluate(pts[n], l)[:, j] for n, (l, j) in enumerate(ids)])
 
 
 def _statistic(values: np.ndarray, found: np.ndarray, kind: str) -> float:
@@ -239,7 +327,7 @@ def seed_subjectivity(result: StudyResult, dist, d: int) -> dict[str, np.ndarray
     a = result.arrays
     out = {m: [] for m in SUBJECTIVITY}
     for i in kept_members(result):
-        live = (a[f"d0__constant"][i] == 0) & (a[f"d{d}__constant"][i] == 0)
+        live = (a["d0__constant"][i] == 0) & (a[f"d{d}__constant"][i] == 0)
         p0, pd = a["d0__fv_best_point"][i][live], a[f"d{d}__fv_best_point"][i][live]
         m0, md = a["d0__argmax"][i][live], a[f"d{d}__argmax"][i][live]
         out["fv_interpretation_changed"].append(
@@ -247,6 +335,25 @@ def seed_subjectivity(result: StudyResult, dist, d: int) -> dict[str, np.ndarray
         out["argmax_interpretation_changed"].append(
             float(np.mean(interpretation(dist, m0) != interpretation(dist, md))))
         out["fv_moved"].append(float(np.median(np.linalg.norm(p0 - pd, axis=1))))
+    return {m: np.array(v) for m, v in out.items()}
+
+
+def seed_regularised(result: StudyResult, dist, r: int) -> dict[str, np.ndarray]:
+    """Per :data:`REGULARISED` metric, ``(kept members,)`` values of the ``r``-th density
+    weight against the plain visualisation on the reference box, over live neurons."""
+    a = result.arrays
+    out = {m: [] for m in REGULARISED}
+    for i in kept_members(result):
+        live = a["d0__constant"][i] == 0
+        p0, pr = a["d0__fv_best_point"][i][live], a[f"r{r}__best_point"][i][live]
+        top, low = a["d0__max"][i][live], a["d0__min"][i][live]
+        out["fv_interpretation_changed"].append(
+            float(np.mean(interpretation(dist, p0) != interpretation(dist, pr))))
+        out["fv_moved"].append(float(np.median(np.linalg.norm(p0 - pr, axis=1))))
+        out["value_lost"].append(float(np.median(
+            (top - a[f"r{r}__best_value"][i][live]) / (top - low))))
+        out["log_density_gain"].append(float(np.median(
+            dist.log_density(pr) - dist.log_density(p0))))
     return {m: np.array(v) for m, v in out.items()}
 
 
@@ -289,11 +396,23 @@ def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
             summary["subjectivity"][label] = {
                 m: headline(v) for m, v in _pooled(subj, members, config.seeds,
                                                    SUBJECTIVITY).items()}
+    summary["regulariser"] = {}
+    summary["regulariser_metrics"] = dict(REGULARISED)
+    for r, lam in enumerate(config.density_weights):
+        reg = [seed_regularised(res, c.distribution(), r) for c, res in zip(cells, results)]
+        summary["regulariser"][f"lambda {lam:g}"] = {
+            m: headline(v) for m, v in _pooled(reg, members, config.seeds, REGULARISED).items()}
+    if config.density_weights:
+        strongest = summary["regulariser"][f"lambda {max(config.density_weights):g}"]
+        summary["interpretation_changed_regularised"] = strongest["fv_interpretation_changed"]
     core = labels[len(config.box_scales)] if config.core_masses else None
     for metric in HEADLINE_METRICS:
         summary[metric] = summary["overall"][labels[0]][metric]
         if core:
             summary[f"{metric}_on_core"] = summary["overall"][core][metric]
+    if core:
+        summary["interpretation_changed_on_core"] = summary["subjectivity"][core][
+            "fv_interpretation_changed"]
     summary["neurons"] = int(sum(r.arrays["d0__constant"][m].size for r, m
                                  in zip(results, members)))
     summary["constant_neurons"] = {label: int(sum(
@@ -402,6 +521,11 @@ def plot_examples(result: StudyResult, config: Config, n_show: int = 3):
         top = np.argsort(-np.nan_to_num(vals, nan=-np.inf), kind="stable")[: config.top_k]
         ax.scatter(X[top, 0], X[top, 1], s=10, color=PALETTE[2], edgecolor="white", lw=0.3,
                    label=f"top-{config.top_k} examples", zorder=4)
+        for r, lam in enumerate(config.density_weights):
+            pr = a[f"r{r}__best_point"][member][n]
+            ax.scatter([pr[0]], [pr[1]], marker="P", s=22, color=PALETTE[4 + r % 2],
+                       edgecolor="black", lw=0.3, zorder=5,
+                       label=f"FV of $f + {lam:g} \\log p$")
         am = a["d0__argmax"][member][n]
         ax.scatter([am[0]], [am[1]], marker="*", s=60, color=PALETTE[6], edgecolor="black",
                    lw=0.4, label="exact argmax (box)", zorder=5, clip_on=False)
@@ -422,11 +546,36 @@ def plot_examples(result: StudyResult, config: Config, n_show: int = 3):
     return fig
 
 
+def plot_subjectivity(result: StudyResult):
+    """How much the analyst's choices move the visualisation: for every other domain (against
+    the reference box) and every density weight (against the plain visualisation), the
+    fraction of neurons whose visualised point is read as another mixture component, and the
+    median distance it moves (mean and 95% interval over seeds)."""
+    s = result.summary
+    rows = [(label, s["subjectivity"][label]) for label in s["domains"][1:]]
+    rows += [(f"$f + {k.split()[1]} \\log p$", v) for k, v in s["regulariser"].items()]
+    fig, axes = figure(1, 2, width=PAGE_WIDTH * 0.8, aspect=0.5)
+    x = np.arange(len(rows))
+    for ax, metric, ylabel in ((axes[0, 0], "fv_interpretation_changed",
+                                "fraction read as another component"),
+                               (axes[0, 1], "fv_moved", "median distance moved")):
+        h = [r[metric] for _, r in rows]
+        v = np.array([o["value"] for o in h])
+        ci = np.array([o["ci95"] for o in h], float).reshape(len(h), 2)
+        ax.bar(x, v, 0.6, yerr=np.abs(ci.T - v), capsize=2, color=PALETTE[0])
+        ax.set_xticks(x, [label for label, _ in rows], fontsize=6, rotation=30, ha="right")
+        ax.set_ylabel(ylabel)
+    axes[0, 0].set_ylim(0, 1)
+    return fig
+
+
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
-    """Success rates per cell and domain, gap distributions, and example neurons."""
+    """Success rates per cell and domain, gap distributions, example neurons and the
+    subjectivity of the visualisation."""
     config = config_from_dict(Config, result.config)
     out = Path(out)
     paths = save(plot_success(result), out / "success")
     paths += save(plot_gaps(result), out / "gaps")
     paths += save(plot_examples(result, config), out / "examples")
+    paths += save(plot_subjectivity(result), out / "subjectivity")
     return paths

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from studies import featureviz_fidelity as study
+from toylab.compare.featureviz import feature_visualisation
 from toylab.data import make
-from toylab.study import kept_members
+from toylab.study import kept_members, load_layers
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,10 @@ def test_quick_summary_holds_headline_objects(quick):
         assert _is_headline(s[f"{metric}_on_core"], config.seeds)
     for label in s["domains"][1:]:
         assert set(s["subjectivity"][label]) == set(study.SUBJECTIVITY)
+    assert list(s["regulariser"]) == [f"lambda {lam:g}" for lam in config.density_weights]
+    for metrics in s["regulariser"].values():
+        assert set(metrics) == set(study.REGULARISED)
+        assert all(_is_headline(h, config.seeds) for h in metrics.values())
 
 
 def test_exact_maximum_is_never_beaten_and_scores_are_consistent(quick, cell):
@@ -93,5 +98,29 @@ def test_interpretation_reads_each_mean_as_its_own_component():
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
     paths = study.make_figures(result, tmp_path)
-    assert {p.stem for p in paths} == {"success", "gaps", "examples"}
+    assert {p.stem for p in paths} == {"success", "gaps", "examples", "subjectivity"}
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_regularised_visualisation_without_weight_is_the_plain_one(quick, cell):
+    """With lambda = 0 the regularised ascent is feature visualisation as the library does it
+    (same starts, same float32 steps): the points agree to float32 round-off."""
+    config, _ = quick
+    a, kept = cell
+    dist = make(config.distributions[0])
+    net = load_layers(a, kept[0])
+    kwargs = dict(activation="relu", starts=3, steps=40, step_size=config.fv_step_size, seed=5)
+    plain = feature_visualisation(net, dist.domain, **kwargs)
+    mine = study.regularised_visualisation(net, dist.domain, dist, 0.0, **kwargs)
+    np.testing.assert_allclose(mine, plain, atol=1e-5)
+
+
+def test_regularised_points_stay_in_the_box_and_score_no_higher_than_the_max(quick, cell):
+    config, _ = quick
+    a, kept = cell
+    box = make(config.distributions[0]).domain
+    for r in range(len(config.density_weights)):
+        pts = a[f"r{r}__best_point"][kept]
+        assert np.all((pts >= box[:, 0]) & (pts <= box[:, 1]))
+        live = a["d0__constant"][kept] == 0
+        assert np.all(a[f"r{r}__best_value"][kept][live] <= a["d0__max"][kept][live] + 1e-12)
