@@ -37,6 +37,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from toylab.compare.checks import check_box
+from toylab.compare.editing import hidden_neurons
 from toylab.exact import geometry as geo
 from toylab.exact.boundary import neuron_extrema
 from toylab.exact.gaussian import mixture_polygon_moments, pad_csr
@@ -46,11 +47,6 @@ from toylab.models import activations, as_layers, check_finite_layers
 
 
 # ----------------------------------------------------------------------------- sampled tools
-
-
-def _hidden_ids(widths: Sequence[int]) -> np.ndarray:
-    """``(N, 2)`` ``(layer, index)`` of every hidden neuron of a net of ``widths``."""
-    return np.array([(l, i) for l in range(len(widths) - 2) for i in range(widths[l + 1])])
 
 
 @partial(jax.jit, static_argnames=("activation", "steps"))
@@ -90,7 +86,8 @@ def feature_visualisation(net, box, *, activation: str | None = None, neurons=No
     widths = (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
     if widths[0] != 2:
         raise ValueError(f"net takes {widths[0]}-D inputs; feature visualisation here is 2-D")
-    ids = _hidden_ids(widths) if neurons is None else np.asarray(neurons, np.int64).reshape(-1, 2)
+    ids = (hidden_neurons(widths) if neurons is None
+           else np.asarray(neurons, np.int64).reshape(-1, 2))
     for layer, index in ids:
         if not (0 <= layer < len(widths) - 2 and 0 <= index < widths[layer + 1]):
             raise ValueError(f"neurons contains ({layer}, {index}), not a hidden neuron of a "
@@ -319,7 +316,7 @@ def score_neurons(p_box: Partition, p_pop: Partition, dist, fv_points: np.ndarra
     for name, value in (("delta", delta), ("tol", tol)):
         if not 0 < value < 1:
             raise ValueError(f"{name}={value!r} must lie in (0, 1) (a fraction of the range)")
-    ids = _hidden_ids(p_box.widths)
+    ids = hidden_neurons(p_box.widths)
     p_pop = as_population(p_pop, dist)
     fv_points = np.asarray(fv_points, np.float64)
     if fv_points.shape[:1] + fv_points.shape[2:] != (len(ids), 2):

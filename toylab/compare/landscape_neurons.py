@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toylab.compare.checks import check_box
+from toylab.compare.editing import hidden_neurons
 from toylab.exact.boundary import decision_boundary, folds
 from toylab.exact.gaussian import check_plane_mixture, mixture_segment_moments
 from toylab.exact.partition import Partition
@@ -391,7 +392,7 @@ def direction_motion(p: Partition, dist, V, *, box=None) -> DirectionMotion:
     V = np.asarray(V, np.float64)
     V = V[:, None] if V.ndim == 1 else V
     box = check_box(dist.domain if box is None else box)
-    neurons = np.array([(l, i) for l, w in enumerate(p.widths[1:-1]) for i in range(w)], int)
+    neurons = hidden_neurons(p.widths)
     fold_segments = [folds(p, tuple(n)) for n in neurons]
     fold_mass = np.array([segment_integrals(s, np.zeros((len(s), 2)), dist).mass.sum()
                           for s in fold_segments])

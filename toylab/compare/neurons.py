@@ -45,6 +45,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy.special import logsumexp
 
+from toylab.compare.editing import hidden_neurons
 from toylab.compare.region_quadrature import QUADRATURE_ORDER, region_integrals
 from toylab.exact import geometry as geo
 from toylab.exact.boundary import decision_boundary, folds
@@ -217,7 +218,7 @@ def _hidden_maps(p: Partition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All hidden neurons' post-activation maps: ``A (R, 2, N)``, ``c (R, N)``, ids ``(N, 2)``."""
     A = np.concatenate([p.post[l][0] for l in range(p.n_hidden)], 2)
     c = np.concatenate([p.post[l][1] for l in range(p.n_hidden)], 1)
-    ids = np.array([(l, i) for l in range(p.n_hidden) for i in range(p.widths[l + 1])])
+    ids = hidden_neurons(p.widths)
     return A, c, ids
 
 
