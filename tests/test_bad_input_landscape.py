@@ -106,7 +106,8 @@ ARGUMENT_ROWS = {
     "rescaling layer='a'": (lambda: L.rescaling_direction(NET, "a", 0),
                             ValueError, r"layer='a' must be an integer >= 0"),
     "neuron_shares wrong P": (lambda: L.neuron_shares(np.ones((5, 1)), (2, 4, 2)),
-                              ValueError, r"V has shape \(5, 1\); a \(2, 4, 2\) net needs .*\(22, k\)"),
+                              ValueError,
+                              r"V has shape \(5, 1\); a \(2, 4, 2\) net needs .*\(22, k\)"),
     "neuron_shares zero column": (lambda: L.neuron_shares(np.zeros((P, 1)), (2, 4, 2)),
                                   ValueError, r"V has zero columns \[0\]"),
     "first_order_change of a net": (lambda: C.first_order_change(NET, np.ones(P)),
@@ -125,7 +126,8 @@ ARGUMENT_ROWS = {
                                   ValueError, r"V has shape \(22,\); pass finite non-zero"),
     "clip_to_box flat box": (lambda: C.clip_to_box(np.zeros((1, 2, 2)), np.zeros((1, 2)),
                                                             [0, 1]),
-                             ValueError, r"box=\[0.0, 1.0\] must be \[\[xlo, xhi\], \[ylo, yhi\]\]"),
+                             ValueError,
+                             r"box=\[0.0, 1.0\] must be \[\[xlo, xhi\], \[ylo, yhi\]\]"),
 }
 
 

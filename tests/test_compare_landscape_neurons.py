@@ -1,7 +1,8 @@
 """Input-space motion of parameter directions: first-order change of region maps and population
 accuracy vs central differences of the exact partition, closed-form line integrals vs
-quadrature, fold velocities vs finite differences of the forward pass, exact invariance along the rescaling
-symmetry, linearity in the direction, participation of single-neuron directions."""
+quadrature, fold velocities vs finite differences of the forward pass, exact invariance along
+the rescaling symmetry, linearity in the direction, participation of single-neuron
+directions."""
 
 import numpy as np
 import pytest

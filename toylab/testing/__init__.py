@@ -11,9 +11,10 @@ generated worlds::
     def test_no_network_beats_bayes(dist, net):
         ...
 
-Strategies by kind (submodules: :mod:`~toylab.testing.worlds`, :mod:`~toylab.testing.nets`,
-:mod:`~toylab.testing.trained`; profiles in :mod:`~toylab.testing.profiles`; all public, all validate their bounds eagerly and raise a ``ValueError`` naming
-the argument for impossible ones):
+Strategies by kind (submodules :mod:`~toylab.testing.worlds`, :mod:`~toylab.testing.nets`,
+:mod:`~toylab.testing.trained`; profiles in :mod:`~toylab.testing.profiles`), all public, all
+validating their bounds eagerly with a ``ValueError`` naming the argument for impossible
+ones:
 
 - :func:`distributions`: :class:`toylab.data.GaussianMixture` s with bounded dimension,
   classes, components, separation and condition number; near-degenerate worlds (coincident
