@@ -520,6 +520,13 @@ def test_shifted_and_rotated_curved_world_moves_its_boundary_off_the_origin():
     assert abs(before.value - after.value) <= before.error_bound + after.error_bound
 
 
+def test_make_places_a_preset_off_the_origin():
+    moved = make("curved", rotate=30.0, shift=(1.5, -0.8))
+    ref = make("curved").rotated(30.0).shifted([1.5, -0.8])
+    assert np.array_equal(moved.means, ref.means) and np.array_equal(moved.covs, ref.covs)
+    assert make("xor", shift=(1.0, 2.0)).means.mean(0).tolist() == [1.0, 2.0]
+
+
 def test_rotation_about_a_center_fixes_the_center():
     gm = make("xor")
     c = np.array([0.7, -1.2])

@@ -184,15 +184,19 @@ def bayes_error_quadrature(gm: GaussianMixture) -> BayesError:
     component per class the class changes along a line and the tangencies are exact roots of
     quadratics, and only a junction of three classes that appears and vanishes between two of
     the ``SPLIT_SCAN_LINES`` scan lines can be missed. With several components per class
-    (grid scan) a boundary feature narrower than one grid cell can also be missed. When the
-    grid scan was used for every mixture it missed the short chords near a circle's
-    tangencies: concentric ``N(0, I)`` vs ``N(0, 2I)`` gave ``0.375000000047`` with
-    bound ``5e-13`` (true 3/8), and overlapping blobs with ``k >= 6`` (many boundaries meeting
-    at the origin) did not converge.
+    (grid scan, sub-cell excursions bracketed at the log-odds' interior maxima) a boundary
+    that curves back within one grid cell can also be missed. When the plain grid scan was
+    used for every mixture it missed the short chords near a circle's tangencies: concentric
+    ``N(0, I)`` vs ``N(0, 2I)`` gave ``0.375000000047`` with bound ``5e-13`` (true 3/8),
+    ``blobs(10)`` was off by 1.5e-11 (bound 3e-13), ``overlapping_blobs(5)`` and ``(9)`` by
+    3e-7, and ``overlapping_blobs`` with ``k >= 6`` (many boundaries meeting at the origin)
+    did not converge.
 
-    Measured (tests/test_data.py): on generated shared-covariance and proportional-covariance
-    mixtures, concentric ones included, ``|quadrature - closed form| <= bound``; on the presets
-    the value agrees with scipy ``dblquad``.
+    Measured (tests/test_data.py, tests/theory/test_claims_worlds.py): on generated
+    shared-covariance and proportional-covariance mixtures, concentric ones included,
+    ``|quadrature - closed form| <= bound``; generated worlds and their rigid motions (a
+    different quadrature: other lines, other split points) agree within the two bounds; on
+    the presets the value agrees with scipy ``dblquad``.
 
     Raises:
         ValueError: ``d > 2``.

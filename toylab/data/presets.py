@@ -128,8 +128,15 @@ DISTRIBUTIONS: dict[str, Callable[..., GaussianMixture]] = {
 """Preset distributions by name; every entry builds with its defaults in 2-D."""
 
 
-def make(name: str, **kwargs) -> GaussianMixture:
-    """Build the preset ``DISTRIBUTIONS[name](**kwargs)``."""
+def make(name: str, *, rotate=None, shift=None, **kwargs) -> GaussianMixture:
+    """Build the preset ``DISTRIBUTIONS[name](**kwargs)``, then turn it about the origin by
+    ``rotate`` (degrees in 2-D, or a rotation matrix; :meth:`GaussianMixture.rotated`) and move
+    it by ``shift`` (:meth:`GaussianMixture.shifted`), so a config that names a preset and its
+    keyword arguments can also place it off the origin:
+    ``make("curved", rotate=30, shift=(1.5, -0.8))``."""
     if name not in DISTRIBUTIONS:
         raise ValueError(f"name={name!r} is not a preset distribution; choose one of {sorted(DISTRIBUTIONS)}")
-    return DISTRIBUTIONS[name](**kwargs)
+    gm = DISTRIBUTIONS[name](**kwargs)
+    if rotate is not None:
+        gm = gm.rotated(rotate)
+    return gm if shift is None else gm.shifted(shift)
