@@ -234,7 +234,8 @@ def test_layers_from_recognises_flax_and_jax_activation_functions():
 def test_layers_from_missing_bias_is_an_error_or_exact_zeros():
     model = nnx.Sequential(nnx.Linear(2, 4, rngs=nnx.Rngs(0)), nnx.relu,
                            nnx.Linear(4, 3, use_bias=False, rngs=nnx.Rngs(1)))
-    with pytest.raises(ValueError, match=r"model.layers\[2\].*use_bias=False.*missing_bias='zeros'"):
+    with pytest.raises(ValueError,
+                       match=r"model.layers\[2\].*use_bias=False.*missing_bias='zeros'"):
         models.layers_from(model)
     with pytest.raises(ValueError, match=r"model.layers\[2\]"):  # every analysis entry alike
         models.as_layers(model)
@@ -301,32 +302,39 @@ def test_a_module_trained_under_nnx_jit_is_read():
     np.testing.assert_array_equal(models.apply(layers, X, name), model(X))
 
 
-def _seq(*parts):
-    return nnx.Sequential(*parts)
+def _chain(*parts):
+    """``nnx.Sequential`` of Linear layers given as ``(in, out)`` and other parts as given."""
+    rngs = nnx.Rngs(0)
+    return nnx.Sequential(*(nnx.Linear(*p, rngs=rngs) if isinstance(p, tuple) else p
+                            for p in parts))
 
 
 @pytest.mark.parametrize(
     "make, error, message",
     [
-        (lambda r: _seq(nnx.Conv(2, 4, (3,), rngs=r), nnx.relu, nnx.Linear(4, 3, rngs=r)),
-         ValueError, r"model.layers\[0\] is an nnx.Conv"),
-        (lambda r: _seq(nnx.Linear(2, 4, rngs=r), nnx.LayerNorm(4, rngs=r), nnx.relu,
-                        nnx.Linear(4, 3, rngs=r)), ValueError, r"model.layers\[1\] is an nnx.LayerNorm"),
-        (lambda r: _seq(nnx.Linear(2, 4, rngs=r), jax.nn.gelu, nnx.Linear(4, 3, rngs=r)),
-         ValueError, r"model.layers\[1\] is not one of toylab's activations.*approximate=False"),
-        (lambda r: _seq(nnx.Linear(2, 4, rngs=r), nnx.relu, nnx.Linear(4, 3, rngs=r), nnx.tanh,
-                        nnx.Linear(3, 3, rngs=r)), ValueError, r"several activations \['relu', 'tanh'\]"),
-        (lambda r: _seq(nnx.Linear(2, 4, rngs=r), nnx.relu, nnx.Linear(4, 3, rngs=r), nnx.relu),
-         ValueError, r"do not reproduce model\(x\)"),
-        (lambda r: Residual(r), ValueError, r"with any of toylab's activations do not reproduce"),
-        (lambda r: NotAChain(r), ValueError, r"model.a \(2, 4\), model.b \(3, 3\).*do not chain"),
-        (lambda r: _seq(nnx.relu), ValueError, r"no nnx.Linear"),
-        (lambda r: [(np.zeros((2, 2)), np.zeros(2))], TypeError, r"model=list is not an nnx.Module"),
+        pytest.param(lambda: _chain(nnx.Conv(2, 4, (3,), rngs=nnx.Rngs(0)), nnx.relu, (4, 3)),
+                     ValueError, r"model.layers\[0\] is an nnx.Conv", id="conv"),
+        pytest.param(lambda: _chain((2, 4), nnx.LayerNorm(4, rngs=nnx.Rngs(0)), nnx.relu, (4, 3)),
+                     ValueError, r"model.layers\[1\] is an nnx.LayerNorm", id="layernorm"),
+        pytest.param(lambda: _chain((2, 4), jax.nn.gelu, (4, 3)), ValueError,
+                     r"model.layers\[1\] is not one of toylab's activations.*approximate=False",
+                     id="approximate-gelu"),
+        pytest.param(lambda: _chain((2, 4), nnx.relu, (4, 3), nnx.tanh, (3, 3)), ValueError,
+                     r"several activations \['relu', 'tanh'\]", id="mixed-activations"),
+        pytest.param(lambda: _chain((2, 4), nnx.relu, (4, 3), nnx.relu), ValueError,
+                     r"do not reproduce model\(x\)", id="activation-on-logits"),
+        pytest.param(lambda: Residual(nnx.Rngs(0)), ValueError,
+                     r"with any of toylab's activations do not reproduce", id="skip-connection"),
+        pytest.param(lambda: NotAChain(nnx.Rngs(0)), ValueError,
+                     r"model.a \(2, 4\), model.b \(3, 3\).*do not chain", id="not-a-chain"),
+        pytest.param(lambda: _chain(nnx.relu), ValueError, r"no nnx.Linear", id="no-linear"),
+        pytest.param(lambda: [(np.zeros((2, 2)), np.zeros(2))], TypeError,
+                     r"model=list is not an nnx.Module", id="layer-list"),
     ],
 )
 def test_layers_from_rejects_what_it_cannot_read(make, error, message):
     with pytest.raises(error, match=message):
-        models.layers_from(make(nnx.Rngs(0)))
+        models.layers_from(make())
 
 
 def test_layers_from_checks_activation_argument():
@@ -340,16 +348,20 @@ def test_layers_from_checks_activation_argument():
         models.layers_from(model, missing_bias="maybe")
 
 
-def test_every_analysis_entry_takes_your_own_module():
-    """The exact partition and the landscape Hessian of an own module equal those of the layer
-    list it holds (both enter through as_layers)."""
-    from toylab import landscape
+def test_analyses_take_your_own_module():
+    """The exact partition, a symbolic neuron and the landscape Hessian of an own module equal
+    those of the layer list it holds (each enters through as_layers)."""
+    from toylab import landscape, symbolic
     from toylab.exact import partition
 
     model = OwnMLP(nnx.relu, rngs=nnx.Rngs(3), widths=(2, 4, 3))
     layers = [(lin.kernel[...], lin.bias[...]) for lin in _linears(model)]
     box = np.array([[-2.0, 2.0], [-2.0, 2.0]])
-    assert len(partition(model, box)) == len(partition(layers, box, activation="relu"))
+    ours, theirs = partition(model, box), partition(layers, box, activation="relu")
+    assert len(ours) == len(theirs)
+    np.testing.assert_array_equal(ours.evaluate(ours.centroids), theirs.evaluate(ours.centroids))
+    assert symbolic.neuron_expression(model, (0, 1)) == symbolic.neuron_expression(
+        layers, (0, 1), activation="relu")
     X = np.random.default_rng(0).standard_normal((16, 2))
     y = np.arange(16) % 3
     np.testing.assert_array_equal(landscape.hessian(model, X, y),
