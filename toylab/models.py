@@ -595,7 +595,9 @@ def _probe_call(model, linears) -> tuple[Array, np.ndarray, list]:
 
     The call order is recorded by wrapping ``nnx.Linear.__call__`` for the duration of the
     call (attribute order is no guide: NNX transforms such as ``nnx.jit`` may store a module's
-    attributes sorted by name). The input width is the one ``in_features`` that no layer
+    attributes sorted by name); other threads calling ``nnx.Linear`` meanwhile would be
+    recorded too. Where nothing is recorded (a ``__call__`` already compiled for this input
+    shape), the attribute order is used and the reproduction check decides. The input width is the one ``in_features`` that no layer
     outputs where the widths tell (they telescope along a chain), else the first layer's; if
     that call fails, the first layer it reached gives the width for a second call. Inputs are
     spread over a few units so that pre-activations cross every breakpoint.
