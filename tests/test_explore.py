@@ -239,3 +239,23 @@ def test_cli_explore_bad_world_file(tmp_path, capsys):
     assert main(["explore", "--no-browser", "--world", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "w.json" in err and "covs[0]" in err and "not positive semi-definite" in err
+
+
+def test_net_json_round_trip(small_net, tmp_path):
+    from toylab.explore import load_net, net_json
+    from toylab.train import TrainConfig
+
+    dist, layers, _ = small_net
+    world = transformed(dist, shift=(1.0, 2.0), rotate=10.0)
+    config = TrainConfig(widths=(2, 6, 5, 3), steps=100, snapshot_every=10)
+    path = tmp_path / "net.json"
+    path.write_text(net_json(layers, config, seed=3, step=100, world=world))
+    back, activation, world_back = load_net(path)
+    assert activation == "relu" and len(back) == len(layers)
+    for (W, b), (W2, b2) in zip(layers, back):
+        np.testing.assert_array_equal(W, W2)
+        np.testing.assert_array_equal(b, b2)
+    np.testing.assert_array_equal(world_back.means, world.means)
+    np.testing.assert_array_equal(world_back.covs, world.covs)
+    np.testing.assert_array_equal(toylab.apply(back, world.means, "relu"),
+                                  toylab.apply(layers, world.means, "relu"))

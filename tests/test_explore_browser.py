@@ -39,7 +39,7 @@ if None in chromium_paths():
 
 import toylab  # noqa: E402
 from toylab import exact, landscape, symbolic  # noqa: E402
-from toylab.explore import views  # noqa: E402
+from toylab.explore import load_net, views  # noqa: E402
 from toylab.explore.app import parse_training  # noqa: E402
 from toylab.explore.server import Background  # noqa: E402
 
@@ -105,6 +105,13 @@ def test_load_train_hover_click(app, browser, shots):
                                    max_regions=views.MAX_REGIONS)
     acc = exact.population_accuracy(p, dist).value
     assert f"{len(p)} regions" in status and f"{acc:.6f}" in status, (status, len(p), acc)
+    # the net the page offers for download is this net
+    saved = shots / "net.json"
+    saved.write_text(source_column(d, "download_net", "text")[0])
+    shown_layers, _, _ = load_net(saved)
+    for (W, b), (W2, b2) in zip(layers, shown_layers):
+        np.testing.assert_array_equal(np.asarray(W, np.float64), W2)
+        np.testing.assert_array_equal(np.asarray(b, np.float64), b2)
 
     # hover the most probable region whose centroid is well inside the plot window
     masses = exact.region_masses(p, dist).value

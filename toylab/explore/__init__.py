@@ -12,7 +12,9 @@ In a notebook, :func:`show` renders the same views (minus training) of a trained
 Needs the ``explore`` extra (Bokeh): ``pip install -e '.[explore]'``.
 """
 
-from toylab.explore.world import PRESET_PARAMS, load_world, preset_world, transformed
+from toylab.explore.world import (
+    PRESET_PARAMS, load_net, load_world, net_json, preset_world, transformed,
+)
 
 
 def serve(port: int = 5006, *, open_browser: bool = True, world=None, announce=print) -> None:
@@ -50,5 +52,5 @@ def export_html(net, dist, path, **kwargs):
     return _export(net, dist, path, **kwargs)
 
 
-__all__ = ["PRESET_PARAMS", "export_html", "load_world", "main", "preset_world", "serve",
-           "show", "transformed"]
+__all__ = ["PRESET_PARAMS", "export_html", "load_net", "load_world", "main", "net_json",
+           "preset_world", "serve", "show", "transformed"]

@@ -22,7 +22,7 @@ from functools import partial
 import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import (
-    Button, ColumnDataSource, Div, FileInput, Select, Slider, Span, Spinner, TabPanel, Tabs,
+    Button, ColumnDataSource, CustomJS, Div, FileInput, Select, Slider, Span, Spinner, TabPanel, Tabs,
     TextInput,
 )
 from bokeh.plotting import figure
@@ -31,7 +31,9 @@ from toylab import landscape
 from toylab.data import GaussianMixture
 from toylab.explore.figures import NetFigures
 from toylab.explore.views import MAX_REGIONS, NetView, net_view, neuron_detail, world_view
-from toylab.explore.world import PRESET_PARAMS, preset_world, transformed, world_from_text
+from toylab.explore.world import (
+    PRESET_PARAMS, net_json, preset_world, transformed, world_from_text,
+)
 from toylab.models import ACTIVATIONS
 from toylab.train import OPTIMIZERS, TrainConfig, diverged_seeds, train_ensemble
 
@@ -44,6 +46,16 @@ FILE_WORLD = "world file"
 MAX_SEEDS = 16
 N_SNAPSHOTS = 10
 """Snapshots per run (plus the initialisation) when ``steps`` is a multiple of it."""
+
+DOWNLOAD_JS = """
+const blob = new Blob([src.data.text[0]], {type: "application/json"});
+const a = document.createElement("a");
+a.href = URL.createObjectURL(blob);
+a.download = src.data.filename[0];
+a.click();
+URL.revokeObjectURL(a.href);
+"""
+"""Save the shown net's JSON (prepared by the server) as a file: a small browser callback."""
 
 ERROR_STYLE = {"color": "#8b0000", "background-color": "#fdecea", "padding": "6px",
                "border-radius": "4px", "white-space": "pre-wrap"}
@@ -222,6 +234,11 @@ class Explorer:
         self.f_acc.add_layout(self.bayes_span)
 
         # --- landscape
+        self.src_net = ColumnDataSource({"text": [""], "filename": ["net.json"]},
+                                        name="download_net")
+        self.w_download = Button(label="Download net (JSON)", name="download", disabled=True,
+                                 width=160)
+        self.w_download.js_on_click(CustomJS(args={"src": self.src_net}, code=DOWNLOAD_JS))
         self.w_hessian = Button(label="Hessian spectrum of the shown net", name="hessian",
                                 disabled=True)
         self.w_hessian.on_click(self._on_hessian)
@@ -251,7 +268,8 @@ class Explorer:
             row(self.w_steps, self.w_seed), row(self.w_train, self.w_stop),
             self.w_status, self.w_message, width=280)
         views = column(row(self.figs.f_world, self.figs.f_regions),
-                       row(self.w_snapshot, self.w_view_seed), row(self.f_loss, self.f_acc))
+                       row(self.w_snapshot, self.w_view_seed, self.w_download),
+                       row(self.f_loss, self.f_acc))
         neurons = column(self.figs.f_neurons, self.figs.w_formula, self.figs.w_numbers)
         tabs = Tabs(tabs=[TabPanel(child=row(views, neurons), title="network"),
                           TabPanel(child=landscape_tab, title="landscape")])
@@ -373,7 +391,7 @@ class Explorer:
         self.figs.clear_net()
         for src in (self.src_loss, self.src_popacc, self.src_spectrum, self.src_shares):
             src.data = {k: [] for k in src.data}
-        self.w_snapshot.disabled = True
+        self.w_snapshot.disabled = self.w_download.disabled = True
         self.w_hessian.disabled = self.w_eigen.disabled = True
 
     # ------------------------------------------------------------------------- training
@@ -493,6 +511,13 @@ class Explorer:
     def _draw(self, view: NetView, t: int):
         self.shown = view
         self.figs.draw_net(view, self.world.box, self.dist.n_classes)
+        result, config, seeds = self.run
+        step = int(result.snapshot_steps[t])
+        self.src_net.data = {"text": [net_json(view.partition.layers, config,
+                                               seed=seeds[self._seed_row], step=step,
+                                               world=self.dist)],
+                             "filename": [f"net-seed{seeds[self._seed_row]}-step{step}.json"]}
+        self.w_download.disabled = False
         self.w_snapshot.title = f"snapshot: step {self.run[0].snapshot_steps[t]}"
         if self.figs.src_tiles.selected.indices:
             self._neuron_clicked()

@@ -84,10 +84,11 @@ def model_value(driver, name: str, attr: str):
 
 
 def source_column(driver, name: str, column: str) -> list:
-    """Column ``column`` of the data source of the glyph renderer named ``name``."""
+    """Column ``column`` of the data source named ``name``, or of the data source of the
+    glyph renderer named ``name``."""
     return driver.execute_script(
-        "const s = Bokeh.documents[0].get_model_by_name(arguments[0]).data_source.data;"
-        "return Array.from(s[arguments[1]]);", name, column)
+        "const m = Bokeh.documents[0].get_model_by_name(arguments[0]);"
+        "return Array.from((m.data_source || m).data[arguments[1]]);", name, column)
 
 
 def widget_element(driver, name: str, selector: str):

@@ -20,6 +20,7 @@ and ``label`` to the component's index.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import tomllib
@@ -149,3 +150,33 @@ def load_world(path) -> GaussianMixture:
     except OSError as err:
         raise ValueError(f"--world {path}: cannot read it ({err.strerror})") from None
     return world_from_text(text, suffix=path.suffix, source=f"--world {path}")
+
+
+def world_dict(dist: GaussianMixture) -> dict:
+    """A world file's contents (``components``) for ``dist``: :func:`world_from_dict` of it
+    rebuilds the same mixture."""
+    return {"name": dist.name, "components": [
+        {"mean": m.tolist(), "cov": S.tolist(), "weight": float(w), "label": int(c)}
+        for m, S, w, c in zip(dist.means, dist.covs, dist.weights, dist.labels)]}
+
+
+def net_json(layers, config, *, seed: int, step: int, world: GaussianMixture) -> str:
+    """A trained net as JSON: ``layers`` (``[{"W": (in, out), "b": (out,)}, ...]``, float64),
+    ``activation``, the training ``config`` (a :class:`toylab.train.TrainConfig`'s fields),
+    ``seed``, ``step`` and the ``world`` it was trained on (:func:`world_dict`). Read it back
+    with :func:`load_net`."""
+    return json.dumps({
+        "activation": config.activation, "seed": int(seed), "step": int(step),
+        "config": dataclasses.asdict(config), "world": world_dict(world),
+        "layers": [{"W": np.asarray(W, np.float64).tolist(), "b": np.asarray(b, np.float64).tolist()}
+                   for W, b in layers]})
+
+
+def load_net(path) -> tuple[list[tuple[np.ndarray, np.ndarray]], str, GaussianMixture]:
+    """``(layers, activation, world)`` from a file written by the explorer's *Download net*
+    (:func:`net_json`); ``layers`` is the :mod:`toylab.models` layer list (float64), usable
+    by every analysis."""
+    spec = json.loads(Path(path).read_text())
+    layers = [(np.asarray(layer["W"], np.float64), np.asarray(layer["b"], np.float64))
+              for layer in spec["layers"]]
+    return layers, spec["activation"], world_from_dict(spec["world"], source="net file")
