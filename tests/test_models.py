@@ -366,3 +366,36 @@ def test_analyses_take_your_own_module():
     y = np.arange(16) % 3
     np.testing.assert_array_equal(landscape.hessian(model, X, y),
                                   landscape.hessian(layers, X, y, activation="relu"))
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def _reference_cross_entropy(z, y):
+    from scipy.special import logsumexp
+
+    return np.mean(logsumexp(z, axis=1) - z[np.arange(len(y)), y])
+
+
+def _reference_mse(z, y):
+    targets = np.eye(z.shape[1])[y] if y.ndim == 1 else y
+    return 0.5 * np.mean(np.sum((z - targets) ** 2, axis=1))
+
+
+REFERENCE_LOSSES = {"cross_entropy": _reference_cross_entropy, "mse": _reference_mse}
+"""An independent float64 NumPy formula for every entry of ``LOSSES``."""
+
+
+def test_every_loss_has_a_reference():
+    assert set(models.LOSSES) == set(REFERENCE_LOSSES)
+
+
+@pytest.mark.parametrize("name", sorted(models.LOSSES))
+def test_loss_matches_its_reference(name):
+    rng = np.random.default_rng(5)
+    z = 3 * rng.standard_normal((17, 4))
+    targets = [rng.integers(0, 4, 17)] + ([rng.standard_normal((17, 4))] if name == "mse" else [])
+    with jax.enable_x64(True):
+        for y in targets:
+            np.testing.assert_allclose(float(models.LOSSES[name](jnp.asarray(z), jnp.asarray(y))),
+                                       REFERENCE_LOSSES[name](z, y), rtol=1e-13)
