@@ -1,78 +1,129 @@
-"""Study ``ablation``: quick-mode smoke test and the properties its conclusions rest on."""
+"""Study ``ablation``: quick run through the harness and the properties its conclusions rest
+on (exact risk changes against Monte Carlo, effects only downstream, fold densities against
+numerical quadrature, p-values never 0 and corrected)."""
 
 import numpy as np
 import pytest
+import scipy.integrate
 
 from studies import ablation as study
 from toylab.compare.editing import ablate, hidden_neurons
-from toylab.results import StudyResult, config_dict
+from toylab.exact.boundary import folds
+from toylab.exact.population import population_partition
+from toylab.models import apply
+from toylab.study import kept_members, load_layers
 
 Z = 4.0
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    config = study.Config.quick()
-    summary, arrays = study.compute(config)
-    path = tmp_path_factory.mktemp("ablation")
-    return config, StudyResult(study.NAME, config_dict(config), summary, arrays, path)
+def quick(quick_run):
+    return quick_run(study)
 
 
-def test_quick_summary_and_arrays(quick):
+def test_quick_summary_holds_headline_objects(quick):
     config, result = quick
     s, a = result.summary, result.arrays
-    for key in ("bayes_error", "seeds", "diverged", "risk", "ablation", "pruning", "modularity",
-                "mean_vs_zero_logit_change_ratio", "dead_neurons_per_seed"):
-        assert key in s
+    assert s["seeds"] == config.seeds and s["diverged"] == []
     assert set(s["ablation"]) == {"zero", "mean"}
-    S, H, U = len(a["kept"]), len(hidden_neurons(config.widths)), sum(config.widths[1:])
-    assert S == config.seeds - len(s["diverged"])
+    heads = [s["risk"], s["dead_neurons"], s["mean_vs_zero_logit_change_ratio"],
+             s["pruning"]["harmless_fraction"], s["modularity"]["ncut"],
+             s["modularity"]["ncut_z"], *s["pruning"]["risk_change"],
+             *(r["spearman"] for r in s["effect_vs"].values()),
+             *(m["ratio"] for m in s["modularity"]["alignment"].values()),
+             *(h for mode in s["ablation"].values() for k, h in mode.items()
+               if isinstance(h, dict) and "thresholds" not in h)]
+    for h in heads:
+        assert set(h) >= {"value", "ci95", "n"} and 1 <= h["n"] <= config.seeds
+        assert h["ci95"][0] <= h["value"] <= h["ci95"][1]
+    for key in ("ncut", "ncut_z"):
+        assert s["modularity"][key]["null"]["n"] == config.seeds
+    assert s["risk"]["null"]["n"] == config.seeds
+    sweep = s["ablation"]["zero"]["frac_above_sweep"]
+    assert sweep["thresholds"] == list(config.tolerances)
+    assert np.all(np.diff(sweep["value"]) <= 0)  # a larger tolerance never finds more neurons
+    S, H, U = config.seeds, len(hidden_neurons(config.train.widths)), sum(config.train.widths[1:])
     assert a["risk_change"].shape == (S, 2, H) and a["effects"].shape == (S, 2, H, U)
     assert a["prune_risk"].shape == (S, len(config.prune_fractions))
+    assert a["fold_mass"].shape == (S, H) and a["hessian_share"].shape == (S, H)
     assert s["function_error_bound_max"] < 1e-6
 
 
-def test_figures_are_written(quick, tmp_path):
-    _, result = quick
-    paths = study.make_figures(result, tmp_path)
-    assert {p.suffix for p in paths} == {".pdf", ".png"} and len(paths) == 6
-    assert all(p.stat().st_size > 0 for p in paths)
-
-
 def test_effects_are_defined_exactly_on_downstream_units(quick):
+    """NaN on every unit upstream of (or beside) the ablated neuron; finite downstream, except
+    on a downstream unit that is identically zero (a dead relu: relative change 0 / 0)."""
     config, result = quick
-    effects = result.arrays["effects"]
-    first_downstream = np.cumsum(config.widths[1:])  # after layer l come units >= this
-    for h, (layer, _) in enumerate(hidden_neurons(config.widths)):
+    kept = kept_members(result)
+    effects, dead = result.arrays["effects"][kept], result.arrays["dead"][kept] == 1
+    H = dead.shape[1]
+    first_downstream = np.cumsum(config.train.widths[1:])  # after layer l come units >= this
+    for h, (layer, _) in enumerate(hidden_neurons(config.train.widths)):
         block = effects[:, :, h]
         assert np.all(np.isnan(block[..., : first_downstream[layer]]))
-        assert np.all(np.isfinite(block[..., first_downstream[layer]:]))
+        seeds, _, units = np.nonzero(~np.isfinite(block[..., first_downstream[layer]:]))
+        units = units + first_downstream[layer]
+        assert np.all(units < H) and np.all(dead[seeds, np.minimum(units, H - 1)])
 
 
 def test_pruning_nothing_changes_nothing(quick):
-    _, result = quick
-    assert result.arrays["fractions"][0] == 0.0
+    config, result = quick
+    assert config.prune_fractions[0] == 0.0
     assert np.all(result.arrays["prune_risk"][:, 0] == 0.0)
     assert np.all(result.arrays["prune_logits"][:, 0] == 0.0)
-
-
-def _logits(net, X):
-    h = X
-    for W, b in net[:-1]:
-        h = np.maximum(h @ W + b, 0.0)
-    return h @ net[-1][0] + net[-1][1]
 
 
 def test_exact_risk_change_matches_monte_carlo(quick):
     """The headline quantity, an exact risk change, against 400k fresh samples (4 SE)."""
     config, result = quick
-    dist = config.distribution_()
-    net = [(result.arrays[f"W{d}"][0].astype(np.float64), result.arrays[f"b{d}"][0].astype(np.float64))
-           for d in range(len(config.widths) - 1)]
-    X, y, _ = dist.sample(123, 400_000)
-    wrong = lambda n: (np.argmax(_logits(n, X), 1) != y).astype(float)
-    for h, neuron in enumerate(hidden_neurons(config.widths)[:3]):
-        edited = ablate(net, dist, tuple(neuron), "zero", activation=config.activation)
+    dist = config.world.distribution()
+    member = kept_members(result)[0]
+    net = load_layers(result, member)
+    sample = dist.sample(123, 400_000)
+    wrong = lambda n: (np.argmax(apply(n, sample.X, "relu"), 1) != sample.y).astype(float)
+    for h, neuron in enumerate(hidden_neurons(config.train.widths)[:3]):
+        edited = ablate(net, dist, tuple(neuron), "zero", activation=config.train.activation)
         diff = wrong(edited) - wrong(net)
-        exact = result.arrays["risk_change"][0, 0, h]
-        assert abs(exact - diff.mean()) <= Z * diff.std() / np.sqrt(len(X)) + 1e-12
+        exact = result.arrays["risk_change"][member, 0, h]
+        assert abs(exact - diff.mean()) <= Z * diff.std() / np.sqrt(len(sample.X)) + 1e-12
+
+
+def test_fold_mass_matches_numerical_line_integrals(quick):
+    """int_fold p ds from the closed-form Gaussian line integrals against adaptive quadrature
+    of the mixture density along every fold segment."""
+    config, result = quick
+    dist = config.world.distribution()
+    member = kept_members(result)[0]
+    p = population_partition(load_layers(result, member), dist,
+                             activation=config.train.activation)
+    for h, neuron in enumerate(hidden_neurons(config.train.widths)):
+        total = 0.0
+        for a, b in folds(p, tuple(neuron)):
+            density = lambda t: np.exp(dist.log_density((a + t * (b - a))[None]))[0]
+            total += scipy.integrate.quad(density, 0, 1, epsabs=1e-13, limit=200)[0] \
+                * np.linalg.norm(b - a)
+        np.testing.assert_allclose(result.arrays["fold_mass"][member, h], total,
+                                   rtol=1e-6, atol=1e-12)
+
+
+def test_hessian_share_is_a_share_of_the_top_subspace(quick):
+    config, result = quick
+    shares = result.arrays["hessian_share"][kept_members(result)]
+    assert np.all(shares >= 0) and np.all(shares.sum(1) <= 1 + 1e-12)
+
+
+def test_permutation_p_values_are_never_zero_and_corrected():
+    null = np.arange(19.0)  # 19 null draws
+    assert study.permutation_p(100.0, null) == 1 / 20
+    assert study.permutation_p(-1.0, null, larger=False) == 1 / 20
+    assert study.permutation_p(0.0, null) == 1.0
+    assert np.isnan(study.permutation_p(np.nan, null))
+    c = study._corrected([0.001, 0.01, 0.04, 0.2, np.nan])
+    assert c["n"] == 4 and c["significant"] == 2  # BH: q = 0.004, 0.02, 0.0533, 0.2
+    assert np.all(np.asarray(c["q_bh"]) >= np.asarray(c["p"]))
+
+
+def test_figures_are_written(quick, tmp_path):
+    _, result = quick
+    paths = study.make_figures(result, tmp_path)
+    assert {p.stem for p in paths} == {"ablation", "relations", "pruning", "modularity"}
+    assert all(p.stat().st_size > 1000 for p in paths)
