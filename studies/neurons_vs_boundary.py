@@ -187,6 +187,7 @@ class Config:
     fold_radius: float = 0.5
     corr_sweep: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
     radius_sweep: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+    null_lines: int = 64
     ramp_angles: int = 180
     ramp_points: int = 801
     seeds: int = 20
@@ -195,6 +196,10 @@ class Config:
         if not (np.isfinite(self.nonzero_bias_std) and self.nonzero_bias_std > 0):
             raise ValueError(f"nonzero_bias_std={self.nonzero_bias_std!r} must be a positive "
                              "number (the bias scale of the 'normal' and 'data' inits), e.g. 1.0")
+        if isinstance(self.null_lines, bool) or not isinstance(self.null_lines, int) \
+                or self.null_lines < 1:
+            raise ValueError(f"null_lines={self.null_lines!r} must be a positive number of "
+                             "random fold lines per member, e.g. 64")
         w = self.train.widths
         if w[0] != 2 or w[-1] != 2 or len(w) < 3 or len(set(w[1:-1])) != 1:
             raise ValueError(f"train.widths={w} must be (2, width, ..., width, 2): two inputs, "
@@ -382,10 +387,11 @@ def _bounding_box(p) -> np.ndarray:
     return np.stack([p.domain.min(0), p.domain.max(0)], 1)
 
 
-def analyse(cell: Cell, run: TrainResult, *, rtol: float) -> tuple[dict, dict]:
+def analyse(cell: Cell, run: TrainResult, *, rtol: float, null_lines: int) -> tuple[dict, dict]:
     """Profile every hidden neuron of every kept member, trained and at initialisation; probe
-    R^2 per layer; the fold geometry of the nulls (initial folds and random first-layer folds
-    against each trained member's boundary)."""
+    R^2 per layer; the fold geometry of the nulls (initial folds, and ``null_lines`` random
+    first-layer folds of the other members' initial networks -- a fixed random subset when
+    there are more -- against each trained member's boundary)."""
     dist = cell.distribution()
     act = cell.train.activation
     S = len(run.seeds)
@@ -398,6 +404,7 @@ def analyse(cell: Cell, run: TrainResult, *, rtol: float) -> tuple[dict, dict]:
     normals = np.transpose(W0, (0, 2, 1)).reshape(-1, 2)
     out: dict[str, list] = {}
     lines = bayes = None
+    rng = np.random.default_rng(0)
     for i in progress(kept, desc=f"profiles {cell.train.widths}"):
         net, net0 = f64(run.member(i)), f64(run.snapshot(i, 0))
         pp, pp0 = (population_partition(n, dist, activation=act) for n in (net, net0))
@@ -415,8 +422,13 @@ def analyse(cell: Cell, run: TrainResult, *, rtol: float) -> tuple[dict, dict]:
             row[prefix + "quadrature"] = (prof.neglected_mass, prof.converged)
         row["init_fold_to_trained"] = np.array([
             fold_distance(folds(pp0, tuple(nrn)), dist, tg.learned)[0] for nrn in prof.neurons])
+        others = np.flatnonzero(line_member != i)
+        used = np.zeros(len(lines), bool)
+        used[others if len(others) <= null_lines else rng.choice(others, null_lines,
+                                                                  replace=False)] = True
+        row["null_line_used"] = used
         row["null_line_to_learned"] = np.array([fold_distance(seg, dist, tg.learned)[0]
-                                                for seg in lines])
+                                                if u else np.nan for seg, u in zip(lines, used)])
         out.setdefault("member", []).append(i)
         for key, value in row.items():
             out.setdefault(key, []).append(value)
@@ -468,9 +480,9 @@ def fractions(profile: NeuronProfile, thresholds: KindThresholds) -> np.ndarray:
 
 def random_fold_fractions(arrays, member: int, thresholds: KindThresholds) -> np.ndarray:
     """``(len(FOLD_LABELS),)`` fold fractions of the random-fold null for ``member``: the
-    first-layer initial fold lines of the cell's *other* members, against this member's
-    learned boundary."""
-    other = arrays["null_line_member"] != member
+    first-layer initial fold lines of the cell's *other* members (those measured for it),
+    against this member's learned boundary."""
+    other = arrays["null_line_used"][member] == 1
     in_data = arrays["null_line_depth"][other] <= thresholds.fold_depth
     near = lambda d: in_data & (np.nan_to_num(d[other], nan=np.inf)  # noqa: E731
                                 <= thresholds.fold_radius)
@@ -548,8 +560,9 @@ def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
     cells = config.cells()
     base_cell = config.cell()
     unique = list(dict.fromkeys([base_cell] + [c for cs in cells.values() for c in cs]))
-    found = ctx.train_cells(unique, lambda c, r: analyse(c, r, rtol=config.rtol),
-                            settings={"rtol": config.rtol})
+    found = ctx.train_cells(unique, lambda c, r: analyse(c, r, rtol=config.rtol,
+                                                         null_lines=config.null_lines),
+                            settings={"rtol": config.rtol, "null_lines": config.null_lines})
     results = dict(zip(unique, found))
     best = {c.tilt: np.array(ctx.cached("attainable", RampKey(
         c.tilt, config.ramp_angles, config.ramp_points, config.dead_mass),

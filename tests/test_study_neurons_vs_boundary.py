@@ -173,6 +173,10 @@ def test_random_fold_lines_are_the_initial_first_layer_folds(quick, base):
     p0 = population_partition(net0, dist, activation="relu")
     bayes = targets(p0, dist).bayes
     width = net0[0][0].shape[1]
+    for i in kept:  # each member's null uses other members' lines only
+        used = a["null_line_used"][i] == 1
+        assert used.sum() == min(config.null_lines, (config.seeds - 1) * width)
+        assert not np.any(used & (a["null_line_member"] == i))
     for j in range(width):
         line = np.flatnonzero(a["null_line_member"] == member)[j]
         exact = folds(p0, (0, j))
