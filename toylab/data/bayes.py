@@ -181,16 +181,19 @@ def bayes_error_quadrature(gm: GaussianMixture) -> BayesError:
     integrand is continuous across the boundary. In 1-D the whole integral is exact up to rounding.
 
     The bound holds only if the outer integrand is analytic on each piece. With one live
-    component per class the class changes along a line and the tangencies are exact roots of
-    quadratics, and only a junction of three classes that appears and vanishes between two of
-    the ``SPLIT_SCAN_LINES`` scan lines can be missed. With several components per class
+    component per class the class changes along a line, the vertical tangencies and the
+    triple junctions are exact roots of polynomials (quadratics and resultant quartics); only
+    a boundary entering and leaving through the box's top or bottom edge between two of the
+    ``SPLIT_SCAN_LINES`` scan lines (a kink of the size of the density there, below the
+    ``QUADRATURE_MASS_OUTSIDE`` tail) can be missed. With several components per class
     (grid scan, sub-cell excursions bracketed at the log-odds' interior maxima) a boundary
     that curves back within one grid cell can also be missed. When the plain grid scan was
     used for every mixture it missed the short chords near a circle's tangencies: concentric
     ``N(0, I)`` vs ``N(0, 2I)`` gave ``0.375000000047`` with bound ``5e-13`` (true 3/8),
     ``blobs(10)`` was off by 1.5e-11 (bound 3e-13), ``overlapping_blobs(5)`` and ``(9)`` by
     3e-7, and ``overlapping_blobs`` with ``k >= 6`` (many boundaries meeting at the origin)
-    did not converge.
+    did not converge; with the scan alone locating junctions, a thin third-class island
+    between two scan lines was missed (error 2.2e-3, bound 9e-13; tests/test_data.py).
 
     Measured (tests/test_data.py, tests/theory/test_claims_worlds.py): on generated
     shared-covariance and proportional-covariance mixtures, concentric ones included,

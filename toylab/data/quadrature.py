@@ -12,8 +12,9 @@ Two ways to find the class changes along a line:
 
 * **Exact** (every class has at most one component of positive weight): along a line each
   class's ``log(pi_c p_c)`` is a quadratic in ``t``, so every change is a root of a pairwise
-  difference, solved in closed form; the tangencies are the roots of each pair's discriminant,
-  itself a quadratic in ``s``. Nothing can be missed.
+  difference, solved in closed form; the vertical tangencies are the roots of each pair's
+  discriminant, a quadratic in ``s``, and the triple junctions the roots of the resultant of
+  two pairs, a quartic in ``s``. No class change and no split point is missed inside the box.
 * **Grid scan** (classes with several components, e.g. XOR): the Bayes class on a grid of
   ``GRID_CELLS_PER_SD`` cells per smallest conditional standard deviation, each change refined
   by a bracketing root finder; changes closer than one cell are missed (only where the boundary
@@ -24,6 +25,7 @@ Everything is NumPy float64.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -186,6 +188,18 @@ def _live_pairs(gm: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
     return live[i[keep]], live[j[keep]]
 
 
+def _component_quadratics(gm: GaussianMixture, s: np.ndarray):
+    """``log(w_k N_k) = alpha_k t^2 + beta_k t + gamma_k`` along the lines ``x0 = s`` (up to
+    the common ``-log(2 pi) / 2``).
+
+    Returns:
+        ``alpha (K,)``, ``beta (m, K)``, ``gamma (m, K)``.
+    """
+    log_pref, mu, sd = _line_restriction(gm, s)
+    prec = 1.0 / sd**2
+    return -0.5 * prec, mu * prec, log_pref - np.log(sd) - 0.5 * mu**2 * prec
+
+
 def _pair_quadratics(gm: GaussianMixture, s: np.ndarray):
     """``log(w_i N_i) - log(w_j N_j) = A t^2 + B t + E`` along the lines ``x0 = s`` for the
     pairs of :func:`_live_pairs`.
@@ -193,11 +207,9 @@ def _pair_quadratics(gm: GaussianMixture, s: np.ndarray):
     Returns:
         ``A (P,)``, ``B (m, P)``, ``E (m, P)``.
     """
-    log_pref, mu, sd = _line_restriction(gm, s)
+    alpha, beta, gamma = _component_quadratics(gm, s)
     i, j = _live_pairs(gm)
-    prec = 1.0 / sd**2
-    const = log_pref - np.log(sd) - 0.5 * mu**2 * prec
-    return 0.5 * (prec[j] - prec[i]), mu[:, i] * prec[i] - mu[:, j] * prec[j], const[:, i] - const[:, j]
+    return alpha[i] - alpha[j], beta[:, i] - beta[:, j], gamma[:, i] - gamma[:, j]
 
 
 def _quadratic_roots(A: np.ndarray, B: np.ndarray, E: np.ndarray) -> np.ndarray:
@@ -269,33 +281,109 @@ def _exact_tangencies(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
     dm, d0, dp = disc(np.array([c - h, c, c + h]))
     a2, a1 = (dp + dm) / 2 - d0, (dp - dm) / 2
     u = _quadratic_roots(a2, a1, d0)  # (P, 2) in units of h around c
-    pair, _ = np.nonzero(np.isfinite(u) & (np.abs(u) <= 1))
-    s = c + h * u[np.isfinite(u) & (np.abs(u) <= 1)]
-    for _ in range(2):
-        slope = (2 * a2[pair] * (s - c) / h + a1[pair]) / h
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = disc(s)[np.arange(len(s)), pair] / slope
-        s = np.where(np.isfinite(step), s - step, s)
+    keep = np.isfinite(u) & (np.abs(u) <= 1)
+    pair, _ = np.nonzero(keep)
+    s = c + h * u[keep]
+    slope = (2 * a2[pair] * u[keep] + a1[pair]) / h
+    s = _polish(lambda x: disc(x)[np.arange(len(x)), pair], s, slope)
     if not len(s):
         return s
     A, B, _ = _pair_quadratics(gm, s)
-    rows = np.arange(len(s))
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = -B[rows, pair] / (2 * A[pair])
+        t = -B[np.arange(len(s)), pair] / (2 * A[pair])
     inside = np.isfinite(t) & (t >= lo1) & (t <= hi1)
     s, t, pair = s[inside], t[inside], pair[inside]
+    i, j = _live_pairs(gm)
+    return s[_ties(gm, s, t, np.stack([i[pair], j[pair]], axis=1))]
+
+
+def _ties(gm: GaussianMixture, s: np.ndarray, t: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """``(q,)`` bool: at the points ``(s, t)`` the classes of the components ``members (q, r)``
+    tie (within ``TOP_PAIR_RTOL``) and no other class is above them."""
+    if not len(s):
+        return np.zeros(0, bool)
     log_pref, mu, sd = _line_restriction(gm, s)
     joint = _line_log_joint(t[:, None], log_pref, mu, sd, gm)[:, 0]  # (q, C)
-    i, j = _live_pairs(gm)
-    a, b = gm.labels[i[pair]], gm.labels[j[pair]]
-    rows = np.arange(len(s))
-    low = np.minimum(joint[rows, a], joint[rows, b])
+    rows = np.arange(len(s))[:, None]
+    tied = joint[rows, gm.labels[members]]
+    low = tied.min(axis=1)
     tol = TOP_PAIR_RTOL * (1 + np.abs(low))
     others = joint.copy()
-    others[rows, a] = others[rows, b] = -np.inf
-    top = others.max(axis=1) <= low + tol
-    tie = np.abs(joint[rows, a] - joint[rows, b]) <= tol
-    return s[top & tie]
+    others[rows, gm.labels[members]] = -np.inf
+    return (tied.max(axis=1) - low <= tol) & (others.max(axis=1) <= low + tol)
+
+
+def _polish(poly_at, s: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """Two Newton steps on ``poly_at(s) (q,)`` with the interpolant's slope ``(q,)``."""
+    for _ in range(2):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = poly_at(s) / slope
+        s = np.where(np.isfinite(step), s - step, s)
+    return s
+
+
+def _exact_junctions(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
+    """``x0`` of the points where three classes tie for the top (triple junctions of the Bayes
+    boundary), exactly: for live components ``i, j, k`` of three classes, ``f_ij = f_ik = 0``
+    along the line ``x0 = s`` have a common root ``t`` iff the resultant
+    ``(A1 E2 - A2 E1)^2 - (A1 B2 - A2 B1)(B1 E2 - B2 E1)`` of the two quadratics of
+    :func:`_pair_quadratics` vanishes (``B1 E2 - B2 E1`` when both are linear). It is a
+    polynomial of degree <= 4 in ``s``: interpolated at 5 Chebyshev points, its real roots in
+    the box polished by two Newton steps on the direct formula; kept where the three classes
+    tie for the top at the common root ``t = (A1 E2 - A2 E1) / (A2 B1 - A1 B2)`` (``-E1 / B1``).
+
+    Returns:
+        ``(q,)`` junction abscissae (unsorted).
+    """
+    (lo0, hi0), (lo1, hi1) = box
+    live = np.flatnonzero(gm.weights > 0)
+    if gm.dim != 2 or len(live) < 3:
+        return np.zeros(0)
+    trip = np.array([t for t in itertools.combinations(live, 3)
+                     if len(set(gm.labels[list(t)].tolist())) == 3]).reshape(-1, 3)
+    if not len(trip):
+        return np.zeros(0)
+    i, j, k = trip.T
+    linear = np.zeros(len(trip), bool)
+
+    def parts(s):
+        alpha, beta, gamma = _component_quadratics(gm, s)
+        A1, B1, E1 = alpha[i] - alpha[j], beta[:, i] - beta[:, j], gamma[:, i] - gamma[:, j]
+        A2, B2, E2 = alpha[i] - alpha[k], beta[:, i] - beta[:, k], gamma[:, i] - gamma[:, k]
+        return A1, B1, E1, A2, B2, E2
+
+    def resultant(s):  # (m, T)
+        A1, B1, E1, A2, B2, E2 = parts(s)
+        quad = (A1 * E2 - A2 * E1) ** 2 - (A1 * B2 - A2 * B1) * (B1 * E2 - B2 * E1)
+        return np.where(linear, B1 * E2 - B2 * E1, quad)
+
+    A1, _, _, A2, _, _ = parts(np.zeros(1))
+    linear[:] = (A1 == 0) & (A2 == 0)
+    c, h = (lo0 + hi0) / 2, (hi0 - lo0) / 2
+    u_nodes = np.cos(np.pi * (np.arange(5) + 0.5) / 5)
+    coef = np.polynomial.polynomial.polyfit(u_nodes, resultant(c + h * u_nodes), 4)  # (5, T)
+    out_s, out_trip = [], []
+    for n in range(len(trip)):
+        p = coef[:, n]
+        if not np.any(p):
+            continue  # identically tied triple (coincident boundaries): no isolated junction
+        u = np.polynomial.polynomial.polyroots(np.trim_zeros(p, "b"))
+        u = u.real[(np.abs(u.imag) <= 1e-6 * (1 + np.abs(u.real))) & (np.abs(u.real) <= 1)]
+        out_s += list(c + h * u)
+        out_trip += [n] * len(u)
+    if not out_s:
+        return np.zeros(0)
+    s, n = np.array(out_s), np.array(out_trip)
+    dcoef = np.polynomial.polynomial.polyder(coef[:, n], axis=0)
+    slope = np.polynomial.polynomial.polyval((s - c) / h, dcoef, tensor=False) / h
+    s = _polish(lambda x: resultant(x)[np.arange(len(x)), n], s, slope)
+    A1, B1, E1, A2, B2, E2 = (np.broadcast_to(x, (len(s), len(trip)))[np.arange(len(s)), n]
+                              for x in parts(s))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(linear[n], -E1 / B1, (A1 * E2 - A2 * E1) / (A2 * B1 - A1 * B2))
+    inside = np.isfinite(t) & (t >= lo1) & (t <= hi1)
+    s, t, n = s[inside], t[inside], n[inside]
+    return s[_ties(gm, s, t, trip[n])]
 
 
 # --------------------------------------------------------------------------------------------
@@ -502,8 +590,9 @@ def split_points(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
     Between consecutive split points the class-change points along a line move analytically
     with ``x0`` (implicit function theorem at simple roots), so the outer integrand is analytic
     there. Changes are located on ``SPLIT_SCAN_LINES`` lines and refined by bisection to
-    ``SPLIT_XTOL`` times the box width; vertical tangencies of the boundary, whose changes may
-    be too narrow for the scan, are solved for directly (:func:`_exact_tangencies` or
+    ``SPLIT_XTOL`` times the box width; vertical tangencies of the boundary (and, with one
+    component per class, triple junctions), whose changes may be too narrow for the scan, are
+    solved for directly (:func:`_exact_tangencies` and :func:`_exact_junctions`, or
     :func:`_lattice_tangencies`). Points closer than ``SPLIT_XTOL`` times the box width are
     merged.
 
@@ -523,7 +612,10 @@ def split_points(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
         mid = (left + right) / 2
         same = np.array([a == b for a, b in zip(sum(_chunked(_signatures, gm, mid, lo1, hi1), []), left_sig)])
         left, right = np.where(same, mid, left), np.where(same, right, mid)
-    tangencies = _exact_tangencies(gm, box) if exact_lines(gm) else _lattice_tangencies(gm, box, s)
+    if exact_lines(gm):
+        tangencies = np.r_[_exact_tangencies(gm, box), _exact_junctions(gm, box)]
+    else:
+        tangencies = _lattice_tangencies(gm, box, s)
     tol = SPLIT_XTOL * (hi0 - lo0)
     bisected = (left + right) / 2
     if len(tangencies):  # a solved tangency is more accurate than bisection near it
