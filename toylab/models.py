@@ -540,10 +540,10 @@ def layers_from(model, activation: str | None = None, *,
         which = f"activation {name!r}" if name else "any of toylab's activations"
         raise ValueError(
             f"the nnx.Linear layers of model with {which} do not reproduce model(x); "
-            "layers_from reads only a chain Linear -> activation -> ... -> Linear (no skip "
-            "connections, normalisation, dropout in training mode or activation on the "
-            "logits, layers defined in the order __call__ applies them) with an activation "
-            f"from {sorted(ACTIVATIONS)} ({_ACTIVATION_HINT})"
+            "layers_from reads only a chain Linear -> activation -> ... -> Linear, each layer "
+            "applied once (no skip connections, normalisation, dropout in training mode or "
+            f"activation on the logits) with an activation from {sorted(ACTIVATIONS)} "
+            f"({_ACTIVATION_HINT})"
         )
     return layers, name
 
