@@ -2,11 +2,12 @@
 
 One fresh Python process (module-scoped) records JAX's configuration, the BLAS thread counts
 (threadpoolctl), matplotlib's backend and rcParams and the relevant environment variables
-before and after ``import toylab`` (and its plots, exact, landscape and compare packages),
-after drawing and saving a figure with the plotting helpers, and then exercises
-``use_cpu_cores`` in that same process.
+before and after importing toylab and its packages (:data:`PACKAGES`), after drawing and
+saving a figure with the plotting helpers, and then exercises ``use_cpu_cores`` in that same
+process.
 """
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -19,6 +20,11 @@ import toylab
 
 ENV_KEYS = ("XLA_FLAGS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "MPLBACKEND")
+
+PACKAGES = ["toylab", "toylab.plots", "toylab.exact", "toylab.landscape", "toylab.compare",
+            "toylab.symbolic", "toylab.sweep", "toylab.results", "toylab.study"] + (
+    ["toylab.explore"] if importlib.util.find_spec("bokeh") else [])
+"""Everything a user may import; the explorer where its optional dependency is installed."""
 
 SCRIPT = textwrap.dedent("""
     import json, os, sys
@@ -36,8 +42,11 @@ SCRIPT = textwrap.dedent("""
         )
 
     out = dict(before=snapshot())
-    import toylab, toylab.plots, toylab.exact, toylab.landscape, toylab.compare
+    import importlib
+    for name in %(packages)r:
+        importlib.import_module(name)
     out["imported"] = snapshot()
+    import toylab
     from toylab.plots import figure, save
     fig, ax = figure()
     ax.plot([0, 1], [0, 1])
@@ -53,7 +62,7 @@ SCRIPT = textwrap.dedent("""
         out["conflict"] = str(e)
     out["configured"] = snapshot()
     print(json.dumps(out))
-""") % dict(env_keys=ENV_KEYS)
+""") % dict(env_keys=ENV_KEYS, packages=PACKAGES)
 
 
 @pytest.fixture(scope="module")
