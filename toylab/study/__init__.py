@@ -10,7 +10,8 @@
 - :mod:`toylab.study.runner`: the study protocol, ``run_study`` and where figures go.
 """
 
-from toylab.study.cells import SAMPLINGS, AnalysedCell, Context, TrainCell, cell_arrays, sample_seed, train_cells
+from toylab.study.cells import (SAMPLINGS, AnalysedCell, Context, TrainCell, cell_arrays,
+                                member_arrays, sample_seed, train_cells)
 from toylab.study.config import World, apply_overrides, config_from_dict, config_keys
 from toylab.study.runner import compute_result, config_of, figure_dir, run_study, study_config
 from toylab.study.stats import (
@@ -27,7 +28,8 @@ from toylab.study.storage import kept_members, load_layers, n_members, save_laye
 __all__ = [
     "SAMPLINGS", "AnalysedCell", "Context", "TrainCell", "World", "adjust_pvalues", "apply_overrides",
     "bootstrap_ci", "cell_arrays", "compute_result", "config_from_dict", "config_keys",
-    "config_of", "figure_dir", "headline", "kept_members", "load_layers", "n_members",
+    "config_of", "figure_dir", "headline", "kept_members", "load_layers", "member_arrays",
+    "n_members",
     "pair_bootstrap_ci", "pair_headline", "run_study", "sample_seed", "save_layers",
     "slope_headline", "stack_members", "study_config", "threshold_sweep", "train_cells",
 ]

@@ -19,7 +19,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from toylab import data
-from toylab.results import StudyResult, cached_run, config_hash, load_result, save_result
+from toylab.results import (StudyResult, cached_run, config_hash, load_result, progress,
+                            save_result)
 from toylab.study.config import NamedValues, World
 from toylab.study.storage import save_layers
 from toylab.sweep import run_sweep
@@ -127,6 +128,28 @@ def cell_arrays(run: TrainResult) -> dict[str, np.ndarray]:
     save_layers(arrays, run.layers)
     save_layers(arrays, [(W[:, 0], b[:, 0]) for W, b in run.snapshots], prefix="init_")
     return arrays
+
+
+def member_arrays(run: TrainResult, analyse_member: Callable[[int], dict], *,
+                  desc: str = "members") -> dict[str, np.ndarray]:
+    """A per-member analysis of every member whose training stayed finite, stacked over all
+    members.
+
+    Args:
+        run: the trained cell; analyse_member: ``member -> {key: array}`` (same keys and
+            shapes for every member). desc: progress-bar label.
+    Returns:
+        ``{key: (S, ...) float64}``: row ``i`` is member ``i`` (position in ``run.seeds``), NaN
+        for members whose final loss is not finite.
+    """
+    finite = [i for i in range(len(run.seeds)) if np.isfinite(run.final_loss[i])]
+    if not finite:
+        raise ValueError("every member of the cell diverged; lower the learning rate")
+    rows = {i: analyse_member(i) for i in progress(finite, desc=desc)}
+    template = rows[finite[0]]
+    return {key: np.stack([np.asarray(rows[i][key], np.float64) if i in rows
+                           else np.full(np.shape(template[key]), np.nan)
+                           for i in range(len(run.seeds))]) for key in template}
 
 
 @dataclass(frozen=True)
