@@ -59,9 +59,9 @@ from toylab.exact.population import population_partition
 from toylab.landscape import eigendecomposition, hessian, subspace_mass
 from toylab.plots import save
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
-from toylab.results import StudyResult, progress
+from toylab.results import StudyResult
 from toylab.study import (Context, TrainCell, World, adjust_pvalues, config_from_dict, headline,
-                          kept_members, load_layers, threshold_sweep)
+                          kept_members, load_layers, member_arrays, threshold_sweep)
 from toylab.train import TrainConfig
 
 NAME = "ablation"
@@ -223,16 +223,10 @@ def analyse(cell: TrainCell, run, config: Config) -> tuple[dict, dict]:
     diverged members)."""
     dist = cell.distribution()
     X, y = cell.training_data()
-    finite = [i for i in range(cell.seeds) if np.isfinite(run.final_loss[i])]
     f64 = lambda layers: [(np.float64(W), np.float64(b)) for W, b in layers]
-    rows = {i: member_stats(f64(run.member(i)), f64(run.snapshot(i, 0)), X[i], y[i], dist,
-                            config, int(run.seeds[i]))
-            for i in progress(finite, desc="ablating seeds")}
-    template = rows[finite[0]]
-    arrays = {key: np.stack([np.asarray(rows[i][key], np.float64) if i in rows
-                             else np.full(np.shape(template[key]), np.nan)
-                             for i in range(cell.seeds)]) for key in template}
-    return {}, arrays
+    return {}, member_arrays(run, lambda i: member_stats(
+        f64(run.member(i)), f64(run.snapshot(i, 0)), X[i], y[i], dist, config,
+        int(run.seeds[i])), desc="ablating seeds")
 
 
 # ----------------------------------------------------------------------------- summary

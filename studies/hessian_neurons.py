@@ -66,9 +66,9 @@ from toylab.models import widths_of
 from toylab.plots import save
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
-from toylab.results import StudyResult, progress
+from toylab.results import StudyResult
 from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
-                          load_layers, threshold_sweep)
+                          load_layers, member_arrays, threshold_sweep)
 from toylab.train import TrainConfig
 
 NAME = "hessian-neurons"
@@ -284,16 +284,10 @@ def analyse(cell: TrainCell, run, config: Config) -> tuple[dict, dict]:
     diverged members)."""
     dist = cell.distribution()
     X, y = cell.training_data()
-    finite = [i for i in range(cell.seeds) if np.isfinite(run.final_loss[i])]
-    rows = {i: member_stats([(np.float64(W), np.float64(b)) for W, b in run.member(i)],
-                            X[i], y[i], dist, config,
-                            np.random.default_rng([cell.data_seed, int(run.seeds[i])]))
-            for i in progress(finite, desc="Hessians and motions")}
-    template = rows[finite[0]]
-    arrays = {key: np.stack([np.asarray(rows[i][key], np.float64) if i in rows
-                             else np.full(np.shape(template[key]), np.nan)
-                             for i in range(cell.seeds)]) for key in template}
-    return {}, arrays
+    return {}, member_arrays(run, lambda i: member_stats(
+        [(np.float64(W), np.float64(b)) for W, b in run.member(i)], X[i], y[i], dist, config,
+        np.random.default_rng([cell.data_seed, int(run.seeds[i])])),
+        desc="Hessians and motions")
 
 
 # ----------------------------------------------------------------------------- summary

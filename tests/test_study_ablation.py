@@ -127,3 +127,17 @@ def test_figures_are_written(quick, tmp_path):
     paths = study.make_figures(result, tmp_path)
     assert {p.stem for p in paths} == {"ablation", "relations", "pruning", "modularity"}
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_member_arrays_leaves_diverged_members_as_nan_rows():
+    """The harness helper both per-member studies use: member i is row i, diverged rows NaN."""
+    from types import SimpleNamespace
+
+    from toylab.study import member_arrays
+
+    run = SimpleNamespace(seeds=np.array([3, 4, 5]), final_loss=np.array([0.1, np.nan, 0.2]))
+    out = member_arrays(run, lambda i: {"x": np.full(2, i), "s": 10.0 * i})
+    np.testing.assert_array_equal(out["x"], [[0, 0], [np.nan, np.nan], [2, 2]])
+    np.testing.assert_array_equal(out["s"], [0.0, np.nan, 20.0])
+    with pytest.raises(ValueError, match="diverged"):
+        member_arrays(SimpleNamespace(seeds=[0], final_loss=np.array([np.inf])), lambda i: {})
