@@ -589,7 +589,10 @@ def split_points(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
 
     Between consecutive split points the class-change points along a line move analytically
     with ``x0`` (implicit function theorem at simple roots), so the outer integrand is analytic
-    there. Changes are located on ``SPLIT_SCAN_LINES`` lines and refined by bisection to
+    there. Changes are located on ``SPLIT_SCAN_LINES`` equally spaced lines plus the lines
+    through each component's mean and its mean +- one standard deviation in ``x0`` (so a
+    class island around a component narrower than the spacing is crossed), and refined by
+    bisection to
     ``SPLIT_XTOL`` times the box width; vertical tangencies of the boundary (and, with one
     component per class, triple junctions), whose changes may be too narrow for the scan, are
     solved for directly (:func:`_exact_tangencies` and :func:`_exact_junctions`, or
@@ -603,7 +606,10 @@ def split_points(gm: GaussianMixture, box: np.ndarray) -> np.ndarray:
         sorted ``(p,)`` interior split points.
     """
     (lo0, hi0), (lo1, hi1) = box
-    s = np.linspace(lo0, hi0, SPLIT_SCAN_LINES)
+    live = gm.weights > 0
+    m0, sd0 = gm.means[live, 0], np.sqrt(gm.covs[live, 0, 0])
+    s = np.unique(np.r_[np.linspace(lo0, hi0, SPLIT_SCAN_LINES), m0 - sd0, m0, m0 + sd0])
+    s = s[(s >= lo0) & (s <= hi0)]
     sig = sum(_chunked(_signatures, gm, s, lo1, hi1), [])
     idx = np.array([i for i in range(len(s) - 1) if sig[i] != sig[i + 1]], dtype=np.int64)
     left, right = s[idx], s[idx + 1]
