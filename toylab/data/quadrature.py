@@ -16,9 +16,10 @@ Two ways to find the class changes along a line:
   discriminant, a quadratic in ``s``, and the triple junctions the roots of the resultant of
   two pairs, a quartic in ``s``. No class change and no split point is missed inside the box.
 * **Grid scan** (classes with several components, e.g. XOR): the Bayes class on a grid of
-  ``GRID_CELLS_PER_SD`` cells per smallest conditional standard deviation, each change refined
-  by a bracketing root finder; changes closer than one cell are missed (only where the boundary
-  is nearly tangent to the line).
+  ``GRID_CELLS_PER_SD`` cells per smallest conditional standard deviation, plus the interior
+  maxima of the pairwise log-odds where a class may win inside one cell, each change refined
+  by a bracketing root finder; tangencies come from 2-D root solves seeded on the scan
+  lattice. Features smaller than one cell that the log-odds' slopes do not reveal are missed.
 
 Everything is NumPy float64.
 """
