@@ -60,7 +60,7 @@ def folds(p: Partition, neuron) -> np.ndarray:
     breakpoint of the activation (for relu: its zero set), in slice coordinates.
 
     An edge is on the fold when both its end points are exactly on the line (decided by
-    :func:`toylab.exact.geometry.vertex_sides`, no tolerance). Each fold edge is reported
+    :func:`toylab.exact.geometry.cut_sides`, no tolerance). Each fold edge is reported
     once, by the region on its upper side; consecutive segments of one straight fold are not
     merged. Empty ``(0, 2, 2)`` for ``linear`` or a neuron that never crosses a breakpoint in
     the domain.
@@ -71,13 +71,8 @@ def folds(p: Partition, neuron) -> np.ndarray:
     piece = p.patterns[layer][:, i][p.region_of_vertex]
     segs = [np.zeros((0, 2, 2))]
     for k, beta in enumerate(breakpoints):
-        upper = piece > k
-        on = np.zeros(len(upper), bool)
-        sub = np.flatnonzero(upper)
-        L = _region_lines(p, A[:, :, i], c[:, i] - beta)
-        prev = p.edge_lines[geo.prev_index(p.counts)]
-        on[sub] = geo.cut_sides(p.vertices[sub], p.vertex_rad[sub], prev[sub],
-                                p.edge_lines[sub], L[sub]) == 0
+        on = (geo.cut_sides(p.pieces, _region_lines(p, A[:, :, i], c[:, i] - beta)) == 0) & (
+            piece > k)
         segs.append(_edges_on(p.vertices, p.counts, on)[0])
     return np.concatenate(segs)
 
@@ -206,14 +201,13 @@ def decision_boundary(p: Partition, *, classes: bool = False):
     n_cls = A.shape[2]
     reg = np.repeat(cells.region, cells.counts)
     lab = np.repeat(cells.label, cells.counts)
-    prev = cells.lines[geo.prev_index(cells.counts)]
+    pieces = geo.Pieces(cells.verts, cells.lines, cells.rad, cells.counts)
     segs, pairs = [np.zeros((0, 2, 2))], [np.zeros((0, 2), np.int64)]
     for j in range(n_cls):
         sub = np.flatnonzero(lab < j)
-        L = _logit_gap_lines(A, c, reg[sub], lab[sub], j)
-        on = np.zeros(len(lab), bool)
-        on[sub] = geo.cut_sides(cells.verts[sub], cells.rad[sub], prev[sub], cells.lines[sub],
-                                L) == 0
+        L = np.zeros((len(lab), 3))  # constant 0 elsewhere: decided without arithmetic
+        L[sub] = _logit_gap_lines(A, c, reg[sub], lab[sub], j)
+        on = (geo.cut_sides(pieces, L) == 0) & (lab < j)
         seg_j, start = _edges_on(cells.verts, cells.counts, on)
         segs.append(seg_j)
         pairs.append(np.stack([lab[start], np.full(len(start), j)], 1))

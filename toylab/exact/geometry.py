@@ -192,9 +192,13 @@ def pow2_normalised(L: np.ndarray) -> np.ndarray:
     power of two to bring it into ``[0.5, 1)``: exact (zero sets and signs unchanged) unless
     two coefficients of one line differ by more than ``2^600``. Keeps the products in
     :func:`intersect_lines` clear of underflow and overflow; zero lines stay zero."""
-    _, e = np.frexp(np.abs(L).max(1))
-    e = np.where((e > -400) & (e < 400), 0, e)
-    return np.ldexp(L, -e[:, None])
+    m = np.abs(L).max(1)
+    far = np.flatnonzero(((m < 2.0**-400) & (m > 0)) | (m > 2.0**400))
+    if len(far) == 0:
+        return L
+    L = L.copy()
+    L[far] = np.ldexp(L[far], -np.frexp(m[far])[1][:, None])
+    return L
 
 
 def intersect_lines(E: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -245,37 +249,17 @@ def exact_sides(P, Q, L) -> np.ndarray:
     return out
 
 
-def prev_index(counts: np.ndarray) -> np.ndarray:
-    """``(V,)`` index of the previous vertex (cyclically) within the same polygon."""
-    nxt = next_index(counts)
-    prev = np.empty_like(nxt)
-    prev[nxt] = np.arange(len(nxt))
-    return prev
-
-
-def cut_sides(verts, rad, prev_lines, lines, L) -> np.ndarray:
-    """Exact side ``(V,)`` int8 in ``{-1, 0, 1}`` of vertices w.r.t. lines ``L (V, 3)``.
-
-    Vertex ``k`` is the intersection of ``prev_lines[k]`` and ``lines[k]`` (the lines of its
-    incoming and outgoing edges, ``(V, 3)`` each) and lies within ``rad[k]`` (per coordinate)
-    of ``verts[k]``.
-
-    The sign of ``s = a . v + c`` is taken in float64 where ``|s|`` exceeds its forward error
-    bound ``(|a0| + |a1|) rad + 8u (|a0 x| + |a1 y| + |c|)`` (``u = 2^-53``) or where ``L`` is
-    constant (``a = 0``: the sign of ``c``), else decided exactly by :func:`exact_sides`. So
-    the result is the exact side of the exact vertex: no tolerance, at any coordinate scale.
-    """
-    a0, a1, c = L.T
-    t0, t1 = verts[:, 0] * a0, verts[:, 1] * a1
-    s = t0 + t1 + c
-    bound = (np.abs(a0) + np.abs(a1)) * rad + _FILTER * (np.abs(t0) + np.abs(t1) + np.abs(c))
-    side = np.sign(s).astype(np.int8)
-    constant = (a0 == 0) & (a1 == 0)
-    side[constant] = np.sign(c[constant])
-    unsure = np.flatnonzero(~(np.abs(s) > bound) & ~constant)
-    if len(unsure):
-        side[unsure] = exact_sides(prev_lines[unsure], lines[unsure], L[unsure])
-    return side
+def prev_index(counts: np.ndarray, idx=None) -> np.ndarray:
+    """Index of the previous vertex (cyclically) within the same polygon, of every vertex or
+    only of the vertices ``idx`` (all counts >= 1)."""
+    if idx is None:
+        nxt = next_index(counts)
+        prev = np.empty_like(nxt)
+        prev[nxt] = np.arange(len(nxt))
+        return prev
+    starts = counts.cumsum() - counts
+    poly = np.searchsorted(starts, idx, side="right") - 1
+    return np.where(idx == starts[poly], starts[poly] + counts[poly] - 1, idx - 1)
 
 
 class Pieces(NamedTuple):
@@ -296,8 +280,8 @@ def cut_polygons(verts, lines, rad, counts, side, L) -> Pieces:
     edge's line with ``L``, computed from the two lines (:func:`intersect_lines`), not by
     interpolating the rounded end points, so its error does not grow with the cut depth;
     only where that is worse than the edge's own extent (lines parallel to within rounding)
-    is it interpolated along the edge. It is shared bit-for-bit by both halves. In each half, edges along ``L`` get ``L`` as their
-    line.
+    is it interpolated along the edge. It is shared bit-for-bit by both halves. In each
+    half, edges along ``L`` get ``L`` as their line.
 
     Returns :class:`Pieces` with ``2R`` polygons: the ``side > 0`` halves, then the ``< 0``.
     """
@@ -325,39 +309,64 @@ def cut_polygons(verts, lines, rad, counts, side, L) -> Pieces:
     both[:, 0], both[i, 1] = verts, xy
     brad = np.empty((n, 2))
     brad[:, 0], brad[i, 1] = rad, r
-    out_lines, out_counts, keep = [], [], []
-    for sgn in (1, -1):
-        mask = np.empty((n, 2), bool)
-        np.greater_equal(side * sgn, 0, out=mask[:, 0])
-        mask[:, 1] = cross
-        on_l = np.empty((n, 2), bool)  # edges that leave along the cutting line
-        on_l[:, 0] = (side == 0) & (sn * sgn < 0)
-        on_l[:, 1] = side * sgn > 0
-        k = np.flatnonzero(mask.ravel())
-        keep.append(k)
-        out_lines.append(np.where(on_l.ravel()[k, None], L[k // 2], lines[k // 2]))
-        out_counts.append(np.add.reduceat(mask.sum(1), counts.cumsum() - counts))
-    k = np.concatenate(keep)
-    return Pieces(both.reshape(-1, 2)[k], np.concatenate(out_lines), brad.ravel()[k],
-                  np.concatenate(out_counts))
+    pos, neg = side > 0, side < 0
+    mask = np.empty((2, n, 2), bool)  # half (>= 0, <= 0), vertex, slot (vertex, crossing)
+    np.logical_not(neg, out=mask[0, :, 0])
+    np.logical_not(pos, out=mask[1, :, 0])
+    mask[:, :, 1] = cross
+    keep = np.flatnonzero(mask.ravel())
+    out_counts = np.add.reduceat(mask.sum(2), counts.cumsum() - counts, axis=1).ravel()
+    k = keep % (2 * n)
+    v, crossing = k >> 1, (k & 1).astype(bool)
+    # the line of the edge leaving each output vertex: its own edge's, or L where the half's
+    # boundary runs along the cut (from the exit crossing, or from an on-line vertex into the
+    # other side)
+    sgn = np.where(keep < 2 * n, 1, -1).astype(np.int8)
+    along = np.where(crossing, side[v] * sgn > 0, (side[v] == 0) & (sn[v] * sgn < 0))
+    out_lines = lines[v]
+    out_lines[along] = L[v[along]]
+    return Pieces(both.reshape(-1, 2)[k], out_lines, brad.ravel()[k], out_counts)
 
 
-def vertex_sides(pieces: Pieces, L) -> np.ndarray:
-    """:func:`cut_sides` of every vertex of a polygon set against its line ``L (V, 3)``."""
-    prev = pieces.lines[prev_index(pieces.counts)]
-    return cut_sides(pieces.verts, pieces.rad, prev, pieces.lines, L)
+def cut_sides(pieces: Pieces, L) -> np.ndarray:
+    """Exact side ``(V,)`` int8 in ``{-1, 0, 1}`` of every vertex of a polygon set w.r.t. its
+    line ``L (V, 3)``.
+
+    Vertex ``k`` is the intersection of the lines of its incoming and outgoing edges
+    (``pieces.lines`` of the previous vertex and its own) and lies within ``pieces.rad[k]``
+    (per coordinate) of ``pieces.verts[k]``. The sign of ``s = a . v + c`` is taken in
+    float64 where ``|s|`` exceeds its forward error bound ``(|a0| + |a1|) rad + 8u (|a0 x| +
+    |a1 y| + |c|)`` (``u = 2^-53``) or where ``L`` is constant (``a = 0``: the sign of
+    ``c``), else decided exactly by :func:`exact_sides`. So the result is the exact side of
+    the exact vertex: no tolerance, at any coordinate scale.
+    """
+    verts, rad = pieces.verts, pieces.rad
+    a0, a1, c = L.T
+    t0, t1 = verts[:, 0] * a0, verts[:, 1] * a1
+    s = t0 + t1 + c
+    bound = (np.abs(a0) + np.abs(a1)) * rad + _FILTER * (np.abs(t0) + np.abs(t1) + np.abs(c))
+    side = np.sign(s).astype(np.int8)
+    unsure = np.flatnonzero(~(np.abs(s) > bound))
+    if len(unsure):
+        constant = (a0[unsure] == 0) & (a1[unsure] == 0)
+        side[unsure[constant]] = np.sign(c[unsure[constant]])
+        unsure = unsure[~constant]
+    if len(unsure):
+        prev = prev_index(pieces.counts, unsure)
+        side[unsure] = exact_sides(pieces.lines[prev], pieces.lines[unsure], L[unsure])
+    return side
 
 
 def clip_exact(pieces: Pieces, L) -> tuple[Pieces, np.ndarray]:
     """The part ``s >= 0`` of every convex polygon, ``s`` the affine function of its line
-    ``L (V, 3)`` (per vertex), with exact sides (:func:`vertex_sides`).
+    ``L (V, 3)`` (per vertex), with exact sides (:func:`cut_sides`).
 
     A polygon on which ``s`` is identically 0 is kept whole; one with no vertex strictly on
     the positive side is dropped (what is left has no area). Returns the clipped polygons (in
     input order) and ``(R',)`` the index of the input polygon each comes from.
     """
     counts = pieces.counts
-    side = vertex_sides(pieces, L)
+    side = cut_sides(pieces, L)
     starts = counts.cumsum() - counts
     pos = np.logical_or.reduceat(side > 0, starts)
     neg = np.logical_or.reduceat(side < 0, starts)

@@ -269,21 +269,28 @@ _VERTEX_BYTES = 8 * (2 + 3 + 1)
 """Per stored vertex: coordinates, the line of its outgoing edge, its error radius."""
 
 _REGION_BYTES = 8 * 9 + 1
-"""Per region slot: start, count, area, box (4), error radius, src; piece index."""
+"""Per region slot: start, count, area, box centre and reach (4), src; piece index."""
 
-_VERTS_PER_REGION = 12
-"""Vertex-store entries per region, measured: each cut appends both pieces' vertices (the
-replaced ones stay as garbage until the end), about 12 per final region."""
+_VERTS_PER_REGION = 17
+"""Vertex-store entries allocated per region: each cut appends both pieces' vertices (the
+replaced ones stay as garbage until the end), 8.5 per final region measured for 2-w-w-w-3
+He nets, and amortised growth allocates up to twice that."""
 
 
 def bytes_per_region(width: int, next_width: int) -> int:
     """Estimated peak bytes per region while a hidden layer of ``width`` neurons feeding
-    ``next_width`` is refined: the vertex store and region slots, the layer's pattern
-    (``width`` int8), and the next layer's map table, formed from two ``(R, 3, width)``
-    float64 gathers (``A[src], c[src]`` and their post-activation copies) and the ``(R, 3,
-    next_width)`` product."""
-    return (_VERTS_PER_REGION * _VERTEX_BYTES + _REGION_BYTES + width
-            + 8 * 3 * (2 * width + next_width))
+    ``next_width`` is refined (a bound: the measured peak of 2-w-w-w-3 He nets, w = 64 and
+    128, is 0.8x of it).
+
+    Counted: the vertex store (:data:`_VERTS_PER_REGION` x 48 bytes), region slots and the
+    layer's int8 pattern (twice, for amortised growth), and, in 8-byte floats, the transition
+    to the next layer: the gathered maps ``A[src], c[src]`` (3 per neuron), the per-neuron
+    slopes and intercepts (2), the post-activation maps (3), this layer's retained table (3)
+    and the next layer's table (3 per next neuron). So 2-400-400-400-3 needs ~47 kB per
+    region in its middle layer.
+    """
+    return (_VERTS_PER_REGION * _VERTEX_BYTES + 2 * (_REGION_BYTES + width)
+            + 8 * (11 * width + 3 * next_width))
 
 
 class _Work:
@@ -298,12 +305,12 @@ class _Work:
     (bound on the coordinates' error, see :func:`geometry.intersect_lines`).
 
     Per region: ``start``, ``count`` (its vertices in the store), ``area``, bounding box
-    centre ``cx, cy`` and half-extents ``hx, hy``, ``rmax`` (largest vertex error radius),
-    ``src`` (row of the current layer's start table), ``piece`` (current neuron's piece
+    centre ``cx, cy`` and *reach* ``ex, ey``: half-extents widened by the largest vertex error
+    radius and the rounding of ``a . (cx, cy) + c`` (see :func:`_cut_regions`); ``src`` (row of the current layer's start table), ``piece`` (current neuron's piece
     index), ``pattern`` (this layer's pieces so far).
     """
 
-    _REGION_FIELDS = ("start", "count", "area", "cx", "cy", "hx", "hy", "rmax", "src", "piece",
+    _REGION_FIELDS = ("start", "count", "area", "cx", "cy", "ex", "ey", "src", "piece",
                       "pattern")
 
     def __init__(self, domain: np.ndarray, width: int):
@@ -314,8 +321,8 @@ class _Work:
         self.start = np.zeros(1, np.int64)
         self.count = np.array([len(domain)])
         self.area = geo.polygon_areas(corners, self.count)
-        self.cx, self.cy, self.hx, self.hy = geo.boxes(corners, self.count).T.copy()
-        self.rmax = rad.max(keepdims=True)
+        self.cx, self.cy, self.ex, self.ey = _reach(*geo.bounds(corners, self.count),
+                                                    rad.max(keepdims=True))
         self.new_layer(width)
 
     def view(self, name: str) -> np.ndarray:
@@ -345,9 +352,8 @@ class _Work:
         self.count[rows] = counts
         self.area[rows] = geo.polygon_areas(pieces.verts, counts)
         lo, hi = geo.bounds(pieces.verts, counts)
-        self.cx[rows], self.cy[rows] = ((lo + hi) / 2).T
-        self.hx[rows], self.hy[rows] = ((hi - lo) / 2).T
-        self.rmax[rows] = np.maximum.reduceat(pieces.rad, starts - starts[0])
+        rmax = np.maximum.reduceat(pieces.rad, starts - starts[0])
+        self.cx[rows], self.cy[rows], self.ex[rows], self.ey[rows] = _reach(lo, hi, rmax)
         self.src[new], self.piece[new], self.pattern[new] = (
             self.src[regions], self.piece[regions], self.pattern[regions])
         self.nr += k
@@ -366,6 +372,17 @@ class _Work:
         return geo.Pieces(self.verts[idx], self.lines[idx], self.rad[idx], counts.copy())
 
 
+def _reach(lo, hi, rmax) -> tuple[np.ndarray, ...]:
+    """Per region ``cx, cy, ex, ey`` from bounding boxes ``lo, hi (R, 2)`` and largest vertex
+    error radii ``rmax (R,)``: every exact vertex ``v`` has ``|a . v + c - fl(a . (cx, cy) +
+    c)| <= |a0| ex + |a1| ey + 8u |c|``, with ``e = h + rmax + 8u (|centre| + h)`` (``h``:
+    half-extent); the ``8u`` terms cover the rounding of the centre, of ``h`` and of the
+    evaluation."""
+    centre, half = (lo + hi) / 2, (hi - lo) / 2
+    e = half + rmax[:, None] + 8 * geo.UNIT_ROUNDOFF * (np.abs(centre) + half)
+    return centre[:, 0], centre[:, 1], e[:, 0], e[:, 1]
+
+
 def _grown(arr: np.ndarray, need: int) -> np.ndarray:
     out = np.zeros((max(need, 2 * len(arr)),) + arr.shape[1:], arr.dtype)
     out[: len(arr)] = arr
@@ -381,24 +398,20 @@ def _cut_regions(work: _Work, a0, a1, c) -> np.ndarray:
     vertices strictly on both sides, so both pieces are real (positive exact area).
     Returns ``(R',)`` bool: each (new) region lies on the positive side.
     """
-    n = work.nr
-    cx, cy, hx, hy = (work.view(k) for k in ("cx", "cy", "hx", "hy"))
-    abs0, abs1 = np.abs(a0), np.abs(a1)
-    zc = a0 * cx + a1 * cy + c
-    reach = (abs0 * hx + abs1 * hy + (abs0 + abs1) * work.view("rmax")
-             + 8 * geo.UNIT_ROUNDOFF * (abs0 * (np.abs(cx) + hx) + abs1 * (np.abs(cy) + hy)
-                                        + np.abs(c)))
+    zc = a0 * work.view("cx") + a1 * work.view("cy") + c
+    reach = (np.abs(a0) * work.view("ex") + np.abs(a1) * work.view("ey")
+             + 8 * geo.UNIT_ROUNDOFF * np.abs(c))
     side = zc > 0
     flat = (a0 == 0) & (a1 == 0)  # constant on the region: its sign is that of c, exactly
     side[flat] = c[flat] > 0
-    cand = np.flatnonzero((np.abs(zc) <= reach) & ~flat)
+    cand = np.flatnonzero(~(np.abs(zc) > reach) & ~flat)  # NaN reach (0 * inf): look
     if len(cand) == 0:
         return side
     cnt = work.count[cand]
     idx = geo.gather_index(work.start[cand], cnt)
     verts, lines, rad = work.verts[idx], work.lines[idx], work.rad[idx]
     L = np.repeat(geo.pow2_normalised(np.stack([a0[cand], a1[cand], c[cand]], 1)), cnt, axis=0)
-    vside = geo.cut_sides(verts, rad, lines[geo.prev_index(cnt)], lines, L)
+    vside = geo.cut_sides(geo.Pieces(verts, lines, rad, cnt), L)
     starts = cnt.cumsum() - cnt
     positive = np.logical_or.reduceat(vside > 0, starts)
     cut = positive & np.logical_or.reduceat(vside < 0, starts)
