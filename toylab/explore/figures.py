@@ -10,7 +10,7 @@ from __future__ import annotations
 import colorsys
 
 import numpy as np
-from bokeh.models import ColumnDataSource, Div, HoverTool, Range1d, TapTool
+from bokeh.models import ColumnDataSource, Div, HoverTool, LinearColorMapper, Range1d, TapTool
 from bokeh.palettes import Category10, Viridis256
 from bokeh.plotting import figure
 from bokeh.plotting.contour import contour_data
@@ -111,8 +111,9 @@ class NetFigures:
                                 height=300, tools="tap,reset", name="neurons_plot",
                                 match_aspect=True, x_axis_type=None, y_axis_type=None)
         self.f_neurons.grid.visible = False
-        self.f_neurons.image("image", x="x", y="y", dw=TILE, dh=TILE, palette=Viridis256,
-                             source=self.src_images)
+        # each tile is scaled to [0, 1] by draw_net; a constant (e.g. dead) neuron is all 0
+        self.f_neurons.image("image", x="x", y="y", dw=TILE, dh=TILE, source=self.src_images,
+                             color_mapper=LinearColorMapper(Viridis256, low=0.0, high=1.0))
         self.f_neurons.multi_line("xs", "ys", source=self.src_folds, color="white",
                                   line_width=1)
         self.r_tiles = self.f_neurons.rect("cx", "cy", TILE, TILE, source=self.src_tiles,
