@@ -51,6 +51,8 @@ ROWS = [
     (("j=-1",), lambda: XOR.bayes_boundary(0, -1)),
     (("i=j",), lambda: XOR.bayes_boundary(1, 1)),
     (("symbols", "d=2"), lambda: XOR.bayes_boundary(symbols=sympy.symbols("a b c"))),
+    (("class 1 has prior 0", "[0, 2]"), lambda: GaussianMixture(
+        [[0.0], [1.0], [2.0]], 1.0, weights=[0.5, 0.0, 0.5]).bayes_boundary(0, 1)),
     (("box", "lo < hi"), lambda: XOR.mass_outside([[1.0, -1.0], [0.0, 1.0]])),
     (("mass_outside=0.0", "(0, 1)"), lambda: XOR.covering_box(0.0)),
     (("d=3", "2-D slice", "Monte Carlo"), lambda: make("xor", dim=3).bayes_error()),

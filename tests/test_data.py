@@ -672,3 +672,16 @@ def test_grid_scan_finds_a_thin_island_of_a_multi_component_class():
     res = gm.bayes_error_with_bound()
     p, se = _mc_error(gm, 10**6, seed=3)
     assert abs(p - res.value) <= Z * se + res.error_bound
+
+
+def test_zero_weight_tilt_terms_are_dropped_and_boundaries_skip_dead_components():
+    gm = make("curved")
+    once = gm.tilted([[0.5, 0.0]], 1.5)
+    padded = gm.tilted([[0.5, 0.0], [9.0, 9.0]], [1.5, 0.2], weights=[1.0, 0.0])
+    assert np.array_equal(once.means, padded.means) and np.array_equal(once.weights, padded.weights)
+    dead = GaussianMixture([[0.0, 0.0], [3.0, 0.0], [1.0, 0.0]], 1.0, [0.5, 0.0, 0.5], [0, 0, 1])
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    f = sympy.lambdify((x0, x1), dead.bayes_boundary(0, 1), "numpy")
+    X = np.array([[0.3, 0.1], [2.0, -1.0]])
+    joint = dead.class_log_joint(X)
+    np.testing.assert_allclose(f(*X.T), joint[:, 0] - joint[:, 1], atol=1e-12)

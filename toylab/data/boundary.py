@@ -23,7 +23,8 @@ def bayes_boundary(gm: GaussianMixture, i: int = 0, j: int = 1, symbols=None) ->
 
     Single-component classes give an expanded polynomial: linear when the covariances are
     equal (LDA), quadratic otherwise (QDA; Hastie et al., ESL 2009, eqs. 4.9 and 4.12).
-    Multi-component classes give a difference of logs of sums of exponentials. The shared
+    Multi-component classes give a difference of logs of sums of exponentials (zero-weight
+    components left out). The shared
     ``(2 pi)^(-d/2)`` factor is dropped. Numbers are the simplest rationals that round to the
     stored float64 values (else 53-bit ``sympy.Float``).
 
@@ -47,7 +48,14 @@ def bayes_boundary(gm: GaussianMixture, i: int = 0, j: int = 1, symbols=None) ->
     def log_half_terms(c: int) -> list[sympy.Expr]:
         """``log(w_k det(S_k)^(-1/2)) - (x - m_k)^T S_k^-1 (x - m_k) / 2`` per component."""
         terms = []
-        for k in np.flatnonzero(gm.labels == c):
+        live = np.flatnonzero((gm.labels == c) & (gm.weights > 0))  # w = 0 adds exp(-inf) = 0
+        if not len(live):
+            raise ValueError(
+                f"class {c} has prior 0 (all its components have weight 0), so it wins nowhere "
+                f"and has no Bayes boundary; pick classes among "
+                f"{np.flatnonzero(gm.class_weights > 0).tolist()}"
+            )
+        for k in live:
             S = sympy.Matrix(gm.dim, gm.dim, [sympy_number(v) for v in gm.covs[k].ravel()])
             r = x - sympy.Matrix([sympy_number(v) for v in gm.means[k]])
             quad = (r.T * S.inv() * r)[0, 0]

@@ -372,7 +372,7 @@ class GaussianMixture:
         ``S_kj = (S_k^-1 + B_j^-1)^-1 = S_k (S_k + B_j)^-1 B_j``, mean
         ``m_kj = B_j (S_k + B_j)^-1 m_k + S_k (S_k + B_j)^-1 a_j``, weight
         ``w_k v_j N(m_k; a_j, S_k + B_j) / Z`` and the label of ``k`` (``K J`` components,
-        weights computed in log space). The spread narrows (``S_kj < S_k``) and a tilt away
+        weights computed in log space; tilt components of weight 0 are dropped). The spread narrows (``S_kj < S_k``) and a tilt away
         from a class lowers its prior: read both from :meth:`moments`.
 
         Args:
@@ -397,6 +397,7 @@ class GaussianMixture:
         J, d = a.shape
         B = checks.covariances(covs, J, d)
         v = checks.mixing_weights(weights, J)
+        a, B, v, J = a[v > 0], B[v > 0], v[v > 0], int(np.sum(v > 0))  # r's zero terms add nothing
         S = self.covs[:, None]  # (K, 1, d, d)
         T = S + B[None]  # (K, J, d, d): S_k + B_j
         Tinv = np.linalg.inv(T)
