@@ -677,7 +677,7 @@ def test_grid_scan_finds_a_thin_island_of_a_multi_component_class():
 def test_zero_weight_tilt_terms_are_dropped_and_boundaries_skip_dead_components():
     gm = make("curved")
     once = gm.tilted([[0.5, 0.0]], 1.5)
-    padded = gm.tilted([[0.5, 0.0], [9.0, 9.0]], [1.5, 0.2], weights=[1.0, 0.0])
+    padded = gm.tilted([[0.5, 0.0], [9.0, 9.0]], [1.5 * np.eye(2), 0.2 * np.eye(2)], weights=[1.0, 0.0])
     assert np.array_equal(once.means, padded.means) and np.array_equal(once.weights, padded.weights)
     dead = GaussianMixture([[0.0, 0.0], [3.0, 0.0], [1.0, 0.0]], 1.0, [0.5, 0.0, 0.5], [0, 0, 1])
     x0, x1 = sympy.symbols("x0 x1", real=True)
