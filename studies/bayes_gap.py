@@ -39,7 +39,7 @@ from matplotlib.ticker import NullLocator
 
 from toylab.exact import decision_boundary, partition
 from toylab.exact.population import excess_risk, hausdorff_to_bayes, population_partition
-from toylab.plots import save
+from toylab.plots import save_all
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult, progress
@@ -302,8 +302,6 @@ def plot_boundaries(result: StudyResult, config: Config):
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Excess risk vs n with baselines, Hausdorff distance vs n, learned vs Bayes boundaries."""
     config = config_from_dict(Config, result.config)
-    out = Path(out)
-    paths = save(plot_excess(result, config), out / "excess_risk")
-    paths += save(plot_hausdorff(result, config), out / "hausdorff")
-    paths += save(plot_boundaries(result, config), out / "boundaries")
-    return paths
+    return save_all(out, {"excess_risk": plot_excess(result, config),
+                          "hausdorff": plot_hausdorff(result, config),
+                          "boundaries": plot_boundaries(result, config)})

@@ -24,7 +24,7 @@ import numpy as np
 
 from toylab import exact
 from toylab.exact import population
-from toylab.plots import save
+from toylab.plots import save_all
 from toylab.plots.data import draw_bayes_boundary, draw_density, draw_samples, set_box
 from toylab.plots.exact import LEARNED_STYLE, plot_neuron_grid, plot_regions
 from toylab.plots.style import figure
@@ -156,9 +156,8 @@ def make_figures(result: StudyResult, out: Path) -> list[Path]:
     kept = kept_members(result)
     p = exact.partition(load_layers(result, kept[0]), dist.domain,
                         activation=config.train.activation)
-    paths = save(plot_boundaries(result, config), Path(out) / "boundaries")
-    paths += save(plot_neuron_grid(p), Path(out) / "neurons")
-    paths += save(plot_regions(p), Path(out) / "regions")
-    paths += save(plot_curves(result.arrays["loss"][kept], result.arrays["accuracy"][kept],
-                              bayes_error=result.summary["bayes_error"]), Path(out) / "curves")
-    return paths
+    curves = plot_curves(result.arrays["loss"][kept], result.arrays["accuracy"][kept],
+                         bayes_error=result.summary["bayes_error"])
+    return save_all(out, {"boundaries": plot_boundaries(result, config),
+                          "neurons": plot_neuron_grid(p), "regions": plot_regions(p),
+                          "curves": curves})

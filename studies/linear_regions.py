@@ -32,7 +32,7 @@ from matplotlib.ticker import NullLocator
 
 from toylab.compare.regions import hanin_rolnick_network, region_count, serra_bound
 from toylab.exact import partition
-from toylab.plots import save
+from toylab.plots import save_all
 from toylab.plots.data import set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.plots.training import spread_band
@@ -280,8 +280,6 @@ def plot_partitions(result: StudyResult, config: Config):
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Counts vs neurons and depth at init, counts during training, example partitions."""
     config = config_from_dict(Config, result.config)
-    out = Path(out)
-    paths = save(plot_counts(result, config), out / "counts_vs_neurons")
-    paths += save(plot_training(result, config), out / "training")
-    paths += save(plot_partitions(result, config), out / "partitions")
-    return paths
+    return save_all(out, {"counts_vs_neurons": plot_counts(result, config),
+                          "training": plot_training(result, config),
+                          "partitions": plot_partitions(result, config)})

@@ -37,7 +37,7 @@ from matplotlib.collections import LineCollection
 
 from toylab.compare.universality import cross_correlations, fold_hausdorff, match_neurons
 from toylab.exact import folds, partition
-from toylab.plots import save
+from toylab.plots import save_all
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult, progress
@@ -360,9 +360,7 @@ def plot_example(result: StudyResult, config: Config):
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Analogue fractions vs width, correlation histograms, fold distances, example folds."""
     config = config_from_dict(Config, result.config)
-    out = Path(out)
-    paths = save(plot_fractions(result, config), out / "analogues_vs_width")
-    paths += save(plot_correlations(result, config), out / "matched_correlations")
-    paths += save(plot_hausdorff(result, config), out / "fold_hausdorff")
-    paths += save(plot_example(result, config), out / "example_folds")
-    return paths
+    return save_all(out, {"analogues_vs_width": plot_fractions(result, config),
+                          "matched_correlations": plot_correlations(result, config),
+                          "fold_hausdorff": plot_hausdorff(result, config),
+                          "example_folds": plot_example(result, config)})

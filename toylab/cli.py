@@ -10,7 +10,6 @@ paper figures (:func:`toylab.study.figure_dir`).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

@@ -17,9 +17,10 @@ from toylab.plots.style import (
     figure,
     house_style,
     save,
+    save_all,
     styled,
 )
 
 __all__ = [
-    "DIVERGING", "PALETTE", "SEQUENTIAL", "class_colors", "figure", "house_style", "save", "styled",
+    "DIVERGING", "PALETTE", "SEQUENTIAL", "class_colors", "figure", "house_style", "save", "save_all", "styled",
 ]

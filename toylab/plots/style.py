@@ -13,6 +13,7 @@ import functools
 import os
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -121,3 +122,9 @@ def save(fig, stem: str | os.PathLike) -> list[Path]:
         written.append(path)
     plt.close(fig)
     return written
+
+
+def save_all(out: str | os.PathLike, figures: Mapping[str, object]) -> list[Path]:
+    """:func:`save` every ``name -> figure`` under the folder ``out`` as ``out/name.{pdf,png}``;
+    returns every path written, in order (a study's ``make_figures`` in one call)."""
+    return [path for name, fig in figures.items() for path in save(fig, Path(out) / name)]
