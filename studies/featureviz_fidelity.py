@@ -46,6 +46,7 @@ from jax.scipy.special import logsumexp
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 
+from toylab.compare.editing import hidden_neurons
 from toylab.compare.featureviz import (NeuronScores, feature_visualisation, score_neurons,
                                        superlevel_polygons)
 from toylab.exact import geometry as geo
@@ -55,10 +56,10 @@ from toylab.models import activations
 from toylab.plots import save
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
-from toylab.results import StudyResult, progress
+from toylab.results import StudyResult
 from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
-                          load_layers)
-from toylab.train import TrainConfig, TrainResult, diverged_seeds
+                          load_layers, member_arrays)
+from toylab.train import TrainConfig, TrainResult
 
 NAME = "featureviz-fidelity"
 DESCRIPTION = ("Gradient-ascent feature visualisation and top-k examples vs exact maxima and "
@@ -242,52 +243,42 @@ def regularised_visualisation(net, box, dist, lam: float, *, activation: str, st
     return np.clip(np.asarray(X, np.float64), box[:, 0], box[:, 1])
 
 
-def _store(rows: dict, key: str, size: int, member: int, value) -> None:
-    """``rows[key][member] = value`` in a NaN-filled ``(size, ...)`` array (diverged members
-    stay NaN)."""
-    if key not in rows:
-        rows[key] = np.full((size,) + np.shape(value), np.nan)
-    rows[key][member] = value
-
-
 def analyse(cell: TrainCell, run: TrainResult, *, config: Config) -> tuple[dict, dict]:
-    """Score every hidden neuron of every kept member on every domain; the density-regularised
-    visualisations on the reference box."""
+    """Score every hidden neuron of every finite member on every domain; the
+    density-regularised visualisations on the reference box."""
     dist = cell.distribution()
     act = cell.train.activation
     X = cell.training_data()[0]
     boxes = domains(dist, config.box_scales, config.core_masses)
-    S = len(run.seeds)
-    bad = {int(s) for s, _ in diverged_seeds(run)}
-    kept = [i for i in range(S) if int(run.seeds[i]) not in bad]
-    rows: dict[str, np.ndarray] = {}
     fv = dict(activation=act, starts=config.fv_starts, steps=config.fv_steps,
               step_size=config.fv_step_size)
-    for i in progress(kept, desc=f"scores {cell_key(cell)}"):
+    ids = hidden_neurons(cell.train.widths)
+    rows = np.arange(len(ids))
+
+    def member(i: int) -> dict:
         net = [(np.float64(W), np.float64(b)) for W, b in run.member(i)]
         pp = population_partition(net, dist, activation=act)
         p_boxes = [partition(net, box, activation=act) for box in boxes]
+        out = {}
         for d, (box, p_box) in enumerate(zip(boxes, p_boxes)):
             pts = feature_visualisation(net, box, seed=config.fv_seed + i, **fv)
             sc = score_neurons(p_box, pp, dist, pts, X[i], k=config.top_k, delta=config.delta,
                                tol=config.tol)
-            ids = sc.neurons
-            f = _values_at(p_box, pts, ids)
-            values = {name: getattr(sc, name) for name in SCORE_FIELDS}
-            values["fv_points"] = pts
-            values["fv_best_point"] = pts[np.arange(len(ids)), np.argmax(f, 1)]
-            for name, value in values.items():
-                _store(rows, f"d{d}__{name}", S, i, value)
+            out.update({f"d{d}__{name}": getattr(sc, name) for name in SCORE_FIELDS})
+            out[f"d{d}__fv_points"] = pts
+            out[f"d{d}__fv_best_point"] = pts[rows, np.argmax(_values_at(p_box, pts, ids), 1)]
         for r, lam in enumerate(config.density_weights):
             pts = regularised_visualisation(net, boxes[0], dist, lam, seed=config.fv_seed + i,
                                             **fv)
             f = _values_at(p_boxes[0], pts, ids)
             best = np.argmax(f + lam * dist.log_density(pts.reshape(-1, 2)).reshape(f.shape), 1)
-            _store(rows, f"r{r}__best_point", S, i, pts[np.arange(len(ids)), best])
-            _store(rows, f"r{r}__best_value", S, i, f[np.arange(len(ids)), best])
-    if kept:
-        rows["neurons"] = ids
-    return {"domains": [b.tolist() for b in boxes]}, rows
+            out[f"r{r}__best_point"] = pts[rows, best]
+            out[f"r{r}__best_value"] = f[rows, best]
+        return out
+
+    arrays = member_arrays(run, member, desc=f"scores {cell_key(cell)}")
+    arrays["neurons"] = ids
+    return {"domains": [b.tolist() for b in boxes]}, arrays
 
 
 def _values_at(p, pts: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -52,6 +52,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from scipy.special import erfc, logsumexp
 
+from toylab.compare.editing import hidden_neurons
 from toylab.compare.neurons import (KINDS, KindThresholds, NeuronProfile, classify, fold_depth,
                                     fold_distance, neuron_profile, targets)
 from toylab.data import GaussianMixture
@@ -60,10 +61,10 @@ from toylab.exact.population import population_partition
 from toylab.plots import save
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
-from toylab.results import StudyResult, progress
+from toylab.results import StudyResult
 from toylab.study import (Context, TrainCell, config_from_dict, headline, kept_members,
-                          load_layers, threshold_sweep)
-from toylab.train import TrainConfig, TrainResult, diverged_seeds
+                          load_layers, member_arrays, threshold_sweep)
+from toylab.train import TrainConfig, TrainResult
 
 NAME = "neurons-vs-boundary"
 DESCRIPTION = ("Do hidden neurons track the data density or the decision boundary? Kinds vs 6 "
@@ -383,72 +384,61 @@ def line_segments(normals: np.ndarray, offsets: np.ndarray, box: np.ndarray, *,
     return out
 
 
-def _bounding_box(p) -> np.ndarray:
+def bounding_box(p) -> np.ndarray:
+    """``(2, 2)`` ``[[xlo, xhi], [ylo, yhi]]`` of a partition's domain."""
     return np.stack([p.domain.min(0), p.domain.max(0)], 1)
 
 
 def analyse(cell: Cell, run: TrainResult, *, rtol: float, null_lines: int) -> tuple[dict, dict]:
-    """Profile every hidden neuron of every kept member, trained and at initialisation; probe
-    R^2 per layer; the fold geometry of the nulls (initial folds, and ``null_lines`` random
-    first-layer folds of the other members' initial networks -- a fixed random subset when
-    there are more -- against each trained member's boundary)."""
+    """Profile every hidden neuron of every finite member, trained and at initialisation;
+    probe R^2 per layer; the fold geometry of the nulls (initial folds, and ``null_lines``
+    random first-layer folds of the other members' initial networks -- a fixed random subset
+    when there are more -- against each trained member's boundary)."""
     dist = cell.distribution()
     act = cell.train.activation
-    S = len(run.seeds)
-    bad = {int(s) for s, _ in diverged_seeds(run)}
-    kept = [i for i in range(S) if int(run.seeds[i]) not in bad]
     f64 = lambda layers: [(np.float64(W), np.float64(b)) for W, b in layers]  # noqa: E731
     W0, b0 = np.float64(run.snapshots[0][0][:, 0]), np.float64(run.snapshots[0][1][:, 0])
-    width = W0.shape[2]
-    line_member = np.repeat(np.arange(S), width)
-    normals = np.transpose(W0, (0, 2, 1)).reshape(-1, 2)
-    out: dict[str, list] = {}
-    lines = bayes = None
+    line_member = np.repeat(np.arange(len(run.seeds)), W0.shape[2])
+    p_ref = population_partition(f64(run.snapshot(0, 0)), dist, activation=act)
+    reference = targets(p_ref, dist)  # its box and Bayes line do not depend on the network
+    lines = line_segments(np.transpose(W0, (0, 2, 1)).reshape(-1, 2), b0.reshape(-1),
+                          bounding_box(p_ref))
     rng = np.random.default_rng(0)
-    for i in progress(kept, desc=f"profiles {cell.train.widths}"):
+
+    def member(i: int) -> dict:
         net, net0 = f64(run.member(i)), f64(run.snapshot(i, 0))
         pp, pp0 = (population_partition(n, dist, activation=act) for n in (net, net0))
-        tg = targets(pp, dist)
-        if lines is None:
-            lines = line_segments(normals, b0.reshape(-1), _bounding_box(pp))
-            bayes = tg.bayes
+        learned = targets(pp, dist).learned
         row = {}
         for prefix, n, p in (("", net, pp), ("init_", net0, pp0)):
             prof = neuron_profile(n, dist, activation=act, rtol=rtol)
-            for name in PROFILE_FIELDS:
-                row[prefix + name] = getattr(prof, name)
+            row.update({prefix + name: getattr(prof, name) for name in PROFILE_FIELDS})
             row[prefix + "probe_r2"] = probe_r2(prof, [p.layer_moments(l).cov
                                                        for l in range(p.n_hidden)])
-            row[prefix + "quadrature"] = (prof.neglected_mass, prof.converged)
-        row["init_fold_to_trained"] = np.array([
-            fold_distance(folds(pp0, tuple(nrn)), dist, tg.learned)[0] for nrn in prof.neurons])
+            row[prefix + "neglected_mass"] = prof.neglected_mass
+            row[prefix + "converged"] = prof.converged
+        row["init_fold_to_trained"] = [fold_distance(folds(pp0, tuple(nrn)), dist, learned)[0]
+                                       for nrn in prof.neurons]
         others = np.flatnonzero(line_member != i)
         used = np.zeros(len(lines), bool)
         used[others if len(others) <= null_lines else rng.choice(others, null_lines,
                                                                   replace=False)] = True
         row["null_line_used"] = used
-        row["null_line_to_learned"] = np.array([fold_distance(seg, dist, tg.learned)[0]
-                                                if u else np.nan for seg, u in zip(lines, used)])
-        out.setdefault("member", []).append(i)
-        for key, value in row.items():
-            out.setdefault(key, []).append(value)
-    arrays: dict[str, np.ndarray] = {}
-    for key, values in out.items():
-        if key in ("member", "quadrature", "init_quadrature"):
-            continue
-        full = np.full((S,) + np.shape(values[0]), np.nan)
-        full[out["member"]] = np.stack(values)
-        arrays[key] = full
-    quad = out.get("quadrature", []) + out.get("init_quadrature", [])
-    summary = {"targets": list(prof.targets) if kept else [],
-               "neglected_mass": max((q[0] for q in quad), default=0.0),
-               "converged": all(q[1] for q in quad)}
-    if kept:
-        arrays["neurons"] = prof.neurons
-        arrays["null_line_member"] = line_member
-        arrays["null_line_depth"] = np.array([fold_depth(seg, dist) for seg in lines])
-        arrays["null_line_to_bayes"] = np.array([fold_distance(seg, dist, bayes)[0]
-                                                 for seg in lines])
+        row["null_line_to_learned"] = [fold_distance(seg, dist, learned)[0] if u else np.nan
+                                       for seg, u in zip(lines, used)]
+        return row
+
+    arrays = member_arrays(run, member, desc=f"profiles {cell.train.widths}")
+    arrays["neurons"] = hidden_neurons(cell.train.widths)
+    arrays["null_line_member"] = line_member
+    arrays["null_line_depth"] = np.array([fold_depth(seg, dist) for seg in lines])
+    arrays["null_line_to_bayes"] = np.array([fold_distance(seg, dist, reference.bayes)[0]
+                                             for seg in lines])
+    finite = np.isfinite(arrays["neglected_mass"])
+    summary = {"targets": list(reference.names),
+               "neglected_mass": float(np.max(arrays["neglected_mass"][finite])),
+               "converged": bool(np.all(arrays["converged"][finite] == 1)
+                                 and np.all(arrays["init_converged"][finite] == 1))}
     return summary, arrays
 
 
@@ -698,7 +688,7 @@ def plot_correlations(result: StudyResult, config: Config):
     null) and the best ``|corr|`` any first-layer ramp attains with the log-density."""
     fig, ax = figure(aspect=0.85)
     th = config.thresholds()
-    a = _base_arrays(result)
+    a = base_arrays(result)
     names = result.summary["targets"]
     for n, member in enumerate(kept_members(a)):
         for init in (True, False):
@@ -723,7 +713,7 @@ def plot_correlations(result: StudyResult, config: Config):
     return fig
 
 
-def _base_arrays(result: StudyResult) -> dict[str, np.ndarray]:
+def base_arrays(result: StudyResult) -> dict[str, np.ndarray]:
     """The base cell's stored arrays under their cell names (``base_`` stripped)."""
     return {k[len("base_"):]: v for k, v in result.arrays.items() if k.startswith("base_")}
 
@@ -732,7 +722,7 @@ def plot_folds(result: StudyResult, config: Config):
     """Base cell, first kept seed: density, Bayes and learned boundary, every neuron's fold
     coloured by its kind, and the initial network's folds (grey, dashed)."""
     dist = config.cell().distribution()
-    a = _base_arrays(result)
+    a = base_arrays(result)
     member = kept_members(a)[0]
     fig, ax = figure(width=PAGE_WIDTH * 0.75, aspect=0.5)
     act = config.train.activation

@@ -21,7 +21,7 @@ def quick(quick_run):
 def base(quick):
     """The base cell's stored arrays (``base_`` stripped) and its kept members."""
     _, result = quick
-    a = study._base_arrays(result)
+    a = study.base_arrays(result)
     return a, kept_members(a)
 
 
@@ -182,7 +182,7 @@ def test_random_fold_lines_are_the_initial_first_layer_folds(quick, base):
         exact = folds(p0, (0, j))
         assert a["null_line_depth"][line] == pytest.approx(fold_depth(exact, dist), abs=1e-9)
         pieces = study.line_segments(net0[0][0][:, j:j + 1].T, net0[0][1][j:j + 1],
-                                     study._bounding_box(p0))[0]
+                                     study.bounding_box(p0))[0]
         mine, mine_err = fold_distance(pieces, dist, bayes)
         ref, ref_err = fold_distance(exact, dist, bayes)
         assert a["null_line_to_bayes"][line] == mine
