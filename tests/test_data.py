@@ -685,3 +685,18 @@ def test_zero_weight_tilt_terms_are_dropped_and_boundaries_skip_dead_components(
     X = np.array([[0.3, 0.1], [2.0, -1.0]])
     joint = dead.class_log_joint(X)
     np.testing.assert_allclose(f(*X.T), joint[:, 0] - joint[:, 1], atol=1e-12)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.data())
+def test_exact_line_quadrature_holds_its_bound_under_rotation(data_):
+    """One Gaussian per class (the exact-line method), near-degenerate worlds included: the
+    world and the world turned by a generated angle (other lines, other tangencies, other
+    junctions) agree within the two bounds."""
+    from toylab import testing as tt
+
+    gm = data_.draw(tt.distributions(max_classes=4, max_components=4, degenerate=True).filter(
+        lambda g: g.n_components == g.n_classes))
+    angle = data_.draw(st.floats(0.0, 360.0))
+    a, b = gm.bayes_error_with_bound(), gm.rotated(angle).bayes_error_with_bound()
+    assert abs(a.value - b.value) <= a.error_bound + b.error_bound
