@@ -349,9 +349,11 @@ def test_layers_from_checks_activation_argument():
 
 
 def test_analyses_take_your_own_module():
-    """The exact partition, a symbolic neuron and the landscape Hessian of an own module equal
-    those of the layer list it holds (each enters through as_layers)."""
+    """The exact partition, a symbolic neuron, the landscape Hessian, a loss slice along a
+    random direction and a pruned copy of an own module equal those of the layer list it
+    holds (each enters through as_layers or validate_layers)."""
     from toylab import landscape, symbolic
+    from toylab.compare import editing
     from toylab.exact import partition
 
     model = OwnMLP(nnx.relu, rngs=nnx.Rngs(3), widths=(2, 4, 3))
@@ -366,6 +368,15 @@ def test_analyses_take_your_own_module():
     y = np.arange(16) % 3
     np.testing.assert_array_equal(landscape.hessian(model, X, y),
                                   landscape.hessian(layers, X, y, activation="relu"))
+    direction = landscape.random_direction(model, seed=1)
+    np.testing.assert_array_equal(direction, landscape.random_direction(layers, seed=1))
+    grid = [np.linspace(-1.0, 1.0, 5)]
+    np.testing.assert_array_equal(
+        landscape.loss_slice(model, X, y, direction, grid).losses,
+        landscape.loss_slice(layers, X, y, direction, grid, activation="relu").losses)
+    for (W, b), (W2, b2) in zip(editing.prune(model, 0.3), editing.prune(layers, 0.3), strict=True):
+        np.testing.assert_array_equal(W, W2)
+        np.testing.assert_array_equal(b, b2)
 
 
 # ----------------------------------------------------------------------------- losses

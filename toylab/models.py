@@ -207,15 +207,20 @@ def validate_layers(layers, *, name: str = "net") -> Layers:
     """Check a layer list's shapes; returns it as a list of ``(W, b)`` tuples.
 
     Nested Python lists (or other array-likes without a ``shape``) are converted with
-    ``np.asarray(..., float)``; arrays and JAX tracers pass through unchanged.
+    ``np.asarray(..., float)``; arrays and JAX tracers pass through unchanged. An
+    ``nnx.Module`` is read by :func:`layers_from` (for analyses of the parameters alone; use
+    :func:`as_layers` where the activation matters).
 
     Args:
-        layers: ``[(W_0 (in, h_1), b_0 (h_1,)), ..., (W_L (h_L, out), b_L (out,))]``.
+        layers: ``[(W_0 (in, h_1), b_0 (h_1,)), ..., (W_L (h_L, out), b_L (out,))]``, or an
+            ``nnx.Module`` MLP.
         name: the argument name used in error messages.
     Raises:
         ValueError: not a non-empty sequence of pairs, a non-numeric entry, or shapes that do
             not chain; the message names the layer and the fix.
     """
+    if isinstance(layers, nnx.Module):
+        return layers_from(layers)[0]
     if not isinstance(layers, (list, tuple)) or len(layers) == 0:
         raise ValueError(
             f"{name}={type(layers).__name__} is not a layer list; pass [(W, b), ...] with W of "
