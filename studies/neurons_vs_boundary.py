@@ -574,24 +574,21 @@ def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
             "attainable_log_density": [float(best[c.tilt][RAMP_TARGETS.index("log_density")])
                                        for c in level_cells]}
 
-    def swept(label: str, **change):
-        j = LABELS.index(label)
-        return lambda t: cell_rows(base, config.thresholds(**{change["name"]: t}))["trained"][:, j]
+    def swept(label: str, threshold: str, rows: str = "trained"):
+        """Per-seed fractions of ``label`` in the base cell as ``threshold`` moves."""
+        j = (FOLD_LABELS if rows == "random" else LABELS).index(label)
+        return lambda t: cell_rows(base, config.thresholds(**{threshold: t}))[rows][:, j]
 
-    def swept_random(label: str):
-        j = FOLD_LABELS.index(label)
-        return lambda t: np.array([random_fold_fractions(base.arrays, i, config.thresholds(
-            fold_radius=t)) for i in kept_members(base)])[:, j]
-
+    folds_ = ("fold_at_boundary", "fold_at_bayes")
     summary["sweeps"] = {
-        "corr": {label: threshold_sweep(swept(label, name="corr"), config.corr_sweep)
+        "corr": {label: threshold_sweep(swept(label, "corr"), config.corr_sweep)
                  for label in ("boundary", "density", "both", "other", "mixture_density")},
-        "fold_radius": {**{label: threshold_sweep(swept(label, name="fold_radius"),
-                                                  config.radius_sweep)
-                           for label in ("fold_at_boundary", "fold_at_bayes")},
-                        **{f"{label}_random_null": threshold_sweep(swept_random(label),
-                                                                   config.radius_sweep)
-                           for label in ("fold_at_boundary", "fold_at_bayes")}},
+        "fold_radius": {
+            **{label: threshold_sweep(swept(label, "fold_radius"), config.radius_sweep)
+               for label in folds_},
+            **{f"{label}_random_null": threshold_sweep(swept(label, "fold_radius", "random"),
+                                                       config.radius_sweep)
+               for label in folds_}},
     }
     b = best[base_cell.tilt]
     norm = first_layer_vs_attainable(base, b, dead_mass=config.dead_mass)
