@@ -194,13 +194,15 @@ class Explorer:
         self.w_lr = TextInput(title="learning rate", value="0.01", name="lr")
         self.w_steps = Spinner(title="steps", value=1000, step=100, low=1, width=90, name="steps")
         self.w_seed = Spinner(title="seed", value=0, step=1, low=0, width=70, name="seed")
-        self.w_seeds = Spinner(title="seeds", value=1, step=1, low=1, high=MAX_SEEDS, width=70)
+        self.w_seeds = Spinner(title="seeds", value=1, step=1, low=1, high=MAX_SEEDS, width=70,
+                               name="seeds")
         self.w_train = Button(label="Train", button_type="primary", name="train")
         self.w_stop = Button(label="Stop", button_type="warning", disabled=True, name="stop")
         self.w_status = Div(text="ready", name="status", width=260)
         self.w_message = Div(text="", name="message", width=260, visible=False,
                              styles=ERROR_STYLE, disable_math=True)
-        self.w_view_seed = Select(title="seed shown", value="", options=[], width=100)
+        self.w_view_seed = Select(title="seed shown", value="", options=[], width=100,
+                                  name="view_seed")
         self.w_snapshot = Slider(title="snapshot", start=0, end=1, value=1, step=1,
                                  disabled=True, width=380, name="snapshot")
         self._fill_params()
@@ -474,7 +476,8 @@ class Explorer:
             self.w_snapshot.disabled = False
             self.w_hessian.disabled = False
             self.doc.add_next_tick_callback(self._drawn.set)  # runs after this update is sent
-        self.w_status.text = (f"analysed {done}/{total} snapshots; shown: step {steps[t]}" if
+        self.w_status.text = (f"analysed {done}/{total} snapshots; showing step "
+                              f"{steps[self.w_snapshot.value]}" if
                               done < total else self._summary(self.views[self.w_snapshot.value]))
 
     def _summary(self, view: NetView) -> str:
