@@ -39,6 +39,7 @@ if None in chromium_paths():
 
 import toylab  # noqa: E402
 from toylab import exact, landscape, symbolic  # noqa: E402
+from toylab.compare import first_order_change  # noqa: E402
 from toylab.explore import load_net, views  # noqa: E402
 from toylab.explore.app import parse_training  # noqa: E402
 from toylab.explore.server import Background  # noqa: E402
@@ -157,8 +158,6 @@ def test_load_train_hover_click(app, browser, shots):
     wait(lambda: "eigenvector 2 " in d.execute_script(
         "return Bokeh.documents[0].get_model_by_name('shares_plot').title.text"),
         "the eigenvector's shares", timeout=20)
-    time.sleep(0.5)
-    d.save_screenshot(str(shots / "05_landscape.png"))
     shown = source_column(d, "spectrum", "value")
     H = landscape.hessian(layers, sample.X, sample.y, activation="relu")
     spec = landscape.eigendecomposition((H + H.T) / 2)
@@ -168,6 +167,15 @@ def test_load_train_hover_click(app, browser, shots):
     widths = [2, 6, 5, 2]
     np.testing.assert_allclose(
         shares, landscape.neuron_shares(spec.eigenvectors[:, 1], widths)[:, 0], atol=1e-6)
+    # and how it moves the boundary: the exact first-order rate of the population accuracy
+    title = wait(lambda: (t := d.execute_script(
+        "return Bokeh.documents[0].get_model_by_name('motion_plot').title.text")).startswith(
+        "eigenvector 2:") and t, "the boundary motion", timeout=60)
+    rate = first_order_change(p, spec.eigenvectors[:, 1], dist=dist).accuracy_rate
+    shown_rate = float(title.rsplit("= ", 1)[1])
+    # an eigenvector's sign is arbitrary, so compare magnitudes (3 significant digits shown)
+    np.testing.assert_allclose(abs(shown_rate), abs(rate), rtol=5e-3)
+    d.save_screenshot(str(shots / "05_landscape.png"))
     assert console_errors(d) == []
 
 

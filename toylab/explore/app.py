@@ -22,15 +22,18 @@ from functools import partial
 import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import (
-    Button, ColumnDataSource, CustomJS, Div, FileInput, Select, Slider, Span, Spinner, TabPanel, Tabs,
-    TextInput,
+    Button, ColumnDataSource, CustomJS, Div, FileInput, Range1d, Select, Slider, Span, Spinner,
+    TabPanel, Tabs, TextInput,
 )
 from bokeh.plotting import figure
 
 from toylab import landscape
+from toylab.compare import first_order_change
 from toylab.data import GaussianMixture
-from toylab.explore.figures import NetFigures
-from toylab.explore.views import MAX_REGIONS, NetView, net_view, neuron_detail, world_view
+from toylab.explore.figures import NetFigures, segment_lines
+from toylab.explore.views import (
+    MAX_REGIONS, NetView, clip_segments, net_view, neuron_detail, world_view,
+)
 from toylab.explore.world import (
     PRESET_PARAMS, net_json, preset_world, transformed, world_from_text,
 )
@@ -259,8 +262,17 @@ class Explorer:
         self.f_shares.vbar("neuron", top="share", width=0.8, source=self.src_shares,
                            name="shares")
         self.f_shares.xaxis.major_label_orientation = 1.2
+        self.src_motion_boundary = ColumnDataSource({"xs": [], "ys": []})
+        self.src_motion = ColumnDataSource({"xs": [], "ys": []})
+        self.f_motion = figure(title="boundary motion along the eigenvector", width=440,
+                               height=420, match_aspect=True, tools="pan,wheel_zoom,reset,save",
+                               name="motion_plot", x_range=Range1d(0, 1), y_range=Range1d(0, 1))
+        self.f_motion.multi_line("xs", "ys", source=self.src_motion_boundary, color="black",
+                                 line_width=1.5)
+        self.f_motion.multi_line("xs", "ys", source=self.src_motion, color="#d62728",
+                                 line_width=1.5, name="motion")
         landscape_tab = column(row(self.w_hessian, self.w_eigen),
-                               row(self.f_spectrum, self.f_shares))
+                               row(self.f_spectrum, self.f_shares, self.f_motion))
 
         controls = column(
             Div(text="<b>toylab explore</b>: exact views of a tiny net", width=260),
@@ -391,7 +403,8 @@ class Explorer:
     def _clear_net(self):
         self.views, self.run, self.hessian = {}, None, None
         self.figs.clear_net()
-        for src in (self.src_loss, self.src_popacc, self.src_spectrum, self.src_shares):
+        for src in (self.src_loss, self.src_popacc, self.src_spectrum, self.src_shares,
+                    self.src_motion, self.src_motion_boundary):
             src.data = {k: [] for k in src.data}
         self.w_snapshot.disabled = self.w_download.disabled = True
         self.w_hessian.disabled = self.w_eigen.disabled = True
@@ -544,17 +557,17 @@ class Explorer:
             return
         p = self.shown.partition
         self.w_status.text = "computing the exact Hessian ..."
-        self._background("Hessian", self._hessian, p.layers, p.activation, self.sample)
+        self._background("Hessian", self._hessian, p, self.sample)
 
-    def _hessian(self, layers, activation, sample):
-        H = landscape.hessian(layers, sample.X, sample.y, activation=activation)
+    def _hessian(self, p, sample):
+        H = landscape.hessian(p.layers, sample.X, sample.y, activation=p.activation)
         spec = landscape.eigendecomposition((H + H.T) / 2)
         outliers = landscape.count_outliers(spec.eigenvalues)
-        self._call(self._show_spectrum, spec, outliers, [np.shape(W)[0] for W, _ in layers]
-                   + [np.shape(layers[-1][0])[1]])
+        self._call(self._show_spectrum, spec, outliers, p)
 
-    def _show_spectrum(self, spec, outliers: int, widths: list[int]):
-        self.hessian = (spec, widths)
+    def _show_spectrum(self, spec, outliers: int, p):
+        widths = list(p.widths)
+        self.hessian = (spec, widths, p)
         k = min(len(spec.eigenvalues), 60)
         self.src_spectrum.data = {"k": np.arange(1, k + 1), "value": spec.eigenvalues[:k],
                                   "color": ["#d62728" if j < outliers else "#1f77b4"
@@ -567,7 +580,7 @@ class Explorer:
     def _show_eigenvector(self):
         if self.hessian is None or self.w_eigen.value is None:
             return
-        spec, widths = self.hessian
+        spec, widths, p = self.hessian
         j = int(self.w_eigen.value) - 1
         shares = landscape.neuron_shares(spec.eigenvectors[:, j], widths)[:, 0]
         neurons, _, _ = landscape.neuron_table(widths)
@@ -577,3 +590,34 @@ class Explorer:
         self.src_shares.data = {"neuron": names, "share": shares}
         self.f_shares.title.text = (f"eigenvector {j + 1} (eigenvalue "
                                     f"{spec.eigenvalues[j]:.4g}): share on each neuron")
+        dist = self.dist
+
+        def motion():  # its own thread: cheap, and independent of training runs
+            try:
+                change = first_order_change(p, spec.eigenvectors[:, j], dist=dist)
+            except (ValueError, TypeError, FloatingPointError) as err:
+                self._call(self._message, f"boundary motion: {err}")
+                return
+            self._call(self._show_motion, change, j)
+
+        threading.Thread(target=motion, daemon=True, name="explore-motion").start()
+
+    def _show_motion(self, change, j: int):
+        """Boundary segments (black) and, from each one's midpoint, its normal velocity along
+        eigenvector ``j`` (red; scaled so the longest is a tenth of the window)."""
+        if self.hessian is None or self.w_eigen.value != j + 1:
+            return  # an answer for an eigenvector no longer asked for
+        box = self.world.box
+        mid = change.segments.mean(axis=1)
+        speed = change.velocity.mean(axis=1)
+        inside = np.all((mid >= box[:, 0]) & (mid <= box[:, 1]), axis=1)
+        top = np.abs(speed[inside]).max() if inside.any() else 0.0
+        scale = 0.1 * (box[0, 1] - box[0, 0]) / top if top > 0 else 0.0
+        tips = mid + change.normals * (speed * scale)[:, None]
+        arrows = np.stack([mid, tips], 1)[inside]
+        self.src_motion_boundary.data = segment_lines(clip_segments(change.segments, box))
+        self.src_motion.data = segment_lines(arrows)
+        for rng, (lo, hi) in zip((self.f_motion.x_range, self.f_motion.y_range), box):
+            rng.start, rng.end = lo, hi
+        self.f_motion.title.text = (f"eigenvector {j + 1}: boundary velocity (red); "
+                                    f"d acc/dt = {change.accuracy_rate:.3g}")
