@@ -11,7 +11,8 @@ Nets: 2-w-w-w-3 ReLU, He-normal weights (std sqrt(2 / fan_in)), biases N(0, 0.5^
 * ``grid``: the same net evaluated by a jitted JAX forward pass on a 1024 x 1024 grid
   (float32, JAX's default, and float64), after compilation, with ``block_until_ready``;
 * ``naive`` (w = 32 only): a per-polygon Python clipping loop (the scale baseline), which must
-  give the same number of regions.
+  give the same number of regions;
+* the memory estimate the partition's guard uses (``bytes_per_region`` of the middle layer).
 
 Run: ``python benchmarks/exact_partition.py`` (writes benchmarks/results/exact_partition.json,
 one entry per ``OPENBLAS_NUM_THREADS`` setting). The per-layer affine-map products are small
@@ -33,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toylab.exact import partition
+from toylab.exact.partition import bytes_per_region
 from toylab.models import apply
 
 RESULTS = Path(__file__).parent / "results" / "exact_partition.json"
@@ -127,6 +129,7 @@ def run(width, repeats, seed, naive):
         "partition_cpu_s": t_cpu,
         "regions_per_cpu_s": n / t_cpu,
         "materialise_pre_s": t_pre,
+        "estimated_bytes_per_region": bytes_per_region(width, width),
         "locator_build_s": t_build,
         "locate_1e6_s": t_locate,
         "grid_1024_float32_s": grid_eval_time(layers, jnp.float32, repeats),

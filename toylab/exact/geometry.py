@@ -5,12 +5,19 @@ polygon, each counter-clockwise) plus ``counts (R,)`` (vertices per polygon); po
 is ``verts[offsets[r]:offsets[r + 1]]`` with ``offsets = [0, cumsum(counts)]`` (CSR). Every
 function here works on all polygons in one pass, with no Python loop over polygons.
 
-Tolerances. A half-plane ``s >= 0`` is given by the values ``s`` of its affine function at
-the vertices. Vertices with ``|s| <= tol`` are *snapped*: treated as lying on the line, so a
-line through a vertex (a domain corner, the meeting point of earlier lines) creates no
-sliver and no near-duplicate vertex. Only polygons with vertices strictly on both sides are
-cut, and a cut whose smaller piece has area below ``area_eps`` is not made (the polygon is
-kept whole on its larger side).
+Exact cutting. A polygon set may carry, per vertex, the float64 line of the edge leaving it
+and an error radius (:class:`Pieces`): each vertex is then exactly the intersection of its
+two edges' lines, and :func:`cut_sides` decides on which side of a line it lies exactly
+(float64 with a rigorous error bound, rational arithmetic where that cannot decide), at any
+coordinate scale. :func:`cut_polygons` and :func:`clip_exact` cut on those sides: a polygon
+is cut only when it has vertices strictly on both sides, so no cell of the arrangement of
+these float64 lines is dropped or invented; no tolerance or area cutoff is involved. The
+partition and :mod:`toylab.exact.boundary` use these.
+
+Snapping (for polygons without vertex lines). :func:`clip_halfplane` takes the values ``s``
+of an affine function at the vertices and treats vertices with ``|s| <= tol`` as on the line
+(:func:`affine_tol`: relative to a length scale), so a line through a vertex creates no
+sliver.
 """
 
 from __future__ import annotations
@@ -23,9 +30,6 @@ import numpy as np
 SNAP_RTOL = 1e-10
 """Vertices within ``SNAP_RTOL * scale`` (in units of the affine function, see
 :func:`affine_tol`) of a cutting line count as on it."""
-
-AREA_RTOL = 1e-15
-"""Cut pieces with area below ``AREA_RTOL * domain area`` are merged into the other piece."""
 
 EDGE_RTOL = 1e-9
 """Edges shorter than ``EDGE_RTOL`` times their end points' coordinate magnitude are ignored
@@ -117,22 +121,14 @@ def pack(polygons) -> tuple[np.ndarray, np.ndarray]:
 
 
 def affine_tol(a, c, scale: float):
-    """Snapping tolerance for the affine function ``u -> a . u + c`` on a domain whose
-    coordinates are at most ``scale`` in size: ``SNAP_RTOL * (|a|_1 scale + |c|)``, i.e. the
-    rounding-noise level of evaluating it, times a safety factor of about 1e6.
+    """Snapping tolerance of :func:`clip_halfplane` for the affine function ``u -> a . u + c``
+    on a domain whose coordinates are at most ``scale`` in size: ``SNAP_RTOL * (|a|_1 scale +
+    |c|)``, i.e. the rounding-noise level of evaluating it, times a safety factor of about 1e6.
 
     Args:
         a: ``(..., 2)`` gradients; c: ``(...)`` offsets.
     """
-    return affine_tol2(a[..., 0], a[..., 1], c, scale)
-
-
-def affine_tol2(a0, a1, c, scale: float):
-    """:func:`affine_tol` with the gradient given as its two components ``a0, a1``."""
-    return SNAP_RTOL * ((np.abs(a0) + np.abs(a1)) * scale + np.abs(c))
-
-
-# ----------------------------------------------------------------------------- cutting
+    return SNAP_RTOL * ((np.abs(a[..., 0]) + np.abs(a[..., 1])) * scale + np.abs(c))
 
 
 def _halves(verts, counts, s):
@@ -392,12 +388,6 @@ def bounds(verts, counts) -> tuple[np.ndarray, np.ndarray]:
     """Bounding boxes ``(lo (R, 2), hi (R, 2))`` of polygons (all counts >= 1)."""
     starts = counts.cumsum() - counts
     return np.minimum.reduceat(verts, starts, axis=0), np.maximum.reduceat(verts, starts, axis=0)
-
-
-def boxes(verts, counts) -> np.ndarray:
-    """``(R, 4)`` bounding boxes as ``[centre_x, centre_y, half_width, half_height]``."""
-    lo, hi = bounds(verts, counts)
-    return np.concatenate([(lo + hi) / 2, (hi - lo) / 2], 1)
 
 
 def gather_index(starts, counts) -> np.ndarray:
