@@ -259,3 +259,23 @@ def test_net_json_round_trip(small_net, tmp_path):
     np.testing.assert_array_equal(world_back.covs, world.covs)
     np.testing.assert_array_equal(toylab.apply(back, world.means, "relu"),
                                   toylab.apply(layers, world.means, "relu"))
+
+
+def test_show_renders_inline_without_global_state(small_net):
+    import matplotlib
+    from bokeh.io import curdoc
+    from bokeh.io.state import curstate
+
+    from toylab.explore import show
+
+    dist, layers, view = small_net
+    rc = dict(matplotlib.rcParams)
+    notebook, roots = curstate().notebook, len(curdoc().roots)
+    shown = show(layers, dist, activation="relu")
+    html = shown._repr_html_()
+    assert html.startswith("<iframe srcdoc=") and "Bokeh" in shown.html
+    # regions and every neuron's formula are embedded in the page
+    assert f"{len(view.polygons)} linear regions" in shown.html
+    assert shown.html.count("y_{2,") >= 5
+    assert dict(matplotlib.rcParams) == rc
+    assert curstate().notebook == notebook and len(curdoc().roots) == roots
