@@ -9,8 +9,9 @@ directions? How much of the long tail of small weights can be pruned before anyt
 changes? Is the weight graph modular (Filan et al. 2021, "Clusterability in neural
 networks"), and do ablation effects stay inside the clusters?
 
-Method. Every seed trains a 2-12-12-2 ReLU net (Adam, full batch) on its own sample of
-``toylab.data.xor`` (harness cell). Every edit is an exact edit of the weights
+Method. Every seed trains a 2-12-12-2 ReLU net (Adam, full batch; He weights and ``N(0, 1)``
+biases, so the first-layer folds do not all start through the origin, where XOR's two Bayes
+lines cross) on its own sample of ``toylab.data.xor`` (harness cell). Every edit is an exact edit of the weights
 (``toylab.compare.editing``): ablation rewires the neuron's outgoing weights into the next
 bias; pruning zeroes every weight with ``|w|`` below a global magnitude threshold. The
 population risk of the original network is read from its one exact population partition;
@@ -81,7 +82,8 @@ class Config:
 
     world: World = World("xor")
     train: TrainConfig = TrainConfig(widths=(2, 12, 12, 2), optimizer="adam", learning_rate=1e-2,
-                                     steps=2000, snapshot_every=2000)
+                                     steps=2000, snapshot_every=2000,
+                                     bias_init="normal", bias_std=1.0)
     n_train: int = 512
     data_seed: int = 0
     sampling: str = "per_seed"

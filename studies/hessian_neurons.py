@@ -12,7 +12,8 @@ moves the training logits at a rate ~ ``sqrt(lambda)``. So: does the boundary sp
 curvature?
 
 Method. Every seed trains a 2-8-8-2 ReLU net on its own sample of ``toylab.data.curved``
-(harness cell, Adam, full batch). Per seed: the exact training-loss Hessian
+(harness cell, Adam, full batch; He weights and ``N(0, 1)`` biases, so the first-layer folds
+do not all start through the origin). Per seed: the exact training-loss Hessian
 (``toylab.landscape.hessian``) and its eigendecomposition. Two kinds of eigenvectors are
 set aside: the *null space*, ``|lambda| <= null_cut * lambda_max`` (exact zeros: the
 two-class cross-entropy is invariant to shifting both logits, and dead units; ~8 orders of
@@ -99,7 +100,8 @@ class Config:
 
     world: World = World("curved")
     train: TrainConfig = TrainConfig(widths=(2, 8, 8, 2), optimizer="adam", learning_rate=1e-2,
-                                     steps=2000, snapshot_every=2000)
+                                     steps=2000, snapshot_every=2000,
+                                     bias_init="normal", bias_std=1.0)
     n_train: int = 512
     data_seed: int = 0
     sampling: str = "per_seed"
