@@ -2,20 +2,26 @@
 
 Question. Gur-Ari, Roberts & Dyer (2018, arXiv 1812.04754) report that after a short initial
 phase the gradient lies mostly in the span of the top ``k`` Hessian eigenvectors, ``k`` the
-number of classes, and that this subspace barely changes afterwards; Papyan (2019) traces
-the ``k``-ish Hessian outliers to class-mean gradient directions. Do these hold for 2-D
-Gaussian-blob problems with ``k`` in {2, 3, 5, 10} classes, well separated and overlapping,
-for small ReLU and tanh MLPs trained with full-batch GD, minibatch SGD and Adam? How many
-outliers separate from the bulk as ``k`` grows, and which neurons carry the top subspace?
+number of classes, and that this subspace barely changes afterwards; Sagun et al. (2017) and
+Papyan (2019) count ``k``-ish Hessian outliers above a bulk. Do these hold for 2-D
+Gaussian-blob problems with ``k`` in {2, 3, 5, 10} classes, in separated and overlapping worlds
+(each labelled by its exact Bayes error), for small ReLU and tanh MLPs trained with full-batch
+GD, minibatch SGD at the *same* learning rate (and a batch-size sweep at it) and Adam?
 
-Method. For every (data set, k, activation, optimizer) train an ensemble of seeds
-(``toylab.train``); at every parameter snapshot recompute the exact float64 Hessian of the
-full training loss (``toylab.landscape``), its top-``k`` eigenspace, the full-batch
-gradient's overlap ``|P_k g|^2 / |g|^2`` with it, and the overlap of each snapshot's top
-subspace with the final one (mean squared cosine of principal angles). At the end of
-training: the full spectrum and its outlier count (largest log-gap rule,
-``toylab.landscape.count_outliers``), and the attribution of the top-``k`` subspace to
-neurons through the diagonal of its projector (``toylab.landscape.subspace_mass``).
+Method. Every (world, k, activation, optimizer) is one cell of the study harness: ``seeds``
+networks, each with its own initialisation and its own training sample (``per_seed``). At
+every parameter snapshot the exact float64 Hessian of the member's full training loss
+(``toylab.landscape``) gives its top-``k`` eigenspace, the full-batch gradient's overlap
+``|P_k g|^2 / |g|^2`` with it (null: the same seed at initialisation; a random direction
+scores ``k / P``), the top eigenvalue ``lambda_max`` (``eta lambda_max`` against the
+gradient-descent stability limit 2), the loss and the mean training margin; the overlap of
+the first trained snapshot's top subspace with the final one measures its stability. At the
+end of training the full spectrum gives the outlier count (largest log-gap rule,
+``toylab.landscape.count_outliers``) per seed, against its null: the same network's Hessian
+on the member's labels shuffled (no class structure left to produce outliers). The top-``k``
+subspace is attributed to neurons through the diagonal of its projector
+(``toylab.landscape.subspace_mass``). Every headline is a mean over seeds with a bootstrap
+95% interval.
 
 Result. See ``studies/README.md`` for the headline numbers of the full run.
 """
@@ -25,186 +31,242 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 import toylab.landscape as L
-from toylab import data
-from toylab.models import flatten, to_float64
-from toylab.plots import save
-from toylab.plots.landscape import plot_neuron_heatmap, plot_overlap, plot_spectrum
+from toylab.models import apply, flatten
+from toylab.plots import save_all
+from toylab.plots.landscape import plot_neuron_heatmap, plot_spectrum
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
-from toylab.results import StudyResult, progress
-from toylab.train import TrainConfig, diverged_seeds, train_ensemble
+from toylab.results import StudyResult
+from toylab.study import (Context, TrainCell, World, bootstrap_ci, config_from_dict, headline,
+                          kept_members, member_arrays)
+from toylab.train import TrainConfig
 
 NAME = "tiny-subspace"
-DESCRIPTION = ("Hessian outliers vs number of classes; gradient in the top-k subspace "
-               "(Gur-Ari et al. 2018) across optimizers; neurons carrying it")
+DESCRIPTION = ("Hessian outliers vs number of classes (shuffled-label null); gradient in the "
+               "top-k subspace (Gur-Ari et al. 2018) across optimizers and batch sizes")
 
 CARRIER_FRACTION = 0.9
 """Neurons carrying this fraction of the top-k subspace's mass are its 'carriers'."""
 
+MAIN_OPTIMIZERS = ("gd", "sgd", "adam")
+"""Optimizer labels of the main grid: full-batch GD and minibatch SGD (both plain SGD updates
+at ``train.learning_rate``), full-batch Adam (at ``adam_learning_rate``)."""
+
+MEMBER_FIELDS = ("overlap", "stability", "lambda_max", "snapshot_loss", "margin", "spectrum",
+                 "top", "shares", "outliers", "outliers_shuffled", "participation_ratio",
+                 "carriers", "params")
+"""Per-member arrays of every cell (row ``i`` is member ``i``; NaN rows for diverged ones)."""
+
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of the ``tiny-subspace`` study."""
+    """Settings of the ``tiny-subspace`` study.
+
+    ``train`` holds the shared hyperparameters (hidden widths, steps, snapshots, the learning
+    rate of GD and SGD); a cell sets the output width to ``k``, the activation, and the
+    optimizer fields of its label (:meth:`train_config`).
+    """
 
     datasets: tuple[str, ...] = ("blobs", "overlapping_blobs")
     ks: tuple[int, ...] = (2, 3, 5, 10)
     activations: tuple[str, ...] = ("relu", "tanh")
-    optimizers: tuple[str, ...] = ("gd", "sgd", "adam")
-    hidden: tuple[int, ...] = (12, 12)
+    optimizers: tuple[str, ...] = MAIN_OPTIMIZERS
+    train: TrainConfig = TrainConfig(widths=(2, 12, 12, 2), optimizer="sgd", learning_rate=0.1,
+                                     steps=2000, snapshot_every=400)
+    batch_size: int = 32
+    batch_sizes: tuple[int, ...] = (8, 128)
+    adam_learning_rate: float = 0.01
+    separated_below: float = 0.01
+    max_outliers: int = 20
     n_train: int = 512
     data_seed: int = 0
-    steps: int = 2000
-    snapshot_every: int = 200
-    gd_learning_rate: float = 0.1
-    sgd_learning_rate: float = 0.05
-    sgd_batch_size: int = 32
-    adam_learning_rate: float = 0.01
-    max_outliers: int = 20
-    seeds: int = 5
+    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
-        """Smoke configuration (two compiled training programs; well under a minute)."""
-        return cls(datasets=("blobs",), ks=(2, 3), activations=("relu",), optimizers=("gd",),
-                   hidden=(8, 8), n_train=128, steps=100, snapshot_every=50, seeds=2)
+        """Smoke configuration: k = 3 in both worlds, ReLU, GD / SGD and one more batch size,
+        2-8-8-3 nets, 100 steps; well under a minute."""
+        return cls(ks=(3,), activations=("relu",), optimizers=("gd", "sgd"),
+                   train=replace(cls.train, widths=(2, 8, 8, 2), steps=100, snapshot_every=50),
+                   batch_sizes=(8,), n_train=128, seeds=4)
 
     def __post_init__(self):
-        for name, table in (("optimizers", OPTIMIZERS), ("datasets", data.DISTRIBUTIONS)):
-            unknown = set(getattr(self, name)) - set(table)
-            if unknown:
-                raise ValueError(f"{name}={getattr(self, name)!r} has unknown {sorted(unknown)}; "
-                                 f"choose from {sorted(table)}")
-        if any(int(k) != k or k < 2 for k in self.ks):
+        unknown = set(self.optimizers) - set(MAIN_OPTIMIZERS)
+        if unknown:
+            raise ValueError(f"optimizers={self.optimizers!r} has unknown {sorted(unknown)}; "
+                             f"choose from {MAIN_OPTIMIZERS}")
+        if any(isinstance(k, bool) or int(k) != k or k < 2 for k in self.ks):
             raise ValueError(f"ks={self.ks!r} must be class counts >= 2")
+        for b in (self.batch_size, *self.batch_sizes):
+            if isinstance(b, bool) or int(b) != b or not 1 <= b <= self.n_train:
+                raise ValueError(f"batch size {b!r} must be an integer in [1, n_train="
+                                 f"{self.n_train}]; set batch_size / batch_sizes")
+        if self.train.optimizer != "sgd":
+            raise ValueError(f"train.optimizer={self.train.optimizer!r}: GD and SGD use plain "
+                             "SGD updates; set train.optimizer=sgd (Adam is its own label)")
+        if not 0 < self.separated_below < 1:
+            raise ValueError(f"separated_below={self.separated_below!r} must be a Bayes error "
+                             "in (0, 1), e.g. 0.01")
 
-    def train_config(self, k: int, activation: str, optimizer: str) -> TrainConfig:
-        return TrainConfig(widths=(2, *self.hidden, k), activation=activation,
-                           steps=self.steps, snapshot_every=self.snapshot_every,
-                           **OPTIMIZERS[optimizer](self))
+    def labels(self, activation: str) -> tuple[str, ...]:
+        """Optimizer labels trained for ``activation``: the main ones, plus (for the first
+        activation) SGD at every other batch size of the sweep, ``sgd-b{size}``."""
+        sweep = tuple(f"sgd-b{b}" for b in self.batch_sizes if b != self.batch_size)
+        return self.optimizers + (sweep if activation == self.activations[0] else ())
+
+    def batch_of(self, label: str) -> int | None:
+        """Minibatch size of a label (``None``: full batch)."""
+        if label == "sgd":
+            return self.batch_size
+        if label.startswith("sgd-b"):
+            return int(label[len("sgd-b"):])
+        return None
+
+    def train_config(self, k: int, activation: str, label: str) -> TrainConfig:
+        widths = (*self.train.widths[:-1], k)
+        if label == "adam":
+            return replace(self.train, widths=widths, activation=activation, optimizer="adam",
+                           learning_rate=self.adam_learning_rate, batch_size=None)
+        return replace(self.train, widths=widths, activation=activation,
+                       batch_size=self.batch_of(label))
+
+    def settings(self) -> list[tuple[str, int, str, str]]:
+        """Every ``(dataset, k, activation, label)`` of the grid, in order."""
+        return [(d, k, a, label) for d, k, a in itertools.product(self.datasets, self.ks,
+                                                                  self.activations)
+                for label in self.labels(a)]
+
+    def cell(self, dataset: str, k: int, activation: str, label: str) -> TrainCell:
+        return TrainCell(World(dataset, (("k", k),)), self.train_config(k, activation, label),
+                         self.seeds, self.n_train, self.data_seed, "per_seed")
 
 
-OPTIMIZERS: dict[str, Callable[[Config], dict]] = {
-    "gd": lambda c: dict(optimizer="sgd", learning_rate=c.gd_learning_rate, batch_size=None),
-    "sgd": lambda c: dict(optimizer="sgd", learning_rate=c.sgd_learning_rate,
-                          batch_size=c.sgd_batch_size),
-    "adam": lambda c: dict(optimizer="adam", learning_rate=c.adam_learning_rate,
-                           batch_size=None),
-}
-"""Study optimizer name -> :class:`toylab.train.TrainConfig` fields: full-batch gradient
-descent, minibatch SGD (no momentum), full-batch Adam."""
-
-
-def setting_key(dataset: str, activation: str, optimizer: str, k: int) -> str:
+def setting_key(dataset: str, activation: str, label: str, k: int) -> str:
     """Stable name of one setting, used in array names and the summary table."""
-    return f"{dataset}__{activation}__{optimizer}__k{k}"
+    return f"{dataset}__{activation}__{label}__k{k}"
 
 
 # ----------------------------------------------------------------------------- compute
 
 
-def _member(net, X, y, activation: str, k: int, max_outliers: int, snapshots) -> dict:
-    """Landscape measurements of one trained seed along its snapshots."""
-    traj = L.trajectory_overlap(snapshots, X, y, activation=activation, k=k)
-    final = L.eigendecomposition(L.hessian(net, X, y, activation=activation), vectors=False)
-    widths = (2,) + tuple(W.shape[1] for W, _ in net)
-    top = traj.subspaces[-1]
-    mass = L.subspace_mass(top, widths)
+def mean_margin(net, X, y, activation: str) -> float:
+    """Mean over points of ``z_y - max_{c != y} z_c`` (negative: misclassified)."""
+    z = apply(net, X, activation)
+    own = np.take_along_axis(z, y[:, None], 1)[:, 0]
+    other = np.where(np.eye(z.shape[1], dtype=bool)[y], -np.inf, z).max(1)
+    return float(np.mean(own - other))
+
+
+def _member(run, i: int, X, y, activation: str, k: int, max_outliers: int) -> dict:
+    """Landscape measurements of member ``i`` along its snapshots (float64)."""
+    T = len(run.snapshot_steps)
+    snaps = [[(np.float64(W), np.float64(b)) for W, b in run.snapshot(i, t)] for t in range(T)]
+    traj = L.trajectory_overlap(snaps, X, y, activation=activation, k=k)
+    final = snaps[-1]
+    spectrum = L.eigendecomposition(L.hessian(final, X, y, activation=activation),
+                                    vectors=False).eigenvalues
+    shuffled = np.random.default_rng([i, 1]).permutation(y)
+    null_spectrum = L.eigendecomposition(L.hessian(final, X, shuffled, activation=activation),
+                                         vectors=False).eigenvalues
+    widths = (X.shape[1],) + tuple(W.shape[1] for W, _ in final)
+    mass = L.subspace_mass(traj.subspaces[-1], widths)
+    loss_curve = np.append(run.loss[i], run.final_loss[i])
     return {
         "overlap": traj.overlap,
         "stability": traj.similarity[:, -1],
-        "spectrum": final.eigenvalues,
-        "top": top,
+        "lambda_max": traj.eigenvalues[:, 0],
+        "snapshot_loss": loss_curve[run.snapshot_steps],
+        "margin": [mean_margin(net, X, y, activation) for net in snaps],
+        "spectrum": spectrum,
+        "top": traj.subspaces[-1],
         "shares": mass.share,
-        "outliers": L.count_outliers(final.eigenvalues, max_count=max_outliers),
+        "outliers": L.count_outliers(spectrum, max_count=max_outliers),
+        "outliers_shuffled": L.count_outliers(null_spectrum, max_count=max_outliers),
         "participation_ratio": mass.participation_ratio,
         "carriers": len(mass.carriers(CARRIER_FRACTION)),
+        "params": flatten(final),
     }
 
 
-def _setting(config: Config, dataset: str, k: int, activation: str, optimizer: str,
-             X, y) -> tuple[dict, dict]:
-    """Train one ensemble and measure every kept seed: ``(record, arrays)``."""
-    seeds = np.arange(config.seeds)
-    run = train_ensemble(X, y, seeds, config=config.train_config(k, activation, optimizer),
-                         on_divergence="report")
-    bad = {seed for seed, _ in diverged_seeds(run)}
-    kept = [i for i, s in enumerate(seeds) if s not in bad]
-    T = len(run.snapshot_steps)
-    finals = [to_float64(run.member(i)) for i in kept]
-    members = [_member(net, X, y, activation, k, config.max_outliers,
-                       [to_float64(run.snapshot(i, t)) for t in range(T)])
-               for i, net in zip(kept, finals)]
-    for m, net in zip(members, finals):
-        m["params"] = flatten(net)
-    key = setting_key(dataset, activation, optimizer, k)
-    arrays = {f"{name}__{key}": np.stack([m[name] for m in members]) if members else np.zeros(0)
-              for name in ("overlap", "stability", "spectrum", "top", "shares", "params")}
-    median = lambda name: float(np.median([m[name] for m in members])) if members else None
-    record = {
-        "dataset": dataset, "k": k, "activation": activation, "optimizer": optimizer,
-        "diverged": sorted(int(s) for s in bad),
-        "outliers": [m["outliers"] for m in members],
-        "outliers_median": median("outliers"),
-        "overlap_final_median": (float(np.median([m["overlap"][-1] for m in members]))
-                                 if members else None),
-        "overlap_training_median": (float(np.median([m["overlap"][1:].mean() for m in members]))
-                                    if members else None),
-        "stability_after_first_snapshot_median": (
-            float(np.median([m["stability"][1] for m in members])) if members else None),
-        "participation_ratio_median": median("participation_ratio"),
-        "carriers_median": median("carriers"),
-        "final_loss_median": float(np.median(run.final_loss[kept])) if kept else None,
-        "final_accuracy_median": float(np.median(run.final_accuracy[kept])) if kept else None,
-    }
+def analyse(cell: TrainCell, run, max_outliers: int) -> tuple[dict, dict]:
+    """Exact landscape measurements of every finite member of one cell."""
+    X, y = cell.training_data()
+    k = cell.train.widths[-1]
+    arrays = member_arrays(run, lambda i: _member(run, i, np.float64(X[i]), y[i],
+                                                  cell.train.activation, k, max_outliers),
+                           desc="exact Hessians")
+    return {}, arrays
+
+
+def bayes_error(ctx: Context, dataset: str, k: int) -> float:
+    """Exact Bayes error of ``dataset`` with ``k`` classes (cached: k = 10 takes seconds)."""
+    world = World(dataset, (("k", k),))
+    return ctx.cached("bayes", world, lambda w: ({"bayes_error": w.distribution().bayes_error()},
+                                                 {})).summary["bayes_error"]
+
+
+def _record(config: Config, setting, bayes: float, cell_result) -> tuple[dict, dict]:
+    """Headline objects of one setting and its arrays (over kept members)."""
+    dataset, k, activation, label = setting
+    a, kept = cell_result.arrays, kept_members(cell_result)
+    key = setting_key(dataset, activation, label, k)
+    arrays = {f"{name}__{key}": a[name] for name in MEMBER_FIELDS + ("final_loss",
+                                                                   "final_accuracy")}
+    arrays[f"kept__{key}"] = a["kept"]
+    record = {"dataset": dataset, "k": k, "activation": activation, "optimizer": label,
+              "batch_size": config.batch_of(label),
+              "learning_rate": config.train_config(k, activation, label).learning_rate,
+              "bayes_error": bayes,
+              "world": "separated" if bayes < config.separated_below else "overlapping",
+              "diverged": cell_result.summary["diverged"],
+              "random_direction_overlap": k / a["spectrum"].shape[1]}
+    if not kept:
+        return record, arrays
+    overlap, outliers = a["overlap"][kept], a["outliers"][kept]
+    record.update({
+        "outliers_per_seed": [int(c) for c in outliers],
+        "outliers": headline(outliers, null=a["outliers_shuffled"][kept]),
+        "outliers_equal_k": headline(outliers == k, null=a["outliers_shuffled"][kept] == k),
+        "overlap_final": headline(overlap[:, -1], null=overlap[:, 0]),
+        "overlap_training": headline(overlap[:, 1:].mean(1), null=overlap[:, 0]),
+        "stability": headline(a["stability"][kept, 1]),
+        "lambda_max_final": headline(a["lambda_max"][kept, -1]),
+        "participation_ratio": headline(a["participation_ratio"][kept]),
+        "carriers": headline(a["carriers"][kept]),
+        "final_loss": headline(a["final_loss"][kept]),
+        "final_accuracy": headline(a["final_accuracy"][kept]),
+    })
+    if label != "adam":
+        record["eta_lambda_max_final"] = headline(record["learning_rate"]
+                                                  * a["lambda_max"][kept, -1])
     return record, arrays
 
 
-def _headline(config: Config, records: list[dict]) -> dict:
-    """Medians of the primary setting (first data set, first activation) per k / optimizer."""
-    dataset, activation = config.datasets[0], config.activations[0]
-    primary = [r for r in records if r["dataset"] == dataset and r["activation"] == activation]
-    outliers = {str(k): float(np.median(sum((r["outliers"] for r in primary if r["k"] == k), [])
-                                        or [np.nan])) for k in config.ks}
-    per_opt = lambda field: {opt: {str(r["k"]): r[field] for r in primary if r["optimizer"] == opt}
-                             for opt in config.optimizers}
-    neurons = {str(k): {
-        "participation_ratio_median": float(np.median(
-            [r["participation_ratio_median"] for r in primary if r["k"] == k
-             and r["participation_ratio_median"] is not None] or [np.nan])),
-        "carriers_median": float(np.median(
-            [r["carriers_median"] for r in primary if r["k"] == k
-             and r["carriers_median"] is not None] or [np.nan])),
-        "neurons": sum(config.hidden) + k,
-    } for k in config.ks}
-    return {"primary": {"dataset": dataset, "activation": activation},
-            "outliers": outliers, "overlap": per_opt("overlap_final_median"),
-            "overlap_training": per_opt("overlap_training_median"), "neurons": neurons}
-
-
-def compute(config: Config) -> tuple[dict, dict]:
-    """Train every setting's ensemble and measure Hessian outliers, overlaps and neurons."""
-    records, arrays = [], {}
-    grid = list(itertools.product(config.datasets, config.ks))
-    for dataset, k in progress(grid, desc="data sets x k"):
-        sample = data.make(dataset, k=k).sample(config.data_seed, config.n_train)
-        for activation, optimizer in itertools.product(config.activations, config.optimizers):
-            record, arr = _setting(config, dataset, k, activation, optimizer,
-                                   sample.X, sample.y)
-            records.append(record)
-            arrays.update(arr)
-    snapshot_steps = np.arange(0, config.steps + 1, config.snapshot_every)
-    arrays["snapshot_steps"] = snapshot_steps
+def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
+    """Train every setting's cell (all at once) and summarise its exact landscape measures."""
+    settings = config.settings()
+    cells = ctx.train_cells([config.cell(*s) for s in settings],
+                            lambda cell, run: analyse(cell, run, config.max_outliers),
+                            settings={"max_outliers": config.max_outliers,
+                                      "carrier_fraction": CARRIER_FRACTION})
+    bayes = {(d, k): bayes_error(ctx, d, k) for d, k in itertools.product(config.datasets,
+                                                                         config.ks)}
+    records, arrays = [], {"snapshot_steps": config.train.snapshot_steps}
+    for setting, cell_result in zip(settings, cells):
+        record, arr = _record(config, setting, bayes[setting[:2]], cell_result)
+        records.append(record)
+        arrays.update(arr)
     summary = {
-        **_headline(config, records),
-        "settings": {"datasets": list(config.datasets), "ks": list(config.ks),
-                     "activations": list(config.activations),
-                     "optimizers": list(config.optimizers), "hidden": list(config.hidden),
-                     "n_train": config.n_train, "steps": config.steps, "seeds": config.seeds,
-                     "outlier_rule": f"largest log-gap among the top {config.max_outliers + 1}"},
+        "bayes_error": {d: {str(k): bayes[d, k] for k in config.ks} for d in config.datasets},
+        "world": {d: {str(k): "separated" if bayes[d, k] < config.separated_below
+                      else "overlapping" for k in config.ks} for d in config.datasets},
+        "outlier_rule": (f"largest log-gap among the top {config.max_outliers + 1} eigenvalues "
+                         "of the final exact Hessian (toylab.landscape.count_outliers); null: "
+                         "the same network's Hessian on its labels shuffled"),
+        "overlap_null": "the same seed at initialisation (step 0); a random direction: k / P",
         "by_setting": records,
     }
     return summary, arrays
@@ -213,71 +275,180 @@ def compute(config: Config) -> tuple[dict, dict]:
 # ----------------------------------------------------------------------------- figures
 
 
+def _rows(result: StudyResult, name: str, key: str) -> np.ndarray:
+    """Kept members' rows of a per-member array."""
+    return result.arrays[f"{name}__{key}"][result.arrays[f"kept__{key}"]]
+
+
+def _band(ax, steps, curves, *, color: str, label: str) -> None:
+    """Mean over seeds (line) with its bootstrap 95% interval (band)."""
+    curves = np.asarray(curves, np.float64)
+    if curves.shape[0] == 0:
+        return
+    ci = np.array([bootstrap_ci(column, n_resamples=999) for column in curves.T])
+    ax.fill_between(steps, ci[:, 0], ci[:, 1], color=color, alpha=0.25, linewidth=0)
+    ax.plot(steps, curves.mean(0), color=color, marker="o", markersize=2,
+            label=f"{label} ({curves.shape[0]} seeds)")
+
+
+def _by(result: StudyResult, **match) -> dict | None:
+    for r in result.summary["by_setting"]:
+        if all(r[f] == v for f, v in match.items()):
+            return r
+    return None
+
+
 def plot_outliers_vs_k(result: StudyResult, config: Config):
-    """Outlier count of the final Hessian vs k: every seed (dots) and medians (lines), one
-    panel per data set, one colour per activation/optimizer; dashed: ``k`` and ``k - 1``."""
+    """Outlier count per seed (dots) and mean with 95% interval vs k, per activation and
+    optimizer; grey: the shuffled-label null; one panel per data set."""
     fig, axes = figure(1, len(config.datasets), width=PAGE_WIDTH * 0.4 * len(config.datasets),
-                       aspect=0.8)
-    axes = np.asarray(axes).reshape(1, -1)
+                       aspect=0.8, sharey=True)
+    axes = np.asarray(axes).reshape(-1)
     ks = np.array(config.ks)
     combos = list(itertools.product(config.activations, config.optimizers))
-    for ax, dataset in zip(axes[0], config.datasets):
-        for n, (color, (activation, optimizer)) in enumerate(zip(itertools.cycle(PALETTE), combos)):
-            counts = [[r["outliers"] for r in result.summary["by_setting"]
-                       if (r["dataset"], r["activation"], r["optimizer"], r["k"])
-                       == (dataset, activation, optimizer, k)][0] for k in config.ks]
+    for ax, dataset in zip(axes, config.datasets):
+        for n, (color, (activation, label)) in enumerate(zip(itertools.cycle(PALETTE), combos)):
             offset = (n - (len(combos) - 1) / 2) * 0.12
-            for k, c in zip(ks, counts):
-                ax.scatter(np.full(len(c), k + offset), c, s=6, color=color, alpha=0.6)
-            ax.plot(ks, [np.median(c) if c else np.nan for c in counts], color=color,
-                    marker="o", markersize=3, label=f"{activation}, {optimizer}")
-        ax.plot(ks, ks, **dict(color="black", linestyle="--", linewidth=0.8), label="k")
-        ax.plot(ks, ks - 1, **dict(color="grey", linestyle=":", linewidth=0.8), label="k - 1")
-        ax.set(xlabel="number of classes k", ylabel="Hessian outliers at end",
-               title=dataset.replace("_", " "))
-        ax.set_xticks(ks, [str(k) for k in ks])
-    axes[0, -1].legend(fontsize=5, loc="upper left")
+            rows = [_by(result, dataset=dataset, k=int(k), activation=activation,
+                        optimizer=label) for k in ks]
+            for k, r in zip(ks, rows):
+                ax.scatter(np.full(len(r.get("outliers_per_seed", [])), k + offset),
+                           r.get("outliers_per_seed", []), s=4, color=color, alpha=0.4)
+            have = [r for r in rows if "outliers" in r]
+            x = np.array([r["k"] for r in have]) + offset
+            mean = np.array([r["outliers"]["value"] for r in have])
+            ci = np.array([r["outliers"]["ci95"] for r in have]).reshape(-1, 2)
+            ax.errorbar(x, mean, yerr=np.abs(ci.T - mean), color=color, marker="o",
+                        markersize=3, capsize=2, label=f"{activation}, {label}")
+            if n == 0:
+                null = np.array([r["outliers"]["null"]["value"] for r in have])
+                ax.plot(x - offset, null, color="grey", marker="x", linestyle=":",
+                        label="shuffled labels (null)")
+        ax.plot(ks, ks, color="black", linestyle="--", linewidth=0.8, label="k")
+        errors = result.summary["bayes_error"][dataset]
+        ax.set_xticks(ks, [f"{k}\n{errors[str(k)]:.2g}" for k in ks])
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set(xlabel="k (Bayes error below)", title=dataset.replace("_", " "))
+    axes[0].set_ylabel("Hessian outliers at end")
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=5)
     return fig
 
 
-def _config_of(result: StudyResult) -> Config:
-    return replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in result.config.items()})
+def plot_overlap_curves(result: StudyResult, config: Config, dataset: str, k: int):
+    """Gradient overlap with the top-k subspace vs step, one panel per activation, mean and
+    95% interval per optimizer (main labels)."""
+    steps = result.arrays["snapshot_steps"]
+    fig, axes = figure(1, len(config.activations), width=PAGE_WIDTH * 0.4
+                       * len(config.activations), aspect=0.8, sharey=True)
+    axes = np.asarray(axes).reshape(-1)
+    for ax, activation in zip(axes, config.activations):
+        for color, label in zip(PALETTE, config.optimizers):
+            _band(ax, steps, _rows(result, "overlap", setting_key(dataset, activation, label, k)),
+                  color=color, label=label)
+        ax.set(xlabel="training step", ylim=(-0.02, 1.02), title=f"{activation}")
+    r = _by(result, dataset=dataset, k=k)
+    axes[0].set_ylabel(f"gradient overlap with top-{k}")
+    fig.suptitle(f"{dataset.replace('_', ' ')}, k = {k} ({r['world']}, Bayes error "
+                 f"{r['bayes_error']:.2g})", fontsize=7)
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=5,
+               title="mean, 95% interval")
+    return fig
+
+
+def plot_batch_sweep(result: StudyResult, config: Config):
+    """Final and mean-during-training gradient overlap vs minibatch size at the one learning
+    rate (GD drawn at ``n_train``), first activation, one line per k; one panel per data
+    set and measure."""
+    activation = config.activations[0]
+    labels = [lab for lab in config.labels(activation) if lab != "adam"]
+    fig, axes = figure(2, len(config.datasets), width=PAGE_WIDTH * 0.4 * len(config.datasets),
+                       aspect=1.2, sharex=True, sharey=True)
+    axes = np.asarray(axes).reshape(2, -1)
+    for j, dataset in enumerate(config.datasets):
+        for color, k in zip(PALETTE, config.ks):
+            rows = sorted((config.batch_of(lab) or config.n_train,
+                           _by(result, dataset=dataset, k=k, activation=activation,
+                               optimizer=lab)) for lab in labels)
+            rows = [(b, r) for b, r in rows if "overlap_final" in r]
+            for i, field in enumerate(("overlap_final", "overlap_training")):
+                b = np.array([b for b, _ in rows])
+                v = np.array([r[field]["value"] for _, r in rows])
+                ci = np.array([r[field]["ci95"] for _, r in rows]).reshape(-1, 2)
+                axes[i, j].errorbar(b, v, yerr=np.abs(ci.T - v), color=color, marker="o",
+                                    markersize=3, capsize=2, label=f"k = {k}")
+        axes[0, j].set_title(dataset.replace("_", " "))
+        axes[1, j].set(xscale="log", xlabel=f"batch size (lr {config.train.learning_rate}; "
+                                            f"{config.n_train} = GD)")
+    axes[0, 0].set_ylabel("final overlap")
+    axes[1, 0].set_ylabel("overlap during training")
+    handles, labels_ = axes[0, -1].get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="outside lower center", ncols=len(config.ks), fontsize=5)
+    return fig
+
+
+def plot_sharpness(result: StudyResult, config: Config):
+    """``eta lambda_max`` vs step for GD and SGD (first activation), one line per k; the
+    dashed line is gradient descent's stability limit 2."""
+    steps = result.arrays["snapshot_steps"]
+    activation = config.activations[0]
+    labels = [lab for lab in ("gd", "sgd") if lab in config.optimizers]
+    fig, axes = figure(len(labels), len(config.datasets), width=PAGE_WIDTH * 0.4
+                       * len(config.datasets), aspect=0.6 * len(labels), sharex=True)
+    axes = np.asarray(axes).reshape(len(labels), -1)
+    for i, label in enumerate(labels):
+        for j, dataset in enumerate(config.datasets):
+            ax = axes[i, j]
+            for color, k in zip(PALETTE, config.ks):
+                key = setting_key(dataset, activation, label, k)
+                _band(ax, steps, config.train.learning_rate * _rows(result, "lambda_max", key),
+                      color=color, label=f"k = {k}")
+            ax.axhline(2.0, color="black", linestyle="--", linewidth=0.8)
+            ax.set(yscale="log", title=f"{dataset.replace('_', ' ')}, {label}")
+        axes[i, 0].set_ylabel("eta lambda_max")
+    for ax in axes[-1]:
+        ax.set_xlabel("training step")
+    handles, labels_ = axes[0, -1].get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="outside lower center", ncols=len(config.ks), fontsize=5)
+    return fig
+
+
+def plot_stability(result: StudyResult, config: Config):
+    """Overlap of each snapshot's top-k subspace with the final one (first data set,
+    activation and optimizer), one line per k."""
+    steps = result.arrays["snapshot_steps"]
+    dataset, activation, label = config.datasets[0], config.activations[0], config.optimizers[0]
+    fig, ax = figure(aspect=0.8)
+    for color, k in zip(PALETTE, config.ks):
+        _band(ax, steps, _rows(result, "stability", setting_key(dataset, activation, label, k)),
+              color=color, label=f"k = {k}")
+    ax.set(xlabel="training step", ylabel="overlap of top-k subspace with final",
+           ylim=(-0.02, 1.02), title=f"{dataset.replace('_', ' ')}, {activation}, {label}")
+    ax.legend(loc="lower right", fontsize=5)
+    return fig
 
 
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
-    """Outliers vs k; spectra; overlap and top-subspace stability vs step across seeds and
-    optimizers; neuron x eigenvector participation (primary setting, first kept seed)."""
-    config = _config_of(result)
-    a, out = result.arrays, Path(out)
-    steps = a["snapshot_steps"]
-    dataset, activation = config.datasets[0], config.activations[0]
-    optimizer = config.optimizers[0]
-    paths = save(plot_outliers_vs_k(result, config), out / "outliers_vs_k")
+    """Outliers vs k; overlap curves per world and k; batch-size sweep; eta lambda_max;
+    subspace stability; spectrum and neuron participation of one seed per k."""
+    config = config_from_dict(Config, result.config)
+    dataset, activation, label = config.datasets[0], config.activations[0], config.optimizers[0]
+    figures = {"outliers_vs_k": plot_outliers_vs_k(result, config),
+               "batch_sweep": plot_batch_sweep(result, config),
+               "sharpness": plot_sharpness(result, config),
+               "stability": plot_stability(result, config)}
+    for d, k in itertools.product(config.datasets, config.ks):
+        figures[f"overlap_{d}_k{k}"] = plot_overlap_curves(result, config, d, k)
     for k in config.ks:
-        key = setting_key(dataset, activation, optimizer, k)
-        if a[f"spectrum__{key}"].size == 0:
+        key = setting_key(dataset, activation, label, k)
+        spectra = _rows(result, "spectrum", key)
+        if len(spectra) == 0:
             continue  # every seed diverged
-        spectrum = a[f"spectrum__{key}"][0]
-        paths += save(plot_spectrum(spectrum, n_outliers=L.count_outliers(
-            spectrum, max_count=config.max_outliers)), out / f"spectrum_{dataset}_k{k}")
-        widths = (2, *config.hidden, k)
+        figures[f"spectrum_{dataset}_k{k}"] = plot_spectrum(spectra[0], n_outliers=int(
+            _rows(result, "outliers", key)[0]))
+        widths = (*config.train.widths[:-1], k)
         neurons, _, _ = L.neuron_table(widths)
-        top = a[f"top__{key}"][0]
-        paths += save(plot_neuron_heatmap(L.neuron_shares(top, widths), neurons),
-                      out / f"neurons_{dataset}_k{k}")
-    for dataset_, k in itertools.product(config.datasets, config.ks):
-        panels = [{opt: a[f"overlap__{setting_key(dataset_, act, opt, k)}"]
-                   for opt in config.optimizers
-                   if a[f"overlap__{setting_key(dataset_, act, opt, k)}"].size}
-                  for act in config.activations]
-        fig = plot_overlap(steps, panels, titles=[f"{dataset_.replace('_', ' ')}, k = {k}, {act}"
-                                                  for act in config.activations],
-                           ylabel=f"gradient overlap with top-{k} subspace")
-        paths += save(fig, out / f"overlap_{dataset_}_k{k}")
-    stability = {f"k = {k}": a[f"stability__{setting_key(dataset, activation, optimizer, k)}"]
-                 for k in config.ks}
-    fig = plot_overlap(steps, {g: c for g, c in stability.items() if c.size},
-                       ylabel="overlap of top-k subspace with final")
-    paths += save(fig, out / "stability")
-    return paths
+        figures[f"neurons_{dataset}_k{k}"] = plot_neuron_heatmap(
+            L.neuron_shares(_rows(result, "top", key)[0], widths), neurons)
+    return save_all(out, figures)
