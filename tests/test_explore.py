@@ -10,7 +10,6 @@ import pytest
 pytest.importorskip("bokeh", reason="bokeh is not installed: pip install -e '.[test]'")
 
 import toylab  # noqa: E402
-from toylab import exact  # noqa: E402
 from toylab.data import DISTRIBUTIONS  # noqa: E402
 from toylab.explore import load_world, preset_world, transformed  # noqa: E402
 from toylab.explore.app import MAX_SEEDS, parse_training, parse_world, snapshot_every  # noqa: E402

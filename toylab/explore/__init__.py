@@ -12,6 +12,8 @@ In a notebook, :func:`show` renders the same views (minus training) of a trained
 Needs the ``explore`` extra (Bokeh): ``pip install -e '.[explore]'``.
 """
 
+import importlib.util
+
 from toylab.explore.world import (
     PRESET_PARAMS, load_net, load_world, net_json, preset_world, transformed,
 )
@@ -28,10 +30,8 @@ def serve(port: int = 5006, *, open_browser: bool = True, world=None, announce=p
 def main(args) -> int:
     """``toylab explore [--port N] [--no-browser] [--world FILE]`` (``args`` from the CLI)."""
     world = None if args.world is None else load_world(args.world)
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        raise ValueError("toylab explore needs Bokeh: pip install -e '.[explore]'") from None
+    if importlib.util.find_spec("bokeh") is None:
+        raise ValueError("toylab explore needs Bokeh: pip install -e '.[explore]'")
     serve(args.port, open_browser=not args.no_browser, world=world)
     return 0
 
