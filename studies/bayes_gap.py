@@ -39,7 +39,7 @@ from matplotlib.ticker import NullLocator
 
 from toylab.exact import decision_boundary, partition
 from toylab.exact.population import excess_risk, hausdorff_to_bayes, population_partition
-from toylab.plots import save_all
+from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult, progress
@@ -299,6 +299,7 @@ def plot_boundaries(result: StudyResult, config: Config):
     return fig
 
 
+@styled
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Excess risk vs n with baselines, Hausdorff distance vs n, learned vs Bayes boundaries."""
     config = config_from_dict(Config, result.config)

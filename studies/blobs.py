@@ -24,7 +24,7 @@ import numpy as np
 
 from toylab import exact
 from toylab.exact import population
-from toylab.plots import save_all
+from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, draw_samples, set_box
 from toylab.plots.exact import LEARNED_STYLE, plot_neuron_grid, plot_regions
 from toylab.plots.style import figure
@@ -149,6 +149,7 @@ def _polyline_xy(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pts[:, 0], pts[:, 1]
 
 
+@styled
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Boundaries across seeds, one seed's neurons with exact folds, and training curves."""
     config = config_from_dict(Config, result.config)

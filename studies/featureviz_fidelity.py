@@ -53,7 +53,7 @@ from toylab.exact import geometry as geo
 from toylab.exact import partition
 from toylab.exact.population import population_partition
 from toylab.models import activations
-from toylab.plots import save
+from toylab.plots import save_all, styled
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult
@@ -560,13 +560,11 @@ def plot_subjectivity(result: StudyResult):
     return fig
 
 
+@styled
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Success rates per cell and domain, gap distributions, example neurons and the
     subjectivity of the visualisation."""
     config = config_from_dict(Config, result.config)
-    out = Path(out)
-    paths = save(plot_success(result), out / "success")
-    paths += save(plot_gaps(result), out / "gaps")
-    paths += save(plot_examples(result, config), out / "examples")
-    paths += save(plot_subjectivity(result), out / "subjectivity")
-    return paths
+    return save_all(out, {"success": plot_success(result), "gaps": plot_gaps(result),
+                          "examples": plot_examples(result, config),
+                          "subjectivity": plot_subjectivity(result)})

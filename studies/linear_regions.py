@@ -32,7 +32,7 @@ from matplotlib.ticker import NullLocator
 
 from toylab.compare.regions import hanin_rolnick_network, region_count, serra_bound
 from toylab.exact import partition
-from toylab.plots import save_all
+from toylab.plots import save_all, styled
 from toylab.plots.data import set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.plots.training import spread_band
@@ -277,6 +277,7 @@ def plot_partitions(result: StudyResult, config: Config):
     return fig
 
 
+@styled
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Counts vs neurons and depth at init, counts during training, example partitions."""
     config = config_from_dict(Config, result.config)

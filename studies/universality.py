@@ -37,7 +37,7 @@ from matplotlib.collections import LineCollection
 
 from toylab.compare.universality import cross_correlations, fold_hausdorff, match_neurons
 from toylab.exact import folds, partition
-from toylab.plots import save_all
+from toylab.plots import save_all, styled
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult, progress
@@ -357,6 +357,7 @@ def plot_example(result: StudyResult, config: Config):
     return fig
 
 
+@styled
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Analogue fractions vs width, correlation histograms, fold distances, example folds."""
     config = config_from_dict(Config, result.config)
