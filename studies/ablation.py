@@ -465,7 +465,8 @@ def plot_relations(result: StudyResult, config: Config):
     change = a["risk_change"][kept, 0][live]
     fig, axes = figure(1, 2, width=PAGE_WIDTH * 0.8, aspect=0.85)
     for ax, key, xlabel, tag in (
-            (axes[0, 0], "fold_mass", "data density along the fold, $\\int_{fold} p\\,ds$", "(a)"),
+            (axes[0, 0], "fold_mass",
+             "data density along the fold, $\\int_{fold} p\\,ds$ (no fold: at $10^{-12}$)", "(a)"),
             (axes[0, 1], "hessian_share",
              f"share of the top {config.hessian_top} Hessian eigenvectors", "(b)")):
         x = a[key][kept][live]

@@ -461,8 +461,8 @@ def plot_motion(result: StudyResult, config: Config):
     fig, axes = figure(1, 3, width=PAGE_WIDTH, aspect=1.0)
     panels = (("speed", "boundary speed, density-weighted\n(input units per unit step)",
                "(a) boundary"),
-              ("swept", "probability swept by folds\nper unit step", "(b) folds, swept mass"),
-              ("density", "mean data density\nwhere folds move", "(c) folds: in the data?"))
+              ("swept", "probability swept by folds\nper unit step", "(b) folds: swept"),
+              ("density", "mean data density\nwhere folds move", "(c) folds: where"))
     for ax, (key, ylabel, title) in zip(axes[0], panels):
         _scatter_kinds(ax, result, config, a["curvature"], np.where(a[key] > 0, a[key], np.nan))
         ax.set(xscale="log", yscale="log", xlabel="curvature $u^T H u$", ylabel=ylabel,
