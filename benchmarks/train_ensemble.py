@@ -5,9 +5,9 @@ float32. Prints the ensemble's wall time (after compilation), its effective GFLO
 ratio against a plain Python loop over seeds of the same jitted JAX step, measured in the same
 process on a subset of seeds and extrapolated to all of them.
 
-``train_ensemble`` splits the seeds over all local JAX devices (``import toylab`` makes one CPU
-device per core) and trains each device's share in cache-sized chunks; the same ensemble on
-one device is timed alongside for reference.
+``train_ensemble`` splits the seeds over all local JAX devices (``toylab.use_cpu_cores()``,
+called first, makes one CPU device per core) and trains each device's share in cache-sized
+chunks; the same ensemble on one device is timed alongside for reference.
 
 Effective FLOPs count only the matrix products: 6 * n * sum(in * out) per seed per step
 (forward 2 n in out, backward 4 n in out per layer).
@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+import toylab
 from toylab import data, models
 from toylab.train import TrainConfig, train_ensemble
 
@@ -87,6 +88,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed-chunk", type=int, default=None,
                         help="seeds trained at once per device (default: sized to the cache)")
     args = parser.parse_args(argv)
+    toylab.use_cpu_cores()
 
     sample = data.blobs(3).sample(0, 512)
     X, y = sample.X.astype(np.float32), sample.y
