@@ -1,17 +1,24 @@
 """toylab.train: ensembles, determinism, snapshots, divergence, bad input."""
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from scipy import stats
+
 from toylab import data, models
 from toylab.train import (
+    INITS,
+    OPTIMIZERS,
+    PARAMETERIZATIONS,
     TrainConfig,
     TrainingDiverged,
     diverged_seeds,
+    init_run,
     resolve_devices,
     seed_batched_apply,
     sharded_program,
@@ -235,3 +242,129 @@ def test_seed_batched_apply_and_gradient_equal_the_per_seed_ones(activation, sha
         for (dW, db), (dW_ref, db_ref) in zip(got, want):
             np.testing.assert_allclose(dW, dW_ref, rtol=1e-11, atol=1e-12)
             np.testing.assert_allclose(db, db_ref, rtol=1e-11, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- inits
+
+TABLE_ENTRIES = ([("optimizer", name) for name in OPTIMIZERS]
+                 + [("loss", name) for name in models.LOSSES]
+                 + [("bias_init", name) for name in INITS]
+                 + [("parameterization", name) for name in PARAMETERIZATIONS])
+
+
+def _init_of(config, seeds, X):
+    """The inits of ``seeds`` computed directly by :func:`init_run` (jitted, vmapped over
+    seeds): layer list with a leading seed axis, float32."""
+    keys = jax.vmap(lambda s: jax.random.split(jax.random.key(s))[0])(jnp.asarray(seeds))
+    init = partial(init_run, widths=config.widths, dtype=jnp.float32,
+                   bias_init=config.bias_init, parameterization=config.parameterization)
+    return jax.jit(jax.vmap(init, in_axes=(0, None, None, None)))(
+        keys, jnp.asarray(X, jnp.float32), jnp.float32(config.init_scale),
+        jnp.float32(config.bias_std))
+
+
+@pytest.mark.parametrize("field, name", TABLE_ENTRIES)
+def test_every_table_entry_trains_from_its_own_init(blobs_data, field, name):
+    """Each optimizer, loss, bias init and parameterisation: the recorded step-0 snapshot is
+    the init of :func:`init_run` (output multiplier folded in), with the He weights of the
+    default init, and training lowers the loss."""
+    extra = {"bias_std": 0.2} if name == "normal" else {}
+    config = dataclasses.replace(SMALL, **{field: name}, **extra)
+    X, y = blobs_data
+    run = train_ensemble(X, y, [3], config=config)
+    init = [(W[0], b[0]) for W, b in _init_of(config, [3], X)]
+    multiplier = PARAMETERIZATIONS[config.parameterization].output_multiplier(config.widths)
+    init[-1] = (init[-1][0] * (1.0 if multiplier is None else multiplier), init[-1][1])
+    he = models.init_layers(jax.random.split(jax.random.key(3))[0], config.widths)
+    for layer, ((W, b), (W0, b0)) in enumerate(zip(run.snapshot(0, 0), init)):
+        np.testing.assert_allclose(W, W0, rtol=1e-6)
+        np.testing.assert_allclose(b, b0, rtol=1e-6, atol=1e-7)
+        if layer < len(init) - 1 or config.parameterization == "standard":
+            np.testing.assert_array_equal(W, he[layer][0])
+    assert np.all(np.isfinite(run.loss)) and run.final_loss[0] < run.loss[0, 0]
+
+
+def test_normal_biases_follow_their_distribution():
+    """``bias_init="normal"``: pooled biases of 200 inits pass a KS test against
+    ``N(0, bias_std^2)`` (fixed seeds), and ``"zeros"`` gives exact zeros."""
+    config = TrainConfig(widths=(2, 16, 16, 3), bias_init="normal", bias_std=0.3)
+    X = np.zeros((1, 2))
+    biases = np.concatenate([np.asarray(b).ravel() for _, b in _init_of(config, range(200), X)])
+    assert biases.size == 200 * 35
+    assert stats.kstest(biases, stats.norm(scale=0.3).cdf).pvalue > 0.01
+    assert stats.kstest(biases, stats.norm(scale=0.33).cdf).pvalue < 1e-3  # the test has power
+    zeros = _init_of(TrainConfig(widths=(2, 16, 16, 3)), [0], X)
+    assert all(np.all(np.asarray(b) == 0) for _, b in zeros)
+
+
+@pytest.mark.parametrize("init_scale", [1.0, 3.0])
+def test_data_init_puts_every_first_layer_fold_through_a_training_point(init_scale):
+    """``bias_init="data"``: each first-layer fold ``w_i . x + b_i = 0`` passes through a
+    training point (to float64 rounding), distinct points while n >= width."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2)) * 5 + 3
+    with jax.enable_x64(True):
+        init = jax.jit(partial(init_run, widths=(2, 16, 8, 3), dtype=jnp.float64,
+                               bias_init="data", parameterization="standard"))
+        layers = jax.tree.map(np.asarray, init(jax.random.key(7), jnp.asarray(X),
+                                               jnp.float64(init_scale), jnp.float64(0.1)))
+    W, b = layers[0]
+    residual = np.abs(X @ W + b)  # (points, neurons)
+    through = residual.argmin(axis=0)
+    assert np.all(residual.min(axis=0) <= 1e-12 * np.abs(X @ W).max())
+    assert len(set(through.tolist())) == 16
+    assert np.any(layers[1][1] != 0)  # deeper biases ~ N(0, 0.1^2)
+
+
+def test_init_scale_multiplies_every_initial_parameter():
+    """Weights and biases alike (so the folds stay put), here with normal biases."""
+    base = TrainConfig(widths=(2, 8, 3), bias_init="normal", bias_std=0.5)
+    X = np.zeros((1, 2))
+    for (W, b), (W3, b3) in zip(_init_of(base, [4], X),
+                                _init_of(dataclasses.replace(base, init_scale=3.0), [4], X)):
+        # to float32 rounding: XLA may fold the He factor and the scale into one constant
+        np.testing.assert_allclose(np.asarray(W3), 3.0 * np.asarray(W), rtol=3e-7, atol=0)
+        np.testing.assert_allclose(np.asarray(b3), 3.0 * np.asarray(b), rtol=3e-7, atol=0)
+        assert np.all(np.asarray(b) != 0)
+
+
+def test_mean_field_sgd_step_matches_its_definition():
+    """One full-batch SGD step of ``parameterization="mean_field"`` on a 2-4-5-2 net against
+    the definition written out here: ``f = relu(relu(x W0 + b0) W1 + b1) W2 / 5 + b2`` with
+    ``W2 ~ N(0, 1)``, updates times (W0: 4, b0: 4, W1: 1, b1: 5, W2: 5, b2: 1); the stored
+    networks are in standard form (``W2 / 5``)."""
+    widths, lr = (2, 4, 5, 2), 0.05
+    config = TrainConfig(widths=widths, optimizer="sgd", learning_rate=lr, steps=1,
+                         snapshot_every=1, parameterization="mean_field", dtype="float64")
+    dist = data.two_gaussians()
+    sample = dist.sample(0, 32)
+    run = train_ensemble(sample.X, sample.y, [5], config=config)
+    with jax.enable_x64(True):
+        he = models.init_layers(jax.random.split(jax.random.key(5))[0], widths,
+                                dtype=jnp.float64)
+        params = he[:-1] + [(he[-1][0] / np.sqrt(2.0 / 5), he[-1][1])]  # W2 ~ N(0, 1)
+
+        def loss(p):
+            h = jax.nn.relu(jax.nn.relu(sample.X @ p[0][0] + p[0][1]) @ p[1][0] + p[1][1])
+            logits = h @ p[2][0] / 5 + p[2][1]
+            return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(32), sample.y])
+
+        grads = jax.grad(loss)(params)
+        params, grads = jax.tree.map(np.asarray, (params, grads))
+    factors = [(4, 4), (1, 5), (5, 1)]
+    stepped = [(W - lr * fW * gW, b - lr * fb * gb)
+               for (W, b), (gW, gb), (fW, fb) in zip(params, grads, factors)]
+    for t, layers in enumerate([params, stepped]):
+        want = layers[:-1] + [(layers[-1][0] / 5, layers[-1][1])]
+        for (W, b), (W_ref, b_ref) in zip(run.snapshot(0, t), want):
+            np.testing.assert_allclose(W, W_ref, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(b, b_ref, rtol=1e-12, atol=1e-14)
+
+
+def test_mean_field_adam_factors_and_a_hidden_layer_is_required():
+    """Adam under ``mean_field``: hidden-to-hidden weights step ``1 / fan_in``, the rest 1
+    (Yang et al. 2022, table 8); no hidden layer: a clear error."""
+    factors = PARAMETERIZATIONS["mean_field"].update_factors((2, 4, 5, 2), "adam")
+    assert factors == ((1.0, 1.0), (0.25, 1.0), (1.0, 1.0))
+    with pytest.raises(ValueError, match="parameterization='mean_field' needs a hidden layer"):
+        TrainConfig(widths=(2, 3), parameterization="mean_field")
