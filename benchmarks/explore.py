@@ -31,7 +31,7 @@ import numpy as np
 
 import toylab
 from toylab.explore import views
-from toylab.explore.app import parse_training
+from toylab.explore.settings import parse_training
 from toylab.explore.driver import (
     click, load, model_value, plot_pixel, pointer, set_input, source_column, start_chromium,
     wait, widget_element,

@@ -12,7 +12,9 @@ pytest.importorskip("bokeh", reason="bokeh is not installed: pip install -e '.[t
 import toylab  # noqa: E402
 from toylab.data import DISTRIBUTIONS  # noqa: E402
 from toylab.explore import load_world, preset_world, transformed  # noqa: E402
-from toylab.explore.app import MAX_SEEDS, parse_training, parse_world, snapshot_every  # noqa: E402
+from toylab.explore.settings import (  # noqa: E402
+    MAX_SEEDS, parse_training, parse_world, snapshot_every,
+)
 from toylab.explore.views import clip_segments, net_view, neuron_detail, world_view  # noqa: E402
 from toylab.explore.world import PRESET_PARAMS, world_from_text  # noqa: E402
 from toylab.models import activations, init_layers  # noqa: E402

@@ -41,7 +41,7 @@ import toylab  # noqa: E402
 from toylab import exact, landscape, symbolic  # noqa: E402
 from toylab.compare import first_order_change  # noqa: E402
 from toylab.explore import load_net, views  # noqa: E402
-from toylab.explore.app import parse_training  # noqa: E402
+from toylab.explore.settings import parse_training  # noqa: E402
 from toylab.explore.server import Background  # noqa: E402
 
 
