@@ -58,7 +58,7 @@ from toylab.compare.landscape_neurons import segment_integrals
 from toylab.exact.boundary import folds
 from toylab.exact.population import population_partition
 from toylab.landscape import eigendecomposition, hessian, subspace_mass
-from toylab.plots import save
+from toylab.plots import save_all, styled
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
 from toylab.study import (Context, TrainCell, World, adjust_pvalues, config_from_dict, headline,
@@ -482,12 +482,11 @@ def plot_relations(result: StudyResult, config: Config):
     return fig
 
 
+@styled
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Ablation effects, what predicts them, pruning of the long tail, and modularity."""
     config = config_from_dict(Config, result.config)
-    out = Path(out)
-    paths = save(plot_ablation(result, config), out / "ablation")
-    paths += save(plot_relations(result, config), out / "relations")
-    paths += save(plot_pruning(result, config), out / "pruning")
-    paths += save(plot_modularity(result, config), out / "modularity")
-    return paths
+    return save_all(out, {"ablation": plot_ablation(result, config),
+                          "relations": plot_relations(result, config),
+                          "pruning": plot_pruning(result, config),
+                          "modularity": plot_modularity(result, config)})

@@ -64,7 +64,7 @@ from toylab.landscape import (captured_fraction, count_outliers, eigendecomposit
                               rescaling_direction)
 from toylab.landscape.subspace import NUMERICAL_ZERO
 from toylab.models import widths_of
-from toylab.plots import save
+from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult
@@ -526,11 +526,10 @@ def plot_directions(result: StudyResult, config: Config):
     return fig
 
 
+@styled
 def make_figures(result: StudyResult, out: Path) -> list[Path]:
     """Spectrum and participation, input-space motion against curvature, one seed's maps."""
     config = config_from_dict(Config, result.config)
-    out = Path(out)
-    paths = save(plot_spectrum(result, config), out / "spectrum_participation")
-    paths += save(plot_motion(result, config), out / "motion")
-    paths += save(plot_directions(result, config), out / "directions")
-    return paths
+    return save_all(out, {"spectrum_participation": plot_spectrum(result, config),
+                          "motion": plot_motion(result, config),
+                          "directions": plot_directions(result, config)})
