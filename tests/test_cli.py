@@ -77,3 +77,13 @@ def test_read_only_folders_fail_before_computing(capsys, tmp_path, monkeypatch, 
     assert cli.main(["run", "blobs", "--quick", option, str(locked / "sub")]) == 2
     err = capsys.readouterr().err
     assert str(locked) in err and "not writable" in err and option in err
+
+
+def test_headlines_print_one_line_each_and_sweeps_are_skipped():
+    head = {"value": 0.5, "ci95": [0.4, 0.6], "n": 20, "null": {"value": 0.1, "ci95": [0, 0.2],
+                                                               "n": 20}}
+    assert cli._format(head) == "0.5 [0.4, 0.6] (n=20); null 0.1"
+    sweep = {"thresholds": [0.7, 0.9], "value": [0.5, 0.4], "ci95": [[0.4, 0.6], [0.3, 0.5]],
+             "n": 20}
+    assert cli._format(sweep) is None
+    assert cli._format(3) == "3"

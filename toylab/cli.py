@@ -43,7 +43,8 @@ def run_study(name: str, *, quick: bool = False, seeds: int | None = None,
 
 def _format(value) -> str | None:
     """One line for a headline value: ``v [lo, hi] (n=...)`` or a plain scalar."""
-    if isinstance(value, dict) and {"value", "ci95", "n"} <= set(value):
+    if isinstance(value, dict) and {"value", "ci95", "n"} <= set(value) \
+            and isinstance(value["value"], (int, float)):
         lo, hi = value["ci95"]
         text = f"{value['value']:.6g} [{lo:.6g}, {hi:.6g}] (n={value['n']})"
         if "null" in value:
