@@ -70,7 +70,7 @@ def browser():
 def test_page_loads_only_local_scripts(app):
     import urllib.request
 
-    page = urllib.request.urlopen(app.url, timeout=60).read().decode()
+    page = urllib.request.urlopen(app.url, timeout=120).read().decode()
     sources = re.findall(r'<script[^>]+src="([^"]+)"', page)
     assert sources and all(s.startswith("/static/") for s in sources), sources
 
@@ -88,9 +88,9 @@ def test_load_train_hover_click(app, browser, shots):
     set_input(d, "steps", "300")
     wait(lambda: model_value(d, "steps", "value") == 300, "steps")
     click(d, widget_element(d, "train", "button"))
-    wait(lambda: source_column(d, "regions", "xs"), "the regions plot", timeout=90)
+    wait(lambda: source_column(d, "regions", "xs"), "the regions plot", timeout=180)
     wait(lambda: model_value(d, "status", "text").startswith("step 300"),
-         "all snapshots analysed", timeout=60)
+         "all snapshots analysed", timeout=180)
     status = model_value(d, "status", "text")
     d.save_screenshot(str(shots / "02_trained.png"))
 
@@ -125,17 +125,18 @@ def test_load_train_hover_click(app, browser, shots):
     pointer(d, (xy[0] - 1, xy[1]))  # entering the canvas, then moving in it, shows the tooltip
     pointer(d, xy)
     tips = wait(lambda: [t for t in deep_text(d, ".bk-tooltip-content") if "pattern" in t],
-                "the region tooltip", timeout=10)
+                "the region tooltip", timeout=180)
     d.save_screenshot(str(shots / "03_hover.png"))
     pattern = "|".join("".join(map(str, pat[r])) for pat in p.patterns)
-    assert pattern in tips[0] and f"P(region):{masses[r]:.6g}" in tips[0], (tips, pattern, masses[r])
+    assert pattern in tips[0], (tips, pattern)
+    assert f"P(region):{masses[r]:.6g}" in tips[0], (tips, masses[r])
 
     # click the neuron L2.3 (layer 1, index 2): tile 3 of the second row
     tiles = [source_column(d, "tiles", c) for c in ("cx", "cy", "label")]
     k = tiles[2].index("L2.3")
     pointer(d, plot_pixel(d, "neurons_plot", tiles[0][k], tiles[1][k]), press=True)
-    wait(lambda: "L2.3" in model_value(d, "numbers", "text"), "the neuron's numbers", timeout=20)
-    wait(lambda: has_rendered_math(d, "formula"), "the rendered formula", timeout=20)
+    wait(lambda: "L2.3" in model_value(d, "numbers", "text"), "the neuron's numbers", timeout=180)
+    wait(lambda: has_rendered_math(d, "formula"), "the rendered formula", timeout=180)
     time.sleep(0.5)
     d.save_screenshot(str(shots / "04_neuron.png"))
     numbers = model_value(d, "numbers", "text")
@@ -153,11 +154,11 @@ def test_load_train_hover_click(app, browser, shots):
     tab = [e for e in deep_elements(d, ".bk-tab") if e.text.strip() == "landscape"]
     click(d, tab[0])
     click(d, wait(lambda: widget_element(d, "hessian", "button"), "the Hessian button"))
-    wait(lambda: source_column(d, "spectrum", "k"), "the spectrum", timeout=60)
+    wait(lambda: source_column(d, "spectrum", "k"), "the spectrum", timeout=180)
     set_input(d, "eigenvector", "2")
     wait(lambda: "eigenvector 2 " in d.execute_script(
         "return Bokeh.documents[0].get_model_by_name('shares_plot').title.text"),
-        "the eigenvector's shares", timeout=20)
+        "the eigenvector's shares", timeout=180)
     shown = source_column(d, "spectrum", "value")
     H = landscape.hessian(layers, sample.X, sample.y, activation="relu")
     spec = landscape.eigendecomposition((H + H.T) / 2)
@@ -170,7 +171,7 @@ def test_load_train_hover_click(app, browser, shots):
     # and how it moves the boundary: the exact first-order rate of the population accuracy
     title = wait(lambda: (t := d.execute_script(
         "return Bokeh.documents[0].get_model_by_name('motion_plot').title.text")).startswith(
-        "eigenvector 2:") and t, "the boundary motion", timeout=60)
+        "eigenvector 2:") and t, "the boundary motion", timeout=180)
     rate = first_order_change(p, spec.eigenvectors[:, 1], dist=dist).accuracy_rate
     shown_rate = float(title.rsplit("= ", 1)[1])
     # an eigenvector's sign is arbitrary, so compare magnitudes (3 significant digits shown)
@@ -198,13 +199,15 @@ def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, 
     d = browser
     load(d, small_app.url)
     console_errors(d)  # start the console check afresh
-    train = lambda: click(d, widget_element(d, "train", "button"))  # noqa: E731
-    idle = lambda: wait(lambda: not model_value(d, "train", "disabled"), "the idle page")  # noqa: E731
+    def train():
+        click(d, widget_element(d, "train", "button"))
+    def idle():
+        wait(lambda: not model_value(d, "train", "disabled"), "the idle page")
 
     # a width of 0
     set_input(d, "hidden", "4,0")
     train()
-    wait(lambda: "width of 0" in message(d), "the width message", timeout=10)
+    wait(lambda: "width of 0" in message(d), "the width message", timeout=180)
 
     # a world file whose covariance is not positive semi-definite
     bad = tmp_path / "bad.json"
@@ -212,20 +215,20 @@ def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, 
                    ' {"mean": [2, 0], "cov": [[1, 2], [2, 1]], "label": 1}]}')
     widget_element(d, "world_file", "input").send_keys(str(bad))
     wait(lambda: "not positive semi-definite" in message(d), "the covariance message",
-         timeout=10)
+         timeout=180)
     assert "bad.json" in message(d)
     d.save_screenshot(str(shots / "06_bad_world.png"))
 
     # a learning rate that diverges
     widget_element(d, "world", "select").send_keys("two_gaussians")
     wait(lambda: model_value(d, "world", "value") == "two_gaussians", "the preset")
-    wait(lambda: message(d) == "", "the message to clear", timeout=10)
+    wait(lambda: message(d) == "", "the message to clear", timeout=180)
     set_input(d, "hidden", "12,12")
     set_input(d, "steps", "20")
     widget_element(d, "optimizer", "select").send_keys("momentum")
     set_input(d, "lr", "1e6")
     train()
-    wait(lambda: "diverged" in message(d), "the divergence message", timeout=90)
+    wait(lambda: "diverged" in message(d), "the divergence message", timeout=180)
     assert "lower the learning rate" in message(d)
 
     # a net too large to partition (this server draws at most 100 regions)
@@ -233,7 +236,7 @@ def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, 
     idle()
     train()
     wait(lambda: "more than 100 linear regions" in message(d), "the too-large message",
-         timeout=90)
+         timeout=180)
     d.save_screenshot(str(shots / "07_too_large.png"))
 
     # still usable: the net of the test above trains and draws again
@@ -244,7 +247,7 @@ def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, 
     idle()
     train()
     wait(lambda: model_value(d, "status", "text").startswith("step 300"), "a good run",
-         timeout=60)
+         timeout=180)
     assert message(d) == ""
     assert console_errors(d) == []
     # the server log holds the messages and nothing else (no tracebacks)
@@ -279,7 +282,7 @@ def test_static_page_offline(browser, shots, tmp_path):
         k = tiles[2].index("L2.4")
         pointer(d, plot_pixel(d, "neurons_plot", tiles[0][k], tiles[1][k]), press=True)
         wait(lambda: "L2.4" in model_value(d, "numbers", "text"), "the neuron's numbers")
-        wait(lambda: has_rendered_math(d, "formula"), "the typeset formula", timeout=20)
+        wait(lambda: has_rendered_math(d, "formula"), "the typeset formula", timeout=180)
         time.sleep(0.5)
         d.save_screenshot(str(shots / "08_static.png"))
         numbers = model_value(d, "numbers", "text")

@@ -185,7 +185,8 @@ class Explorer:
 
         controls = column(
             Div(text="<b>toylab explore</b>: exact views of a tiny net", width=260),
-            self.w_world, self.w_file, self.w_params, row(self.w_shift_x, self.w_shift_y, self.w_rotate),
+            self.w_world, self.w_file, self.w_params,
+            row(self.w_shift_x, self.w_shift_y, self.w_rotate),
             row(self.w_samples, self.w_seeds), self.w_hidden,
             row(self.w_activation, self.w_optimizer), self.w_lr,
             row(self.w_steps, self.w_seed), row(self.w_train, self.w_stop),

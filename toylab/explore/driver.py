@@ -13,7 +13,7 @@ import re
 import shutil
 import time
 
-TIMEOUT = 60.0
+TIMEOUT = 120.0
 
 _VIEW = ("const m = Bokeh.documents[0].get_model_by_name(arguments[0]); "
          "const v = m && Bokeh.index.find_one(m);")

@@ -45,7 +45,8 @@ def parse_world(*, preset: str, params: str, shift_x: float, shift_y: float,
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"parameters: {key}={value!r} is not a number; e.g. {example}") from None
+            raise ValueError(
+                f"parameters: {key}={value!r} is not a number; e.g. {example}") from None
         default = PRESET_PARAMS.get(preset, {}).get(key)
         kwargs[key] = int(number) if isinstance(default, int) and number.is_integer() else number
     return {"name": preset, "params": kwargs, "shift": (shift_x, shift_y), "rotate": rotate}

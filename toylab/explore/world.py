@@ -95,7 +95,8 @@ def world_from_dict(spec: dict, *, source: str = "world") -> GaussianMixture:
         ValueError naming ``source``, the offending key or component, and the fix.
     """
     if not isinstance(spec, dict):
-        raise ValueError(f"{source}: the top level must be a table/object, got {type(spec).__name__}")
+        raise ValueError(
+            f"{source}: the top level must be a table/object, got {type(spec).__name__}")
     motion = {"shift": spec.get("shift", (0.0, 0.0)), "rotate": float(spec.get("rotate", 0.0))}
     try:
         if "preset" in spec:
@@ -168,8 +169,8 @@ def net_json(layers, config, *, seed: int, step: int, world: GaussianMixture) ->
     return json.dumps({
         "activation": config.activation, "seed": int(seed), "step": int(step),
         "config": dataclasses.asdict(config), "world": world_dict(world),
-        "layers": [{"W": np.asarray(W, np.float64).tolist(), "b": np.asarray(b, np.float64).tolist()}
-                   for W, b in layers]})
+        "layers": [{"W": np.asarray(W, np.float64).tolist(),
+                    "b": np.asarray(b, np.float64).tolist()} for W, b in layers]})
 
 
 def load_net(path) -> tuple[list[tuple[np.ndarray, np.ndarray]], str, GaussianMixture]:
