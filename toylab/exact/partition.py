@@ -268,8 +268,8 @@ class Partition:
 _VERTEX_BYTES = 8 * (2 + 3 + 1)
 """Per stored vertex: coordinates, the line of its outgoing edge, its error radius."""
 
-_REGION_BYTES = 8 * 9 + 1
-"""Per region slot: start, count, area, box centre and reach (4), src; piece index."""
+_REGION_BYTES = 8 * 8 + 1
+"""Per region slot: start, count, box centre and reach (4), src; piece index."""
 
 _VERTS_PER_REGION = 17
 """Vertex-store entries allocated per region: each cut appends both pieces' vertices (the
@@ -304,14 +304,13 @@ class _Work:
     the vertex is exactly the intersection of its incoming and outgoing edge lines), ``rad``
     (bound on the coordinates' error, see :func:`geometry.intersect_lines`).
 
-    Per region: ``start``, ``count`` (its vertices in the store), ``area``, bounding box
+    Per region: ``start``, ``count`` (its vertices in the store), bounding box
     centre ``cx, cy`` and *reach* ``ex, ey``: half-extents widened by the largest vertex error
     radius and the rounding of ``a . (cx, cy) + c`` (see :func:`_cut_regions`); ``src`` (row of the current layer's start table), ``piece`` (current neuron's piece
     index), ``pattern`` (this layer's pieces so far).
     """
 
-    _REGION_FIELDS = ("start", "count", "area", "cx", "cy", "ex", "ey", "src", "piece",
-                      "pattern")
+    _REGION_FIELDS = ("start", "count", "cx", "cy", "ex", "ey", "src", "piece", "pattern")
 
     def __init__(self, domain: np.ndarray, width: int):
         lines = geo.edge_lines(domain)
@@ -320,7 +319,6 @@ class _Work:
         self.nr = 1
         self.start = np.zeros(1, np.int64)
         self.count = np.array([len(domain)])
-        self.area = geo.polygon_areas(corners, self.count)
         self.cx, self.cy, self.ex, self.ey = _reach(*geo.bounds(corners, self.count),
                                                     rad.max(keepdims=True))
         self.new_layer(width)
@@ -350,7 +348,6 @@ class _Work:
         self.start[rows] = starts
         self.nv += len(pieces.verts)
         self.count[rows] = counts
-        self.area[rows] = geo.polygon_areas(pieces.verts, counts)
         lo, hi = geo.bounds(pieces.verts, counts)
         rmax = np.maximum.reduceat(pieces.rad, starts - starts[0])
         self.cx[rows], self.cy[rows], self.ex[rows], self.ey[rows] = _reach(lo, hi, rmax)
@@ -401,10 +398,8 @@ def _cut_regions(work: _Work, a0, a1, c) -> np.ndarray:
     zc = a0 * work.view("cx") + a1 * work.view("cy") + c
     reach = (np.abs(a0) * work.view("ex") + np.abs(a1) * work.view("ey")
              + 8 * geo.UNIT_ROUNDOFF * np.abs(c))
-    side = zc > 0
-    flat = (a0 == 0) & (a1 == 0)  # constant on the region: its sign is that of c, exactly
-    side[flat] = c[flat] > 0
-    cand = np.flatnonzero(~(np.abs(zc) > reach) & ~flat)  # NaN reach (0 * inf): look
+    side = zc > 0  # where the reach test below decides; a constant line (a = 0): sign of c
+    cand = np.flatnonzero(~(np.abs(zc) > reach))  # NaN reach (0 * inf): look
     if len(cand) == 0:
         return side
     cnt = work.count[cand]
@@ -516,7 +511,9 @@ def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     anc = _compose(chain)
     tables = tuple((_frozen(A), _frozen(c)) for A, c in tables)
     pats = tuple(_frozen(np.take(p, i, 0)) for p, i in zip(patterns, anc[1:]))
-    return work.csr(), work.view("area").copy(), tables, tuple(map(_frozen, anc)), pats
+    pieces = work.csr()
+    areas = geo.polygon_areas(pieces.verts, pieces.counts)
+    return pieces, areas, tables, tuple(map(_frozen, anc)), pats
 
 
 def _check_max_bytes(max_bytes) -> float:
