@@ -85,10 +85,13 @@ def _check_real(arg: str, value, *, low: float, low_open: bool, high: float,
         raise TypeError(f"{arg}={value!r} must be a real number (e.g. {arg}={example}), "
                         f"not a {type(value).__name__}")
     value = float(value)
-    too_low = value <= low if low_open else value < low
-    if not math.isfinite(value) or too_low or value >= high:
-        interval = ("(" if low_open else "[") + f"{low:g}, {high:g})"
-        raise ValueError(f"{arg}={value!r} must be finite and in {interval}, e.g. {arg}={example}")
+    if not math.isfinite(value):
+        raise ValueError(f"{arg}={value!r} must be finite, e.g. {arg}={example}")
+    if value <= low if low_open else value < low:
+        raise ValueError(f"{arg}={value!r} must be {'>' if low_open else '>='} {low:g}, "
+                         f"e.g. {arg}={example}")
+    if value >= high:
+        raise ValueError(f"{arg}={value!r} must be < {high:g}, e.g. {arg}={example}")
     return value
 
 
