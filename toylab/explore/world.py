@@ -3,8 +3,8 @@ from a small JSON/TOML file.
 
 A *world* is a 2-D :class:`toylab.data.GaussianMixture`. The preset parameters are those of
 the functions in :data:`toylab.data.DISTRIBUTIONS`; :func:`transformed` applies the rigid
-motion ``x -> R(angle) x + shift`` to a mixture exactly (means ``R m + t``, covariances
-``R S R^T``), so every Bayes quantity moves with it.
+motion ``x -> R(angle) x + shift`` to a mixture exactly (the mixture's own ``rotated`` and
+``shifted``), so every Bayes quantity moves with it.
 
 World file (JSON, or TOML with the same keys)::
 
@@ -40,24 +40,16 @@ PRESET_PARAMS: dict[str, dict[str, float | int]] = {
 
 def transformed(dist: GaussianMixture, *, shift=(0.0, 0.0), rotate: float = 0.0) -> GaussianMixture:
     """The mixture of ``R x + shift`` for ``x ~ dist``, ``R`` the rotation by ``rotate``
-    degrees (counter-clockwise): means ``R m + shift``, covariances ``R S R^T``.
+    degrees (counter-clockwise): :meth:`~toylab.data.GaussianMixture.rotated` then
+    :meth:`~toylab.data.GaussianMixture.shifted` (means ``R m + shift``, covariances
+    ``R S R^T``), keeping the name.
 
     Args:
         dist: a 2-D mixture. shift: ``(2,)``. rotate: angle in degrees.
-    Returns:
-        a new :class:`~toylab.data.GaussianMixture` with the same weights, labels and name.
     """
-    shift = np.asarray(shift, np.float64)
-    if shift.shape != (2,) or not np.all(np.isfinite(shift)):
-        raise ValueError(f"shift={shift.tolist()} must be two finite numbers [dx, dy]")
-    if not np.isfinite(rotate):
-        raise ValueError(f"rotate={rotate!r} must be a finite angle in degrees")
     if dist.dim != 2:
         raise ValueError(f"dist is {dist.dim}-D; the explorer shows 2-D worlds only")
-    t = np.deg2rad(rotate)
-    R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
-    return GaussianMixture(dist.means @ R.T + shift, R @ dist.covs @ R.T, dist.weights,
-                           dist.labels, name=dist.name)
+    return dist.rotated(float(rotate), name=dist.name).shifted(shift, name=dist.name)
 
 
 def preset_world(name: str, params: dict | None = None, *, shift=(0.0, 0.0),
