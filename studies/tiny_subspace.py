@@ -280,8 +280,8 @@ def _rows(result: StudyResult, name: str, key: str) -> np.ndarray:
     return result.arrays[f"{name}__{key}"][result.arrays[f"kept__{key}"]]
 
 
-def _band(ax, steps, curves, *, color: str, label: str) -> None:
-    """Mean over seeds (line) with its bootstrap 95% interval (band)."""
+def mean_band(ax, steps, curves, *, color: str, label: str) -> None:
+    """Mean over seeds (line) with its bootstrap 95% interval (band) of ``curves (S, T)``."""
     curves = np.asarray(curves, np.float64)
     if curves.shape[0] == 0:
         return
@@ -344,8 +344,8 @@ def plot_overlap_curves(result: StudyResult, config: Config, dataset: str, k: in
     axes = np.asarray(axes).reshape(-1)
     for ax, activation in zip(axes, config.activations):
         for color, label in zip(PALETTE, config.optimizers):
-            _band(ax, steps, _rows(result, "overlap", setting_key(dataset, activation, label, k)),
-                  color=color, label=label)
+            key = setting_key(dataset, activation, label, k)
+            mean_band(ax, steps, _rows(result, "overlap", key), color=color, label=label)
         ax.set(xlabel="training step", ylim=(-0.02, 1.02), title=f"{activation}")
     r = _by(result, dataset=dataset, k=k)
     axes[0].set_ylabel(f"gradient overlap with top-{k}")
@@ -402,8 +402,8 @@ def plot_sharpness(result: StudyResult, config: Config):
             ax = axes[i, j]
             for color, k in zip(PALETTE, config.ks):
                 key = setting_key(dataset, activation, label, k)
-                _band(ax, steps, config.train.learning_rate * _rows(result, "lambda_max", key),
-                      color=color, label=f"k = {k}")
+                mean_band(ax, steps, config.train.learning_rate
+                          * _rows(result, "lambda_max", key), color=color, label=f"k = {k}")
             ax.axhline(2.0, color="black", linestyle="--", linewidth=0.8)
             ax.set(yscale="log", title=f"{dataset.replace('_', ' ')}, {label}")
         axes[i, 0].set_ylabel("eta lambda_max")
@@ -421,8 +421,8 @@ def plot_stability(result: StudyResult, config: Config):
     dataset, activation, label = config.datasets[0], config.activations[0], config.optimizers[0]
     fig, ax = figure(aspect=0.8)
     for color, k in zip(PALETTE, config.ks):
-        _band(ax, steps, _rows(result, "stability", setting_key(dataset, activation, label, k)),
-              color=color, label=f"k = {k}")
+        key = setting_key(dataset, activation, label, k)
+        mean_band(ax, steps, _rows(result, "stability", key), color=color, label=f"k = {k}")
     ax.set(xlabel="training step", ylabel="overlap of top-k subspace with final",
            ylim=(-0.02, 1.02), title=f"{dataset.replace('_', ' ')}, {activation}, {label}")
     ax.legend(loc="lower right", fontsize=5)
