@@ -11,7 +11,7 @@ Submodules (one stage each, pure functions in, NamedTuples out):
   (chunked HVPs of basis vectors, or layer-factored Gauss-Newton + closed-form residual blocks
   for piecewise-linear nets) and their matrix-free products.
 - :mod:`~toylab.landscape.spectra`: eigendecomposition, Lanczos top-k (ARPACK), stochastic
-  Lanczos quadrature.
+  Lanczos quadrature, residual norms of eigenpairs (matrix-free paths in ``O(P)`` memory).
 - :mod:`~toylab.landscape.decompose`: ``H = G + R``, Papyan's class structure of ``G``.
 - :mod:`~toylab.landscape.subspace`: outliers, gradient / top-subspace overlap (Gur-Ari et
   al. 2018) at a point and along a trajectory.
@@ -74,7 +74,9 @@ from toylab.landscape.spectra import (
     Spectrum,
     eigendecomposition,
     eigh_bytes,
+    lanczos_bytes,
     lanczos_tridiagonal,
+    residual_norms,
     spectral_density,
     top_eigen,
 )
@@ -97,10 +99,10 @@ __all__ = [
     "captured_fraction", "class_structure", "count_outliers", "curvature_matrix",
     "curvature_operator", "eigendecomposition", "eigh_bytes", "empirical_fisher",
     "filter_normalize", "flat_loss", "gauss_newton_split", "gradient", "gradient_overlap",
-    "hessian", "lanczos_tridiagonal", "linear_path", "loss_slice", "loss_value",
+    "hessian", "lanczos_bytes", "lanczos_tridiagonal", "linear_path", "loss_slice", "loss_value",
     "matrix_bytes", "means_term", "neuron_mass", "neuron_shares", "neuron_table",
     "participation_ratio", "population_loss", "project_trajectory", "random_direction",
-    "rescaling_direction", "spectral_density", "subspace_mass", "subspace_overlap", "top_eigen",
+    "rescaling_direction", "residual_norms", "spectral_density", "subspace_mass", "subspace_overlap", "top_eigen",
     "top_subspace_overlap", "trajectory_overlap", "trajectory_pca",
 ]
 

@@ -241,6 +241,14 @@ def check_curvature(curvature: str) -> str:
 # ----------------------------------------------------------------------------- memory
 
 
+def product_bytes(widths, n_points: int) -> int:
+    """Estimated peak bytes of one jitted curvature product ``M v`` on ``n_points`` points:
+    ~:data:`_LIVE_ARRAYS` float64 arrays of ``n_points`` x units plus four ``(P,)`` vectors.
+    Independent of how many products a solver makes (they run one after another)."""
+    size = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    return 8 * (_LIVE_ARRAYS * n_points * sum(widths[1:]) + 4 * size)
+
+
 def matrix_bytes(widths, n_points: int, *, chunk: int = DEFAULT_CHUNK,
                  method: str = "hvp") -> int:
     """Estimated peak bytes of :func:`curvature_matrix` with ``method`` (see
@@ -251,8 +259,7 @@ def matrix_bytes(widths, n_points: int, *, chunk: int = DEFAULT_CHUNK,
     with their per-point intermediates."""
     size = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
     if method == "hvp":
-        per_product = 8 * (_LIVE_ARRAYS * n_points * sum(widths[1:]) + 4 * size)
-        return 8 * size * size + min(chunk, size) * per_product
+        return 8 * size * size + min(chunk, size) * product_bytes(widths, n_points)
     m = _point_chunk(widths, n_points, widths[-1])
     per_point = 8 * m * (widths[-1] * size + 2 * max(widths[1:]) ** 2)
     return 2 * 8 * size * size + per_point + 8 * size * size // 2

@@ -7,7 +7,12 @@ Three routes, from exact to matrix-free:
 - :func:`top_eigen`: the top ``k`` eigenpairs, by ARPACK's Lanczos on jitted products
   (never forming the matrix) or from the exact matrix (:data:`TOP_EIGEN_METHODS`);
 - :func:`spectral_density`: stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017) from
-  :func:`lanczos_tridiagonal` on products only.
+  :func:`lanczos_tridiagonal` on products only;
+- :func:`residual_norms`: ``||M v - lambda v||`` of any eigenpairs by exact products, a bound
+  on their eigenvalue error.
+
+The matrix-free routes hold ``O(P)`` memory (:func:`lanczos_bytes`, checked against
+``max_bytes``), so they run on nets of 10^5-10^6 parameters (benchmarks/lanczos.py).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from toylab.landscape.curvature import (
     dense_blas,
     problem_matrix,
     problem_operator,
+    product_bytes,
 )
 from toylab.landscape.problem import Problem, check_int, float64, resolve
+from toylab.models import n_params
 
 
 # ----------------------------------------------------------------------------- full spectrum
@@ -96,15 +103,40 @@ def check_k(k, size: int, where: str, *, strict: bool = False) -> int:
     return int(k)
 
 
+# ----------------------------------------------------------------------------- matrix-free memory
+
+
+def lanczos_bytes(widths, n_points: int, n_basis: int) -> int:
+    """Estimated peak bytes of a matrix-free Lanczos run on a net of ``widths`` and
+    ``n_points`` points that keeps ``n_basis`` Lanczos vectors: ``n_basis + 4`` float64
+    ``(P,)`` vectors (ARPACK's ``ncv`` basis and its ``3 P`` work vectors, or the stored basis
+    of :func:`lanczos_tridiagonal` for SLQ), ARPACK's ``ncv (ncv + 8)`` work array, and one
+    curvature product (:func:`toylab.landscape.curvature.product_bytes`). No ``(P, P)`` array
+    is ever formed, so memory is linear in ``P`` (8 MiB per million parameters per vector)."""
+    size = n_params(widths)
+    return 8 * size * (n_basis + 4) + 8 * n_basis * (n_basis + 8) + product_bytes(widths,
+                                                                                 n_points)
+
+
+def arpack_basis(k: int, size: int) -> int:
+    """Lanczos vectors ARPACK keeps for ``k`` eigenpairs: scipy's default
+    ``min(P, max(2 k + 1, 20))`` (``ncv`` of ``scipy.sparse.linalg.eigsh``)."""
+    return min(size, max(2 * k + 1, 20))
+
+
 # ----------------------------------------------------------------------------- top eigenpairs
 
 
 def _top_lanczos(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
                  chunk: int, max_bytes: float) -> Spectrum:
     check_k(k, p.n_params, "top_eigen(method='lanczos')", strict=True)
+    ncv = arpack_basis(k, p.n_params)
+    check_memory(lanczos_bytes(p.spec.widths, p.X.shape[0], ncv), max_bytes,
+                 f"Lanczos with {ncv} vectors of P={p.n_params} parameters on "
+                 f"{p.X.shape[0]} points")
     v0 = np.random.default_rng(seed).standard_normal(p.n_params)
     values, vecs = scipy.sparse.linalg.eigsh(problem_operator(p, curvature), k=k, which="LA",
-                                             v0=v0, tol=tol)
+                                             v0=v0, tol=tol, ncv=ncv)
     order = np.argsort(values)[::-1]
     return Spectrum(values[order], vecs[:, order])
 
@@ -152,13 +184,54 @@ def top_eigen(net, X, y, k: int, *, curvature: str = "hessian", method: str = "l
         curvature: name in :data:`toylab.landscape.CURVATURES`.
         method: name in :data:`TOP_EIGEN_METHODS`; ``lanczos`` never forms the matrix.
         seed: seed of the Lanczos start vector (results are deterministic given it).
-        tol: ARPACK relative accuracy (0 = machine precision).
+        tol: ARPACK relative accuracy (0 = machine precision); :func:`residual_norms` bounds
+            the eigenvalue errors of the result.
+        chunk: basis vectors per batch when ``exact`` forms the matrix.
+        max_bytes: limit for the estimated peak memory: for ``lanczos``
+            :func:`lanczos_bytes` with :func:`arpack_basis` vectors (``O(P)``), for ``exact``
+            the matrix and its eigendecomposition (``O(P^2)``).
     Returns:
         :class:`Spectrum` with ``k`` descending eigenvalues and ``(P, k)`` eigenvectors.
     """
     p = resolve(net, X, y, activation=activation, loss=loss)
     return problem_top_eigen(p, k, curvature=curvature, method=method, seed=seed, tol=tol,
                              chunk=chunk, max_bytes=max_bytes)
+
+
+def problem_residual_norms(p: Problem, spectrum: Spectrum,
+                           curvature: str = "hessian") -> np.ndarray:
+    """``||M v_j - lambda_j v_j||`` for every eigenpair of ``spectrum`` (call inside float64)."""
+    check_curvature(curvature)
+    vecs = spectrum.eigenvectors
+    values = np.asarray(spectrum.eigenvalues, np.float64)
+    if vecs is None or np.ndim(vecs) != 2 or np.shape(vecs) != (p.n_params, values.size):
+        raise ValueError(
+            f"spectrum.eigenvectors has shape {np.shape(vecs) if vecs is not None else None}; "
+            f"residual norms need ({p.n_params}, {values.size}) eigenvectors of this net "
+            "(from top_eigen or eigendecomposition with vectors=True)")
+    matvec = problem_operator(p, curvature).matvec
+    return np.array([np.linalg.norm(matvec(vecs[:, j]) - lam * vecs[:, j])
+                     for j, lam in enumerate(values)])
+
+
+@float64
+def residual_norms(net, X, y, spectrum: Spectrum, *, curvature: str = "hessian",
+                   activation: str | None = None, loss: str = "cross_entropy") -> np.ndarray:
+    """Residual norms ``r_j = ||M v_j - lambda_j v_j||`` of eigenpairs, by one exact
+    matrix-free product each (never the matrix).
+
+    For symmetric ``M`` and unit ``v_j``, some eigenvalue of ``M`` lies within ``r_j`` of
+    ``lambda_j`` (Parlett 1998, *The Symmetric Eigenvalue Problem*, Thm. 4.5.1), so ``r_j``
+    is a computable bound on the eigenvalue error of a Lanczos (or any) eigenpair.
+
+    Args:
+        net, X, y, activation, loss, curvature: as :func:`toylab.landscape.curvature_matrix`.
+        spectrum: :class:`Spectrum` with ``k`` eigenvalues and ``(P, k)`` unit eigenvectors.
+    Returns:
+        ``(k,)`` float64 residual norms, in the order of ``spectrum.eigenvalues``.
+    """
+    return problem_residual_norms(resolve(net, X, y, activation=activation, loss=loss),
+                                  spectrum, curvature)
 
 
 # ----------------------------------------------------------------------------- SLQ
@@ -226,7 +299,8 @@ class SpectralDensity(NamedTuple):
 @float64
 def spectral_density(net, X, y, *, n_vectors: int = 8, n_steps: int = 80,
                      curvature: str = "hessian", activation: str | None = None,
-                     loss: str = "cross_entropy", seed: int = 0) -> SpectralDensity:
+                     loss: str = "cross_entropy", seed: int = 0,
+                     max_bytes: float = MAX_BYTES) -> SpectralDensity:
     """Stochastic Lanczos quadrature (SLQ) of the curvature's spectral density.
 
     Args:
@@ -234,12 +308,17 @@ def spectral_density(net, X, y, *, n_vectors: int = 8, n_steps: int = 80,
         n_vectors: Rademacher start vectors (Ubaru et al. 2017, Alg. 1).
         n_steps: Lanczos steps per vector (clipped to ``P``).
         seed: seed of the start vectors.
+        max_bytes: limit for the estimated peak memory (:func:`lanczos_bytes` with
+            ``n_steps`` stored vectors; one start vector runs at a time).
     Returns:
         :class:`SpectralDensity`.
     """
     p = resolve(net, X, y, activation=activation, loss=loss)
     n_vectors = check_int("n_vectors", n_vectors, example="8")
     steps = min(check_int("n_steps", n_steps, example="80"), p.n_params)
+    check_memory(lanczos_bytes(p.spec.widths, p.X.shape[0], steps), max_bytes,
+                 f"stochastic Lanczos quadrature with {steps} steps of P={p.n_params} "
+                 f"parameters on {p.X.shape[0]} points")
     op = problem_operator(p, curvature)
     signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_vectors, p.n_params))
     nodes, weights = np.zeros((n_vectors, steps)), np.zeros((n_vectors, steps))
