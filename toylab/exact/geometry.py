@@ -216,13 +216,14 @@ def intersect_lines(E: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarra
     p, q = ec * a0, c * e0
     Y, eY = p - q, 3 * UNIT_ROUNDOFF * (np.abs(p) + np.abs(q))
     ok = np.abs(D) > eD
-    with np.errstate(divide="ignore", invalid="ignore"):
-        safe = np.where(ok, D, 1.0)
-        x, y = X / safe, Y / safe
-        den = np.abs(safe) - eD
-        rad = (np.maximum(eX + np.abs(x) * eD, eY + np.abs(y) * eD) / den
-               + UNIT_ROUNDOFF * np.maximum(np.abs(x), np.abs(y))) * (1 + _FILTER)
-    return np.stack([x, y], 1), np.where(ok, rad, np.inf)
+    safe = np.where(ok, D, 1.0)
+    x, y = X / safe, Y / safe
+    den = np.where(ok, np.abs(D) - eD, 1.0)
+    ax, ay = np.abs(x), np.abs(y)
+    rad = (np.maximum(eX + ax * eD, eY + ay * eD) / den
+           + UNIT_ROUNDOFF * np.maximum(ax, ay)) * (1 + _FILTER)
+    rad[~ok] = np.inf
+    return np.stack([x, y], 1), rad
 
 
 def exact_sides(P, Q, L) -> np.ndarray:
