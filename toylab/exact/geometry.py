@@ -672,7 +672,6 @@ def build_locator(verts, counts, domain, *, cells_per_region: float = 16.0,
     gx = max(1, int(round(np.sqrt(n_cells * ext[0] / ext[1]))))
     gy = max(1, int(round(n_cells / gx)))
     size = ext / np.array([gx, gy])
-    offsets = offsets_of(counts)
     bmin, bmax = bounds(verts, counts)
     shape = np.array([gx, gy])
     i0 = np.clip(np.floor((bmin - lo) / size).astype(np.int64), 0, shape - 1)

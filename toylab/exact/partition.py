@@ -304,10 +304,11 @@ class _Work:
     the vertex is exactly the intersection of its incoming and outgoing edge lines), ``rad``
     (bound on the coordinates' error, see :func:`geometry.intersect_lines`).
 
-    Per region: ``start``, ``count`` (its vertices in the store), bounding box
-    centre ``cx, cy`` and *reach* ``ex, ey``: half-extents widened by the largest vertex error
-    radius and the rounding of ``a . (cx, cy) + c`` (see :func:`_cut_regions`); ``src`` (row of the current layer's start table), ``piece`` (current neuron's piece
-    index), ``pattern`` (this layer's pieces so far).
+    Per region: ``start``, ``count`` (its vertices in the store), bounding box centre ``cx,
+    cy`` and *reach* ``ex, ey`` (half-extents widened by the largest vertex error radius and
+    the rounding of ``a . (cx, cy) + c``, see :func:`_reach`), ``src`` (row of the current
+    layer's start table), ``piece`` (current neuron's piece index), ``pattern`` (this layer's
+    pieces so far).
     """
 
     _REGION_FIELDS = ("start", "count", "cx", "cy", "ex", "ey", "src", "piece", "pattern")

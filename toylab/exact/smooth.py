@@ -44,7 +44,6 @@ from typing import Callable
 
 import contourpy
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import elementwise
 
