@@ -96,3 +96,13 @@ def test_memory_guard_stops_with_the_estimate_the_limit_and_the_fix():
                                          r"larger max_bytes=.*smaller domain.*max_regions="):
         partition(layers, activation="relu", max_bytes=2 * 2**20)
     assert len(partition(layers, activation="relu", max_bytes=1 << 30)) > 100
+
+
+def test_a_domain_with_a_straight_corner_is_the_same_domain():
+    """A polygon listing a point in the middle of an edge (where it does not turn): its
+    edge lines there are parallel, so that point is dropped, not used as a vertex."""
+    box = partition(_net(), [[-2.0, 2.0], [-1.0, 3.0]], activation="relu")
+    poly = np.array([[-2.0, -1.0], [0.5, -1.0], [2.0, -1.0], [2.0, 3.0], [-2.0, 3.0]])
+    p = partition(_net(), poly, activation="relu")
+    assert len(p) == len(box)
+    np.testing.assert_allclose(np.sort(p.areas), np.sort(box.areas), rtol=1e-12, atol=1e-15)

@@ -314,6 +314,7 @@ class _Work:
     _REGION_FIELDS = ("start", "count", "cx", "cy", "ex", "ey", "src", "piece", "pattern")
 
     def __init__(self, domain: np.ndarray, width: int):
+        domain = _without_straight_corners(domain)
         lines = geo.edge_lines(domain)
         corners, rad = geo.intersect_lines(np.roll(lines, 1, 0), lines)
         self.verts, self.lines, self.rad, self.nv = corners, lines, rad, len(domain)
@@ -368,6 +369,16 @@ class _Work:
         counts = self.view("count")
         idx = geo.gather_index(self.view("start"), counts)
         return geo.Pieces(self.verts[idx], self.lines[idx], self.rad[idx], counts.copy())
+
+
+def _without_straight_corners(poly: np.ndarray) -> np.ndarray:
+    """The polygon without vertices at which it does not turn (exactly, in rational
+    arithmetic): a vertex must be the intersection of two non-parallel edge lines."""
+    P = [tuple(map(Fraction, v)) for v in poly.tolist()]
+    m = len(P)
+    turns = [(P[k][0] - P[k - 1][0]) * (P[(k + 1) % m][1] - P[k][1])
+             - (P[k][1] - P[k - 1][1]) * (P[(k + 1) % m][0] - P[k][0]) for k in range(m)]
+    return poly[np.array([t != 0 for t in turns])]
 
 
 def _reach(lo, hi, rmax) -> tuple[np.ndarray, ...]:
