@@ -700,3 +700,18 @@ def test_exact_line_quadrature_holds_its_bound_under_rotation(data_):
     angle = data_.draw(st.floats(0.0, 360.0))
     a, b = gm.bayes_error_with_bound(), gm.rotated(angle).bayes_error_with_bound()
     assert abs(a.value - b.value) <= a.error_bound + b.error_bound
+
+
+def test_grid_scan_subdivides_cells_at_junctions():
+    """Found by a stress run of the rotation check: three shared-covariance classes, one with
+    two components (grid scan). A third class winning inside one grid cell next to a junction
+    was missed: the world and its rotation by 291.6 degrees differed by 8e-11 with bounds
+    3e-13 each (131x; both wrong, by 7e-11 and 1.5e-10 against a 16x finer grid)."""
+    C = [[0.9999410112978347, 1.0982158153543604e-05], [1.0982158153543604e-05, 0.999997955408523]]
+    gm = GaussianMixture([[1.739303054013567, 3.6771816720985755], [-3.6469641988681056, 1.0336754624341218],
+                          [0.566261526300607, -3.411403739748487], [2.1917264567261108, -3.9055438009551047]],
+                         np.broadcast_to(C, (4, 2, 2)),
+                         [0.1885981389510305, 0.1444349734662737, 0.19111469150721888, 0.4758521960754769],
+                         [0, 1, 2, 2])
+    a, b = gm.bayes_error_with_bound(), gm.rotated(291.57447013546835).bayes_error_with_bound()
+    assert abs(a.value - b.value) <= a.error_bound + b.error_bound

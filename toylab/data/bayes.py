@@ -186,10 +186,11 @@ def bayes_error_quadrature(gm: GaussianMixture) -> BayesError:
     a boundary entering and leaving through the box's top or bottom edge between two of the
     ``SPLIT_SCAN_LINES`` scan lines (a kink of the size of the density there, below the
     ``QUADRATURE_MASS_OUTSIDE`` tail) can be missed. With several components per class
-    (grid scan, sub-cell excursions bracketed at the log-odds' interior maxima, extra scan
-    lines through every component's mean) a boundary that curves back within one grid cell,
-    a third class appearing within one cell of a junction, or an island narrower than the
-    scan spacing away from every component mean can also be missed. When the plain grid scan was
+    (grid scan, sub-cell excursions bracketed at the log-odds' interior maxima, cells at a
+    class change subdivided ``JUNCTION_CELL_NODES`` times, extra scan lines through every
+    component's mean) a boundary that curves back within one grid cell, a third class
+    winning on less than a ninth of a cell next to a junction, or an island narrower than
+    the scan spacing away from every component mean can also be missed. When the plain grid scan was
     used for every mixture it missed the short chords near a circle's tangencies: concentric
     ``N(0, I)`` vs ``N(0, 2I)`` gave ``0.375000000047`` with bound ``5e-13`` (true 3/8),
     ``blobs(10)`` was off by 1.5e-11 (bound 3e-13), ``overlapping_blobs(5)`` and ``(9)`` by

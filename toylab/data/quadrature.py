@@ -63,6 +63,11 @@ SPLIT_SCAN_LINES = 257
 SPLIT_XTOL = 1e-12
 """Bisection tolerance (relative to the box width) for the outer split points."""
 
+JUNCTION_CELL_NODES = 8
+"""Grid scan: a cell whose two ends have different Bayes classes is subdivided by this many
+interior nodes (a third class winning inside the cell, near a junction, is then missed only
+if its interval is shorter than a ninth of a cell)."""
+
 TANGENCY_SLOPE_RTOL = 1e-12
 """A class pair's log-odds slope along a line counts as zero (no sign) below this fraction of
 the two classes' own slopes: rounding noise of an identically vertical boundary seeds no
@@ -428,6 +433,7 @@ def _grid_pieces(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float) -> Pi
         g = dL - np.take_along_axis(dL, win[..., None], -1)  # d f_{a, winner} / dt
     hump = (win[:, 1:] == win[:, :-1])[..., None] & (g[:, :-1] > 0) & (g[:, 1:] < 0)
     line, cell, a = np.nonzero(hump)
+    extra_line, extra_t = np.empty(0, np.int64), np.empty(0)
     if len(line):
         b = win[line, cell]
 
@@ -438,12 +444,20 @@ def _grid_pieces(gm: GaussianMixture, s: np.ndarray, lo: float, hi: float) -> Pi
         top = elementwise.find_root(slope, (nodes[line, cell], nodes[line, cell + 1]), args=(line, a, b)).x
         Lt = _line_log_joint(top[:, None], log_pref[line], mu[line], sd, gm)[:, 0]
         up = Lt[np.arange(len(top)), a] > Lt[np.arange(len(top)), b]
-        line, top = line[up], top[up]
-    if len(line):  # np.nonzero lists lines in ascending order
-        counts = np.bincount(line, minlength=m)
-        rank = np.arange(len(line)) - np.repeat(np.cumsum(counts) - counts, counts)
+        extra_line, extra_t = line[up], top[up]
+    # a cell whose ends differ may hide a third class near a junction: subdivide it
+    line, cell = np.nonzero(win[:, 1:] != win[:, :-1])
+    frac = np.arange(1, JUNCTION_CELL_NODES + 1) / (JUNCTION_CELL_NODES + 1)
+    sub = nodes[line, cell][:, None] + frac * (nodes[line, cell + 1] - nodes[line, cell])[:, None]
+    extra_line = np.r_[extra_line, np.repeat(line, JUNCTION_CELL_NODES)]
+    extra_t = np.r_[extra_t, sub.ravel()]
+    if len(extra_line):
+        order = np.argsort(extra_line, kind="stable")
+        extra_line, extra_t = extra_line[order], extra_t[order]
+        counts = np.bincount(extra_line, minlength=m)
+        rank = np.arange(len(extra_line)) - np.repeat(np.cumsum(counts) - counts, counts)
         extra = np.full((m, counts.max()), hi)
-        extra[line, rank] = top
+        extra[extra_line, rank] = extra_t
         nodes = np.sort(np.concatenate([nodes, extra], axis=1), axis=1)
         win = np.argmax(_line_log_joint(nodes, log_pref, mu, sd, gm), -1)
     line, cell = np.nonzero(win[:, 1:] != win[:, :-1])
