@@ -31,8 +31,8 @@ from toylab.plots.style import figure
 from toylab.plots.training import plot_curves
 from toylab.results import StudyResult, progress
 from toylab.models import apply
-from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
-                          load_layers)
+from toylab.study import (Context, Representative, TrainCell, World, config_from_dict, headline,
+                          kept_members, load_layers)
 from toylab.train import TrainConfig
 
 NAME = "blobs"
@@ -162,3 +162,11 @@ def make_figures(result: StudyResult, out: Path) -> list[Path]:
     return save_all(out, {"boundaries": plot_boundaries(result, config),
                           "neurons": plot_neuron_grid(p), "regions": plot_regions(p),
                           "curves": curves})
+
+
+def representatives(result: StudyResult) -> list[Representative]:
+    """The first three kept seeds, for ``toylab export blobs``."""
+    config = config_from_dict(Config, result.config)
+    return [Representative(f"seed{int(result.arrays['seeds'][i])}", load_layers(result, i),
+                           config.world.distribution(), config.train.activation)
+            for i in kept_members(result)[:3]]

@@ -41,7 +41,7 @@ from toylab.plots import save_all, styled
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult, progress
-from toylab.study import (Context, TrainCell, World, config_from_dict, kept_members, load_layers,
+from toylab.study import (Context, Representative, TrainCell, World, config_from_dict, kept_members, load_layers,
                           pair_headline)
 from toylab.train import TrainConfig
 
@@ -365,3 +365,15 @@ def make_figures(result: StudyResult, out: Path) -> list[Path]:
                           "matched_correlations": plot_correlations(result, config),
                           "fold_hausdorff": plot_hausdorff(result, config),
                           "example_folds": plot_example(result, config)})
+
+
+def representatives(result: StudyResult) -> list[Representative]:
+    """The two example seeds (their folds are matched in ``example_folds``)."""
+    config = config_from_dict(Config, result.config)
+    key = result.summary["example_cell"]
+    cell = next(c for c in config.cells() if cell_key(c) == key)
+    return [Representative(f"{key}_example{n}",
+                           [(result.arrays[f"example{n}__W{d}"], result.arrays[f"example{n}__b{d}"])
+                            for d in range(config.depth + 1)],
+                           cell.distribution(), config.train.activation)
+            for n in (0, 1) if f"example{n}__W0" in result.arrays]

@@ -87,3 +87,10 @@ def test_headlines_print_one_line_each_and_sweeps_are_skipped():
              "n": 20}
     assert cli._format(sweep) is None
     assert cli._format(3) == "3"
+
+
+def test_export_of_a_study_without_representatives_is_a_clean_error(capsys, tmp_path):
+    name = next(n for n, m in STUDIES.items() if not hasattr(m, "representatives"))
+    assert cli.main(["export", name, "--quick", "--out", str(tmp_path / "r"),
+                     "--figures", str(tmp_path / "f")]) == 2
+    assert "representatives" in capsys.readouterr().err

@@ -1,5 +1,7 @@
 """The blobs study: quick-mode smoke test and the properties its conclusions rest on."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,17 @@ def test_figures_are_written(quick, tmp_path):
     stems = {p.stem for p in paths}
     assert stems == {"boundaries", "neurons", "regions", "curves"}
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_representatives_export_as_offline_pages(quick, tmp_path):
+    """``toylab export blobs`` pages: one per representative seed, self-contained (BokehJS
+    inlined, no network resource), with the net's exact region count."""
+    from toylab.explore.static import export_html
+
+    config, result = quick
+    reps = blobs.representatives(result)
+    assert [r.label for r in reps] == [f"seed{i}" for i in range(min(3, config.seeds))]
+    page = export_html(reps[0].layers, reps[0].dist, tmp_path / "p.html",
+                       activation=reps[0].activation).read_text()
+    tags = re.findall(r"<(?:script|link)[^>]*>", page)
+    assert "Bokeh" in page and tags and not any("http" in tag for tag in tags)

@@ -1,10 +1,11 @@
-"""The ``toylab`` command line: ``toylab list | run NAME | figures``.
+"""The ``toylab`` command line: ``toylab list | run NAME | export NAME | figures | explore``.
 
 ``run`` computes a study (or reuses its cached result), writes ``results.json`` and
 ``arrays.npz`` under ``OUT/NAME/<config hash>/`` and figures under ``FIGURES/NAME/`` for the
 default config, ``FIGURES/NAME/quick/`` for ``--quick`` and ``FIGURES/NAME/<config hash>/`` for
 any other config (``--seeds``, ``--set key=value``), so only the default config writes the
-paper figures (:func:`toylab.study.figure_dir`).
+paper figures (:func:`toylab.study.figure_dir`). ``export`` writes one offline HTML page per
+representative network of a study into that folder's ``html/``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,38 @@ def _cmd_figures(args) -> int:
     return 0
 
 
+def export_study(name: str, *, quick: bool = False, seeds: int | None = None, overrides=(),
+                 out: Path = Path("results"), figures: Path = Path("figures"),
+                 force: bool = False) -> list[Path]:
+    """Write one self-contained, offline HTML page per representative network of a study
+    (``study.representatives(result)``) under its figure folder's ``html/``."""
+    from toylab.explore.static import export_html
+    from toylab.study import compute_result, figure_dir, study_config
+
+    check_writable(out, argument="--out")
+    check_writable(figures, argument="--figures")
+    _, get_study = _studies()
+    study = get_study(name)
+    if not hasattr(study, "representatives"):
+        raise ValueError(f"study {name!r} names no representative networks to export "
+                         "(it defines no representatives(result)); export a net yourself with "
+                         "toylab.explore.export_html(net, dist, path)")
+    config = study_config(study, quick=quick, seeds=seeds, overrides=overrides)
+    result, _ = compute_result(study, config, results_root=Path(out), force=force)
+    folder = figure_dir(study, config, Path(figures)) / "html"
+    folder.mkdir(parents=True, exist_ok=True)
+    return [export_html(rep.layers, rep.dist, folder / f"{rep.label}.html",
+                        activation=rep.activation, title=f"{study.NAME}: {rep.label}")
+            for rep in study.representatives(result)]
+
+
+def _cmd_export(args) -> int:
+    for path in export_study(args.name, quick=args.quick, seeds=args.seeds, overrides=args.set,
+                             out=args.out, figures=args.figures, force=args.force):
+        print(f"page: {path}")
+    return 0
+
+
 def _cmd_explore(args) -> int:
     from toylab.explore import main as explore  # Bokeh is imported only when it is used
 
@@ -96,10 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toylab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered studies").set_defaults(func=_cmd_list)
-    for name, help_text in (("run", "run one study"),
-                            ("figures", "regenerate every paper figure from cached results")):
+    commands = {"run": ("run one study", _cmd_run),
+                "export": ("explorable offline HTML pages of a study's representative networks",
+                           _cmd_export),
+                "figures": ("regenerate every paper figure from cached results", _cmd_figures)}
+    for name, (help_text, func) in commands.items():
         cmd = sub.add_parser(name, help=help_text)
-        if name == "run":
+        if name != "figures":
             cmd.add_argument("name", help="study name (see `toylab list`)")
             cmd.add_argument("--quick", action="store_true", help="smoke configuration (< 1 min)")
             cmd.add_argument("--seeds", type=int, default=None, help="number of seeds")
@@ -109,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--out", type=Path, default=Path("results"), help="results folder")
         cmd.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
         cmd.add_argument("--force", action="store_true", help="recompute even if cached")
-        cmd.set_defaults(func=_cmd_run if name == "run" else _cmd_figures)
+        cmd.set_defaults(func=func)
     cmd = sub.add_parser("explore", help="the exact playground in the browser (127.0.0.1)")
     cmd.add_argument("--port", type=int, default=5006, help="port (0: any free port)")
     cmd.add_argument("--no-browser", action="store_true", help="only print the address")

@@ -10,7 +10,9 @@ A study is a module with
   :func:`toylab.study.stats.headline` object) and named arrays; ``ctx`` is a
   :class:`~toylab.study.cells.Context` through which cells are trained and cached;
 - ``make_figures(result, out) -> list[Path]``: paper figures (PDF + PNG) from a stored
-  :class:`~toylab.results.StudyResult`.
+  :class:`~toylab.results.StudyResult`;
+- optionally ``representatives(result) -> list[Representative]``: the study's representative
+  networks with their worlds, for ``toylab export NAME`` (explorable HTML pages).
 
 :func:`run_study` computes (or loads) the result of a config and writes its figures: the
 default config's figures go to ``figures/<study>/`` (the paper figures), the unmodified quick
@@ -23,11 +25,27 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from toylab.results import StudyResult, cached_run, config_hash
 from toylab.study.cells import Context
 from toylab.study.config import apply_overrides, config_from_dict
+
+
+class Representative(NamedTuple):
+    """A network a study shows, with what is needed to explore it.
+
+    Attributes:
+        label: short file-name-safe name, e.g. ``"seed0"`` or ``"curved_w8"``.
+        layers: float64 layer list.
+        dist: the 2-D world it was trained in (:class:`~toylab.data.GaussianMixture`).
+        activation: activation name.
+    """
+
+    label: str
+    layers: list
+    dist: object
+    activation: str
 
 
 def study_config(study: ModuleType, *, quick: bool = False, seeds: int | None = None,
