@@ -6,7 +6,8 @@ which change moves the neurons' folds more, in which training regime, and where 
 network spend its linear regions?
 
 Worlds. A three-component base world with a curved Bayes boundary, turned and moved off the
-origin (:func:`base_world`): class 0 a wide cloud above, class 1 two round clouds below
+origin (:func:`frame_world`, :class:`Placement`): class 0 a wide cloud above, class 1 two
+round clouds below
 (so a linear rule is not Bayes; hidden features are needed). *p(x) changes, p(y|x) fixed*:
 posterior-preserving tilts (:meth:`~toylab.data.GaussianMixture.tilted`): mass concentrated
 along the Bayes boundary, a far mode away from it inside class 0, mass on class 0's side
@@ -21,7 +22,8 @@ weights, ``N(0, bias_std^2)`` biases so folds do not start through one point, Ad
 batch), and the regime axis around the base setting: init scale small (rich) and large
 (lazy) (Chizat, Oyallon & Bach 2019; Woodworth et al. 2020), mean-field (muP)
 parameterisation, short training. Every setting trains every world with the same ``seeds``
-init seeds, each on its own sample: seed ``s`` starts from the bit-identical network in every
+init seeds, each seed on its own sample and each world on its own sample stream
+(:meth:`Config.world_seed`): seed ``s`` starts from the bit-identical network in every
 world of a setting (checked: ``paired_init_identical``), so fold movement between worlds is
 paired within seed.
 
@@ -45,6 +47,7 @@ arrays by :func:`stored_atlas`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -56,9 +59,11 @@ from scipy.special import owens_t
 from toylab.compare.atlas import Atlas, atlas
 from toylab.compare.probes import bounding_box, line_segments
 from toylab.data import GaussianMixture
+from toylab.exact import partition
 from toylab.exact.population import population_partition
 from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
+from toylab.plots.exact import plot_neuron_grid
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
 from toylab.study import (Context, TrainCell, config_from_dict, headline, kept_members,
@@ -157,7 +162,6 @@ class Config:
     short_steps: int = 200
     n_train: int = 512
     data_seed: int = 0
-    resample_seed: int = 1
     seeds: int = 20
     live_mass: float = 0.01
     mixed_share: float = 0.1
@@ -199,6 +203,13 @@ class Config:
                                                       snapshot_every=self.short_steps)
         return out
 
+    def world_seed(self, world: str) -> int:
+        """Seed of a world's training samples: ``data_seed`` for the base world, its own
+        stream for every other world and for the resample cell, so every comparison with the
+        base world includes independent sampling noise, like the resample null (with one
+        stream a relabelled world would train on the very same inputs as the base world)."""
+        return self.data_seed + (WORLDS + ("resample",)).index(world) * 1000
+
     def cells(self) -> dict[tuple[str, str], Cell]:
         """``(setting, world)`` -> cell; world ``resample`` is the base world on other samples."""
         out = {}
@@ -207,7 +218,7 @@ class Config:
             for world in WORLDS + ("resample",):
                 out[name, world] = Cell(
                     train=train, seeds=self.seeds, n_train=self.n_train,
-                    data_seed=self.resample_seed if world == "resample" else self.data_seed,
+                    data_seed=self.world_seed(world),
                     world_name="base" if world == "resample" else world,
                     placement=self.placement, exact=base and world != "resample",
                     atlas_members=0 if not base or world not in self.atlas_worlds
@@ -466,6 +477,9 @@ def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
             summary["atlas"][w]["ranks"] = atlas_ranks(r, kept_members(r), config.live_mass)
         arrays.update({f"atlas_{w}_{k[len('atlas_'):]}": v for k, v in r.arrays.items()
                        if k.startswith("atlas_")})
+    base = results["base", "base"].arrays  # the base nets (trained, initial) for the figures
+    arrays.update({f"base_{k}": v for k, v in base.items()
+                   if re.fullmatch(r"(init_)?[Wb]\d+", k)})
     arrays["atlas_neurons"] = np.array([(0, i) for i in range(config.train.widths[1])])
     return summary, arrays
 
@@ -555,8 +569,9 @@ def stored_atlas(result: StudyResult, world: str, member: int) -> Atlas:
 
 
 def plot_atlas(result: StudyResult):
-    """Atlas of the first atlas world's nets (base setting): each live neuron's top-Hessian share vs its zero-
-    ablation risk change, coloured by its fold's distance to the Bayes boundary."""
+    """Atlas of the first atlas world's nets (base setting): each live neuron's top-Hessian
+    share vs its zero-ablation risk change, coloured by its fold's distance to the Bayes
+    boundary."""
     world = next(iter(result.summary["atlas"]))
     fig, ax = figure(aspect=0.8)
     a = result.arrays
@@ -566,7 +581,27 @@ def plot_atlas(result: StudyResult):
                     c=a[pre + "fold_to_bayes"][live], s=10, cmap="viridis")
     fig.colorbar(sc, ax=ax, label="fold distance to Bayes boundary")
     ax.set(xlabel="share of the top Hessian subspace", ylabel="zero-ablation risk change",
-           title=f"atlas, {world} world, {int(np.isfinite(a[pre + 'active_mass'][:, 0]).sum())} nets")
+           title=f"atlas, {world} world, "
+                 f"{int(np.isfinite(a[pre + 'active_mass'][:, 0]).sum())} nets")
+    return fig
+
+
+def plot_neurons(result: StudyResult, config: Config):
+    """Base setting, base world, seed 0: every hidden neuron's exact response over the data's
+    box (small multiples, folds in black), each annotated with its atlas row: share of the top
+    Hessian subspace, zero-ablation risk change, best cross-seed analogue |corr|; dead
+    neurons (active mass < ``live_mass``) marked."""
+    dist = config.placement.place(frame_world("base"))
+    member = int(min(result.summary["atlas"]["base"]["formulas"], key=int))
+    a = stored_atlas(result, "base", member).columns
+    layers = load_layers(result, member, prefix="base_")
+    fig = plot_neuron_grid(partition(layers, dist.domain, activation=config.train.activation),
+                           0, ncols=4, resolution=80)
+    for i, ax in enumerate(fig.axes[:len(a["hessian_share"])]):
+        dead = a["active_mass"][i] < config.live_mass
+        ax.set_title("dead" if dead else f"H {a['hessian_share'][i]:.2f}  "
+                     f"abl {a['ablation_zero'][i]:+.3f}\nanalogue {a['analogue_corr'][i]:.2f}",
+                     fontsize=5)
     return fig
 
 
@@ -576,7 +611,8 @@ def make_figures(result: StudyResult, out: Path) -> list[Path]:
     stored atlas as ``atlas_<world>_seed<s>.csv``."""
     config = config_from_dict(Config, result.config)
     paths = save_all(out, {"worlds": plot_worlds(config), "movement": plot_movement(result),
-                           "regions": plot_regions(result), "atlas": plot_atlas(result)})
+                           "regions": plot_regions(result), "atlas": plot_atlas(result),
+                           "neurons": plot_neurons(result, config)})
     for w, entry in result.summary["atlas"].items():
         for member in entry["formulas"]:
             paths.append(stored_atlas(result, w, int(member)).to_csv(

@@ -67,19 +67,20 @@ def test_quick_run_headlines(quick):
     assert all(-1 <= h["value"] <= 1 for h in ranks.values() if h["n"])
 
 
-def test_resample_cell_changes_only_the_sample(quick):
-    """The resample cell starts from the same networks as the base cell but trains on other
-    samples, so its trained first layers differ."""
+def test_every_world_has_its_own_sample_stream(quick):
+    """Each world and the resample cell draw their own samples (same init, other data), so
+    the resample cell's trained first layers differ from the base cell's."""
     config, result = quick
-    rows = result.arrays["movement_base_resample"]
-    assert np.all(rows[:, 0] > 0)
+    names = study.WORLDS + ("resample",)
+    assert len({config.world_seed(w) for w in names}) == len(names)
+    assert np.all(result.arrays["movement_base_resample"][:, 0] > 0)
 
 
 def test_figures_and_atlas_csv_are_written(quick, tmp_path):
     config, result = quick
     paths = study.make_figures(result, tmp_path)
     stems = {p.stem for p in paths}
-    assert {"worlds", "movement", "regions", "atlas"} <= stems
+    assert {"worlds", "movement", "regions", "atlas", "neurons"} <= stems
     csvs = [p for p in paths if p.suffix == ".csv"]
     assert len(csvs) == config.atlas_seeds
     text = csvs[0].read_text().splitlines()
