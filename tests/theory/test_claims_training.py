@@ -72,7 +72,11 @@ def test_gradient_lies_in_the_top_subspace_of_separable_presets(net):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="S2': fails for tiny nets in generated worlds")
+                   reason="S2': the overlap depends on the optimizer and the world's overlap, "
+                          "not only the classes (studies tiny-subspace, edge-of-stability: 20 "
+                          "seeds, GD final overlap 0.89 [0.76, 0.98] on blobs(3) with seeds "
+                          "below 0.5, 0.04 on overlapping_blobs(3) where SGD at the same lr "
+                          "keeps 0.81; GD far below the edge, eta*lambda_max 0.003-0.75)")
 @settings(max_examples=12, phases=NO_SHRINK)
 @given(tt.trained_networks(tt.distributions(min_separation=5.0, max_separation=8.0,
                                             max_components=3, max_condition=4.0,
@@ -84,7 +88,10 @@ def test_gradient_lies_in_the_top_subspace_of_generated_worlds(net):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="S3: outlier count != classes for tiny nets")
+                   reason="S3: per seed the largest log-gap outlier count equals k for "
+                          "blobs(2) in 90% of seeds but for blobs(3) in only 10-20% (counts "
+                          "1-6, mean 2.9 [2.2, 3.7]; shuffled-label null 9): the largest gap "
+                          "falls inside the outliers or at the null space (study tiny-subspace)")
 @settings(max_examples=6, phases=NO_SHRINK)
 @given(tt.trained_networks(SEPARABLE_PRESETS))
 def test_number_of_hessian_outliers_equals_number_of_classes(net):
