@@ -104,6 +104,8 @@ def boundary_vertex(dist: GaussianMixture) -> np.ndarray:
 
 def frame_world(name: str) -> GaussianMixture:
     """A world of :data:`WORLDS` in the frame (before the turn and shift)."""
+    if name not in WORLDS:
+        raise ValueError(f"world {name!r} is unknown; choose one of {WORLDS}")
     base = _frame()
     if name == "base":
         return base
@@ -315,11 +317,6 @@ def analyse(cell: Cell, run, *, config: Config) -> tuple[dict, dict]:
     f64 = lambda layers: [(np.float64(W), np.float64(b)) for W, b in layers]  # noqa: E731
     X, y = cell.training_data()
     S = len(run.seeds)
-    W0, b0 = np.float64(run.snapshots[0][0][:, 0]), np.float64(run.snapshots[0][1][:, 0])
-    p_ref = population_partition(f64(run.snapshot(0, 0)), dist, activation=act)
-    lines = line_segments(np.transpose(W0, (0, 2, 1)).reshape(-1, 2), b0.reshape(-1),
-                          bounding_box(p_ref))
-    line_member = np.repeat(np.arange(S), W0.shape[2])
 
     def member(i: int) -> dict:
         row = {}
@@ -334,6 +331,12 @@ def analyse(cell: Cell, run, *, config: Config) -> tuple[dict, dict]:
         if cell.exact else {}
     finite = [i for i in range(S) if np.isfinite(run.final_loss[i])]
     atlases = {}
+    if cell.atlas_members:  # null folds: every member's initial first-layer lines
+        W0, b0 = np.float64(run.snapshots[0][0][:, 0]), np.float64(run.snapshots[0][1][:, 0])
+        p_ref = population_partition(f64(run.snapshot(0, 0)), dist, activation=act)
+        lines = line_segments(np.transpose(W0, (0, 2, 1)).reshape(-1, 2), b0.reshape(-1),
+                              bounding_box(p_ref))
+        line_member = np.repeat(np.arange(S), W0.shape[2])
     for i in finite[:cell.atlas_members]:
         sibs = [f64(run.member(j)) for j in finite if j != i][:2]
         atlases[i] = atlas(f64(run.member(i)), dist, X[i], y[i], activation=act,
