@@ -16,7 +16,13 @@ three Gaussian blobs, in float64, measured in one process after JIT warm-up:
 
 Each timing is the median (and minimum) of ``--repeats`` runs, wall clock and process CPU
 (all threads). The ratio is ``(hessian + spectrum) / power``: <= 1 means the whole spectrum
-costs no more than the top eigenvalue alone; ``(hessian + eigh) / power`` is printed too. A
+costs no more than the top eigenvalue alone; ``(hessian + eigh) / power`` is printed too.
+Two more ratios (issue 16 item 2): the full spectrum against LAPACK's ``eigvalsh``
+(``scipy.linalg.eigh(eigvals_only=True)``) on the already formed matrix with the same BLAS
+threads, and the top-``k`` eigenpairs (k = 1, 5, 10) by :func:`toylab.landscape.top_eigen`
+(ARPACK Lanczos on exact HVPs, ``tol=0``) against the 100 power steps, with the largest
+residual norm (:func:`toylab.landscape.residual_norms`) and the largest difference from the
+dense eigenvalues. A
 chunk-size sweep of the ``hvp`` method is printed for the small net. toylab runs OpenBLAS
 single-threaded (``toylab.use_cpu_cores``) except for matrices of at least
 ``BLAS_THREADS_FROM`` rows (``toylab.landscape.curvature.dense_blas``), where it uses every
@@ -37,16 +43,18 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 
 import toylab
 import toylab.landscape as L
-from toylab.landscape.curvature import BLAS_THREADS_FROM
+from toylab.landscape.curvature import BLAS_THREADS_FROM, dense_blas
 from toylab.data import make
 from toylab.models import init_layers
 
 NETS = {"2-32-32-3": (2, 32, 32, 3), "2-64-64-3": (2, 64, 64, 3)}
 N_POINTS = 512
 POWER_STEPS = 100
+TOP_K = (1, 5, 10)
 CHUNKS = (8, 16, 32, 64, 128)
 
 
@@ -100,6 +108,17 @@ def bench_net(name: str, widths, X, y, repeats: int, sweep: bool) -> dict:
     t_e, t_e_min, c_e, spec = timed(lambda: L.eigendecomposition(H), repeats)
     t_v, t_v_min, c_v, _ = timed(lambda: L.eigendecomposition(H, vectors=False), repeats)
     t_p, t_p_min, c_p, top = timed(lambda: power_iteration(hvp, theta.size, POWER_STEPS), repeats)
+    with dense_blas(theta.size):  # LAPACK alone on the formed matrix, toylab's thread setting
+        t_l, t_l_min, _, _ = timed(lambda: scipy.linalg.eigh(H, eigvals_only=True), repeats)
+    L.top_eigen(layers, X, y, 1, **kw)  # compiles the library's product
+    lanczos = {}
+    for k in TOP_K:
+        t_k, t_k_min, _, got = timed(lambda: L.top_eigen(layers, X, y, k, **kw), repeats)
+        res = L.residual_norms(layers, X, y, got, **kw)
+        lanczos[str(k)] = dict(
+            s=t_k, min_s=t_k_min, ratio_over_power=t_k / t_p,
+            max_residual_norm=float(res.max()),
+            max_error_vs_dense=float(np.abs(got.eigenvalues - spec.eigenvalues[:k]).max()))
     row = dict(
         net=name, n_params=int(theta.size), n_points=int(X.shape[0]),
         hessian_s=t_h, hessian_min_s=t_h_min, hessian_cpu_s=c_h,
@@ -115,6 +134,9 @@ def bench_net(name: str, widths, X, y, repeats: int, sweep: bool) -> dict:
         top_eigenvalue_exact=float(spec.eigenvalues[0]),
         top_eigenvalue_power=float(top),
         power_relative_error=abs(top - spec.eigenvalues[0]) / abs(spec.eigenvalues[0]),
+        lapack_eigvalsh_s=t_l, lapack_eigvalsh_min_s=t_l_min,
+        ratio_spectrum_over_lapack=t_v / t_l,
+        top_k_lanczos=lanczos,
     )
     if sweep:
         row["chunk_sweep_s"] = chunk_sweep(layers, X, y, repeats)
@@ -134,11 +156,13 @@ def chunk_sweep(layers, X, y, repeats: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-sweep", action="store_true", help="skip the chunk sweep")
     parser.add_argument("--out", default="benchmarks/results/hessian.json")
     args = parser.parse_args()
     toylab.use_cpu_cores()  # one-thread BLAS below BLAS_THREADS_FROM, as toylab runs
     sample = make("blobs", k=3).sample(0, N_POINTS)
-    rows = [bench_net(name, widths, sample.X, sample.y, args.repeats, sweep=(i == 0))
+    rows = [bench_net(name, widths, sample.X, sample.y, args.repeats,
+                      sweep=(i == 0 and not args.no_sweep))
             for i, (name, widths) in enumerate(NETS.items())]
 
     print(f"float64, {N_POINTS} points of 3 blobs, median of {args.repeats} runs "
@@ -166,6 +190,16 @@ def main() -> None:
         print(f"{r['net']}: top eigenvalue exact "
               f"{r['top_eigenvalue_exact']:.6g}, power {r['top_eigenvalue_power']:.6g} "
               f"(rel. error {r['power_relative_error']:.1e})")
+    print("full spectrum (toylab.landscape.eigendecomposition, vectors=False) / LAPACK "
+          "eigvalsh on the same formed matrix (target <= 1.2): " + "; ".join(
+              f"{r['net']} {r['eigvals_only_s']:.3f}s / {r['lapack_eigvalsh_s']:.3f}s = "
+              f"{r['ratio_spectrum_over_lapack']:.2f}" for r in rows))
+    for r in rows:
+        print(f"{r['net']}: top-k Lanczos (top_eigen, ARPACK tol=0, exact HVPs) / 100 power "
+              "steps (target < 1): " + "; ".join(
+                  f"k={k} {v['s']:.3f}s = {v['ratio_over_power']:.2f} (max residual "
+                  f"{v['max_residual_norm']:.0e}, max |error| vs dense {v['max_error_vs_dense']:.0e})"
+                  for k, v in r["top_k_lanczos"].items()))
     if "chunk_sweep_s" in rows[0]:
         print("chunk sweep (2-32-32-3, hvp method, median wall): " + ", ".join(
             f"{c}: {t:.3f}s" for c, t in rows[0]["chunk_sweep_s"].items()))
