@@ -14,7 +14,7 @@ from toylab.compare.landscape_neurons import first_order_change
 from toylab.compare.probes import bounding_box, line_segments
 from toylab.data import GaussianMixture, curved
 from toylab.exact.population import population_partition
-from toylab.landscape import neuron_table
+from toylab.landscape import hessian, neuron_table
 from toylab.symbolic import input_symbols
 
 
@@ -127,3 +127,25 @@ def test_bad_input(world, setup):
         atlas(net, world, s.X, s.y, activation="relu", top_k=0)
     with pytest.raises(ValueError, match="X has shape"):
         atlas(net, world, s.X[:, :1], s.y, activation="relu")
+
+
+def test_hessian_share_matches_a_hand_attribution(setup):
+    """The top-2 subspace's projector diagonal, split by hand over the flat order (per layer
+    W row-major, then b): a hidden neuron owns its incoming column and bias and its outgoing
+    row; shares are normalised over all neurons (logits included)."""
+    net, s, a = setup
+    Hm = hessian(net, s.X, s.y, activation="relu")
+    V = np.linalg.eigh((Hm + Hm.T) / 2)[1][:, -2:]
+    diag, pos, blocks = (V**2).sum(1), 0, []
+    for W, b in net:
+        dW = diag[pos:pos + W.size].reshape(W.shape)
+        db = diag[pos + W.size:pos + W.size + b.size]
+        blocks.append((dW, db))
+        pos += W.size + b.size
+    mass = []
+    for l, (dW, db) in enumerate(blocks):
+        for j in range(dW.shape[1]):
+            out = blocks[l + 1][0][j].sum() if l + 1 < len(blocks) else 0.0
+            mass.append(dW[:, j].sum() + db[j] + out)
+    mass = np.array(mass) / np.sum(mass)
+    np.testing.assert_allclose(a.columns["hessian_share"], mass[:len(a.neurons)], atol=1e-10)
