@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 import toylab.landscape as L
-from studies.tiny_subspace import bayes_error, mean_band
+from studies.tiny_subspace import bayes_error, check_worlds, kept_rows, mean_band
 from toylab.plots import save_all
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
@@ -77,10 +77,8 @@ class Config:
                    train=replace(cls.train, widths=(2, 8, 8, 3), steps=100, snapshot_every=50))
 
     def __post_init__(self):
-        for preset, k in self.worlds:
-            World(preset, (("k", k),))
-            if isinstance(k, bool) or int(k) != k or k < 2:
-                raise ValueError(f"worlds={self.worlds!r}: k={k!r} must be a class count >= 2")
+        check_worlds(self.worlds)
+        for _, k in self.worlds:
             if (k * k) * 2 > sum((a + 1) * b for a, b in zip(self.train.widths[:-1],
                                                               self.train.widths[1:])):
                 raise ValueError(f"worlds={self.worlds!r}: k={k} needs at least 2 k^2 "
@@ -167,10 +165,6 @@ def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
 # ----------------------------------------------------------------------------- figures
 
 
-def _rows(result: StudyResult, name: str, key: str) -> np.ndarray:
-    return result.arrays[f"{name}__{key}"][result.arrays[f"kept__{key}"]]
-
-
 def _panels(n: int):
     """A figure with one panel per world, two per row."""
     rows, cols = (n + 1) // 2, min(n, 2)
@@ -193,8 +187,8 @@ def plot_overlaps(result: StudyResult, config: Config):
     for ax, (preset, k), record in zip(axes, config.worlds, result.summary["by_world"]):
         key = world_key(preset, k)
         for color, (name, label) in zip(PALETTE, labels.items()):
-            mean_band(ax, steps, _rows(result, name, key), color=color, label=label)
-        ax.plot(steps, _rows(result, "mini_bulk_null", key).mean(0), color=PALETTE[3],
+            mean_band(ax, steps, kept_rows(result, name, key), color=color, label=label)
+        ax.plot(steps, kept_rows(result, "mini_bulk_null", key).mean(0), color=PALETTE[3],
                 linestyle=":", label="mini-bulk null (random in range of G)")
         ax.set(xlabel="training step", ylim=(-0.02, 1.02),
                title=f"{preset.replace('_', ' ')} k={k} ({record['world']}, "
@@ -212,7 +206,7 @@ def plot_spectra(result: StudyResult, config: Config):
     world; dotted lines at ranks C and C^2."""
     fig, axes = _panels(len(config.worlds))
     for ax, (preset, k) in zip(axes, config.worlds):
-        spectra = _rows(result, "g_spectrum", world_key(preset, k))
+        spectra = kept_rows(result, "g_spectrum", world_key(preset, k))
         top = spectra[:, : 3 * k * k]
         floor = 1e-12 * np.abs(spectra[:, :1])
         for row, f in zip(top, floor):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studies.tiny_subspace import bayes_error, mean_band
+from studies.tiny_subspace import bayes_error, check_full_batch_gd, check_worlds, mean_band
 from toylab.exact import population
 from toylab.landscape.projected import projected_gd
 from toylab.models import unflatten
@@ -64,12 +64,8 @@ class Config:
                    seeds=4, train=replace(cls.train, steps=50, snapshot_every=50))
 
     def __post_init__(self):
-        for preset, k in self.worlds:
-            World(preset, (("k", k),))
-        if self.train.optimizer != "sgd" or self.train.batch_size is not None:
-            raise ValueError(f"train.optimizer={self.train.optimizer!r}, train.batch_size="
-                             f"{self.train.batch_size!r}: set train.optimizer=sgd and "
-                             "train.batch_size=None (full-batch GD)")
+        check_worlds(self.worlds)
+        check_full_batch_gd(self.train)
         for m in (*self.everys, self.risk_every):
             if isinstance(m, bool) or int(m) != m or m < 1 or self.train.steps % m:
                 raise ValueError(f"everys={self.everys!r}, risk_every={self.risk_every!r} must be "

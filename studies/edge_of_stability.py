@@ -33,7 +33,8 @@ import numpy as np
 
 import toylab.landscape as L
 from toylab.models import flatten
-from studies.tiny_subspace import bayes_error, mean_band
+from studies.tiny_subspace import (bayes_error, check_full_batch_gd, check_worlds, kept_rows,
+                                    mean_band)
 from toylab.plots import save_all
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
@@ -68,12 +69,8 @@ class Config:
                    seeds=4, train=replace(cls.train, steps=60, snapshot_every=10))
 
     def __post_init__(self):
-        for preset, k in self.worlds:
-            World(preset, (("k", k),))
-        if self.train.optimizer != "sgd" or self.train.batch_size is not None:
-            raise ValueError(f"train.optimizer={self.train.optimizer!r}, train.batch_size="
-                             f"{self.train.batch_size!r}: this study is about full-batch GD; "
-                             "set train.optimizer=sgd and train.batch_size=None")
+        check_worlds(self.worlds)
+        check_full_batch_gd(self.train)
         if not self.learning_rates or any(not lr > 0 for lr in self.learning_rates):
             raise ValueError(f"learning_rates={self.learning_rates!r} must be positive numbers")
 
@@ -165,10 +162,6 @@ def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
 # ----------------------------------------------------------------------------- figures
 
 
-def _rows(result: StudyResult, name: str, key: str) -> np.ndarray:
-    return result.arrays[f"{name}__{key}"][result.arrays[f"kept__{key}"]]
-
-
 def plot_trajectories(result: StudyResult, config: Config):
     """Per world (columns): ``eta lambda_max`` (log scale, dashed: the limit 2), the training
     loss (every step) and the top-k gradient overlap vs step, one colour per learning rate
@@ -180,14 +173,14 @@ def plot_trajectories(result: StudyResult, config: Config):
     for j, (preset, k) in enumerate(config.worlds):
         for color, lr in zip(PALETTE, config.learning_rates):
             key = setting_key(preset, k, lr)
-            if len(_rows(result, "lambda_max", key)) == 0:
+            if len(kept_rows(result, "lambda_max", key)) == 0:
                 continue  # every seed diverged
             label = f"eta = {lr:g}"
-            mean_band(axes[0, j], steps, lr * _rows(result, "lambda_max", key), color=color,
+            mean_band(axes[0, j], steps, lr * kept_rows(result, "lambda_max", key), color=color,
                       label=label)
-            loss = _rows(result, "loss", key)
+            loss = kept_rows(result, "loss", key)
             axes[1, j].plot(np.arange(loss.shape[1]), loss.mean(0), color=color, linewidth=0.8)
-            mean_band(axes[2, j], steps, _rows(result, "overlap", key), color=color,
+            mean_band(axes[2, j], steps, kept_rows(result, "overlap", key), color=color,
                       label=label)
         axes[0, j].axhline(2.0, color="black", linestyle="--", linewidth=0.8)
         axes[0, j].set(yscale="log", title=f"{preset.replace('_', ' ')} k={k}")

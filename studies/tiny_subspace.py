@@ -149,6 +149,24 @@ class Config:
                          self.seeds, self.n_train, self.data_seed, "per_seed")
 
 
+def check_worlds(worlds) -> None:
+    """``worlds``: ``(preset, k)`` pairs naming a preset of ``toylab.data`` and a class count
+    ``k >= 2``, else a ValueError naming the pair (shared by the landscape studies)."""
+    for preset, k in worlds:
+        if isinstance(k, bool) or int(k) != k or k < 2:
+            raise ValueError(f"worlds={worlds!r}: k={k!r} of {preset!r} must be a class count "
+                             ">= 2")
+        World(preset, (("k", k),))
+
+
+def check_full_batch_gd(train: TrainConfig) -> None:
+    """A ValueError unless ``train`` is plain full-batch gradient descent."""
+    if train.optimizer != "sgd" or train.batch_size is not None:
+        raise ValueError(f"train.optimizer={train.optimizer!r}, train.batch_size="
+                         f"{train.batch_size!r}: this study is about full-batch GD; set "
+                         "train.optimizer=sgd and train.batch_size=None")
+
+
 def setting_key(dataset: str, activation: str, label: str, k: int) -> str:
     """Stable name of one setting, used in array names and the summary table."""
     return f"{dataset}__{activation}__{label}__k{k}"
@@ -280,8 +298,9 @@ def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
 # ----------------------------------------------------------------------------- figures
 
 
-def _rows(result: StudyResult, name: str, key: str) -> np.ndarray:
-    """Kept members' rows of a per-member array."""
+def kept_rows(result: StudyResult, name: str, key: str) -> np.ndarray:
+    """Kept members' rows of the per-member array ``{name}__{key}`` (members listed in
+    ``kept__{key}``)."""
     return result.arrays[f"{name}__{key}"][result.arrays[f"kept__{key}"]]
 
 
@@ -350,7 +369,7 @@ def plot_overlap_curves(result: StudyResult, config: Config, dataset: str, k: in
     for ax, activation in zip(axes, config.activations):
         for color, label in zip(PALETTE, config.optimizers):
             key = setting_key(dataset, activation, label, k)
-            mean_band(ax, steps, _rows(result, "overlap", key), color=color, label=label)
+            mean_band(ax, steps, kept_rows(result, "overlap", key), color=color, label=label)
         ax.set(xlabel="training step", ylim=(-0.02, 1.02), title=f"{activation}")
     r = _by(result, dataset=dataset, k=k)
     axes[0].set_ylabel(f"gradient overlap with top-{k}")
@@ -408,7 +427,7 @@ def plot_sharpness(result: StudyResult, config: Config):
             for color, k in zip(PALETTE, config.ks):
                 key = setting_key(dataset, activation, label, k)
                 mean_band(ax, steps, config.train.learning_rate
-                          * _rows(result, "lambda_max", key), color=color, label=f"k = {k}")
+                          * kept_rows(result, "lambda_max", key), color=color, label=f"k = {k}")
             ax.axhline(2.0, color="black", linestyle="--", linewidth=0.8)
             ax.set(yscale="log", title=f"{dataset.replace('_', ' ')}, {label}")
         axes[i, 0].set_ylabel("eta lambda_max")
@@ -427,7 +446,7 @@ def plot_stability(result: StudyResult, config: Config):
     fig, ax = figure(aspect=0.8)
     for color, k in zip(PALETTE, config.ks):
         key = setting_key(dataset, activation, label, k)
-        mean_band(ax, steps, _rows(result, "stability", key), color=color, label=f"k = {k}")
+        mean_band(ax, steps, kept_rows(result, "stability", key), color=color, label=f"k = {k}")
     ax.set(xlabel="training step", ylabel="overlap of top-k subspace with final",
            ylim=(-0.02, 1.02), title=f"{dataset.replace('_', ' ')}, {activation}, {label}")
     ax.legend(loc="lower right", fontsize=5)
@@ -447,13 +466,13 @@ def make_figures(result: StudyResult, out: Path) -> list[Path]:
         figures[f"overlap_{d}_k{k}"] = plot_overlap_curves(result, config, d, k)
     for k in config.ks:
         key = setting_key(dataset, activation, label, k)
-        spectra = _rows(result, "spectrum", key)
+        spectra = kept_rows(result, "spectrum", key)
         if len(spectra) == 0:
             continue  # every seed diverged
         figures[f"spectrum_{dataset}_k{k}"] = plot_spectrum(spectra[0], n_outliers=int(
-            _rows(result, "outliers", key)[0]))
+            kept_rows(result, "outliers", key)[0]))
         widths = (*config.train.widths[:-1], k)
         neurons, _, _ = L.neuron_table(widths)
         figures[f"neurons_{dataset}_k{k}"] = plot_neuron_heatmap(
-            L.neuron_shares(_rows(result, "top", key)[0], widths), neurons)
+            L.neuron_shares(kept_rows(result, "top", key)[0], widths), neurons)
     return save_all(out, figures)
