@@ -61,8 +61,9 @@ from toylab.landscape import eigendecomposition, hessian, subspace_mass
 from toylab.plots import save_all, styled
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, World, adjust_pvalues, config_from_dict, headline,
-                          kept_members, load_layers, member_arrays, threshold_sweep)
+from toylab.study import (Context, EnsembleConfig, TrainCell, World, adjust_pvalues,
+                          config_from_dict, headline, kept_members, load_layers, member_arrays,
+                          threshold_sweep)
 from toylab.train import TrainConfig
 
 NAME = "ablation"
@@ -77,23 +78,19 @@ ALPHA = 0.05
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(EnsembleConfig):
     """Settings of the ``ablation`` study."""
 
     world: World = World("xor")
     train: TrainConfig = TrainConfig(widths=(2, 12, 12, 2), optimizer="adam", learning_rate=1e-2,
                                      steps=2000, snapshot_every=2000,
                                      bias_init="normal", bias_std=1.0)
-    n_train: int = 512
-    data_seed: int = 0
-    sampling: str = "per_seed"
     prune_fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     tolerances: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
     clusters: int = 4
     shuffles: int = 20
     permutations: int = 200
     hessian_top: int = 2
-    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
@@ -102,10 +99,6 @@ class Config:
                                               snapshot_every=200),
                    prune_fractions=(0.0, 0.3, 0.6), clusters=2, shuffles=3, permutations=20,
                    seeds=4)
-
-    def cell(self) -> TrainCell:
-        return TrainCell(self.world, self.train, self.seeds, self.n_train, self.data_seed,
-                         self.sampling)
 
     def settings(self) -> dict:
         """The analysis parameters a cell's cache key needs."""
@@ -377,7 +370,7 @@ def plot_ablation(result: StudyResult, config: Config):
 def plot_pruning(result: StudyResult, config: Config):
     """The long tail of |w| and the exact effect of magnitude pruning (median over seeds and
     its 95% bootstrap interval)."""
-    a, s, kept = result.arrays, result.summary, kept_members(result)
+    s, kept = result.summary, kept_members(result)
     fig, axes = figure(1, 2, width=PAGE_WIDTH * 0.8, aspect=0.8)
     ax_hist, ax_curve = axes[0]
     mags = np.concatenate([np.abs(W).ravel() for member in kept

@@ -31,8 +31,8 @@ from toylab.plots.style import figure
 from toylab.plots.training import plot_curves
 from toylab.results import StudyResult, progress
 from toylab.models import apply
-from toylab.study import (Context, Representative, TrainCell, World, config_from_dict, headline,
-                          kept_members, load_layers)
+from toylab.study import (Context, EnsembleConfig, Representative, TrainCell, World,
+                          config_from_dict, headline, kept_members, load_layers)
 from toylab.train import TrainConfig
 
 NAME = "blobs"
@@ -44,27 +44,19 @@ MEMBER_STATS = ("population_accuracy", "excess_risk", "error_bound", "n_regions_
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(EnsembleConfig):
     """Settings of the ``blobs`` study."""
 
     world: World = World("blobs", (("k", 3), ("radius", 3.0), ("std", 0.6)))
     train: TrainConfig = TrainConfig(widths=(2, 16, 16, 3), optimizer="adam",
                                      learning_rate=1e-2, steps=2000, snapshot_every=100,
                                      bias_init="normal", bias_std=1.0)
-    n_train: int = 512
     n_test: int = 20_000
-    data_seed: int = 0
-    sampling: str = "per_seed"
-    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
         """Smoke configuration: finishes in well under a minute."""
         return cls(n_train=256, train=replace(cls.train, steps=300), seeds=4)
-
-    def cell(self) -> TrainCell:
-        return TrainCell(self.world, self.train, self.seeds, self.n_train, self.data_seed,
-                         self.sampling)
 
 
 def exact_stats(layers, activation: str, dist) -> dict:

@@ -68,8 +68,8 @@ from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
-                          load_layers, member_arrays, threshold_sweep)
+from toylab.study import (Context, EnsembleConfig, TrainCell, World, config_from_dict, headline,
+                          kept_members, load_layers, member_arrays, threshold_sweep)
 from toylab.train import TrainConfig
 
 NAME = "hessian-neurons"
@@ -95,22 +95,18 @@ of the logit layer."""
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(EnsembleConfig):
     """Settings of the ``hessian-neurons`` study."""
 
     world: World = World("curved")
     train: TrainConfig = TrainConfig(widths=(2, 8, 8, 2), optimizer="adam", learning_rate=1e-2,
                                      steps=2000, snapshot_every=2000,
                                      bias_init="normal", bias_std=1.0)
-    n_train: int = 512
-    data_seed: int = 0
-    sampling: str = "per_seed"
     max_outliers: int = 10
     top_store: int = 6
     bulk_samples: int = 12
     random_directions: int = 8
     null_cut: float = NUMERICAL_ZERO
-    seeds: int = 20
 
     def __post_init__(self):
         for name in ("top_store", "bulk_samples", "random_directions", "max_outliers"):
@@ -127,10 +123,6 @@ class Config:
         return cls(n_train=128, train=replace(cls.train, widths=(2, 4, 4, 2), steps=200,
                                               snapshot_every=200),
                    top_store=3, bulk_samples=3, random_directions=2, seeds=4)
-
-    def cell(self) -> TrainCell:
-        return TrainCell(self.world, self.train, self.seeds, self.n_train, self.data_seed,
-                         self.sampling)
 
     def settings(self) -> dict:
         """The analysis parameters a cell's cache key needs."""

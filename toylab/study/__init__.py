@@ -10,7 +10,7 @@
 - :mod:`toylab.study.runner`: the study protocol, ``run_study`` and where figures go.
 """
 
-from toylab.study.cells import (SAMPLINGS, AnalysedCell, Context, TrainCell, cell_arrays,
+from toylab.study.cells import (SAMPLINGS, AnalysedCell, Context, EnsembleConfig, TrainCell, cell_arrays,
                                 member_arrays, sample_seed, train_cells)
 from toylab.study.config import World, apply_overrides, config_from_dict, config_keys
 from toylab.study.runner import Representative, compute_result, config_of, figure_dir, run_study, study_config
@@ -26,7 +26,7 @@ from toylab.study.stats import (
 from toylab.study.storage import kept_members, load_layers, n_members, save_layers, stack_members
 
 __all__ = [
-    "Representative", "SAMPLINGS", "AnalysedCell", "Context", "TrainCell", "World", "adjust_pvalues", "apply_overrides",
+    "Representative", "SAMPLINGS", "AnalysedCell", "Context", "EnsembleConfig", "TrainCell", "World", "adjust_pvalues", "apply_overrides",
     "bootstrap_ci", "cell_arrays", "compute_result", "config_from_dict", "config_keys",
     "config_of", "figure_dir", "headline", "kept_members", "load_layers", "member_arrays",
     "n_members",

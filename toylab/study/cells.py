@@ -81,6 +81,31 @@ class TrainCell:
         return np.stack([s.X for s in samples]), np.stack([s.y for s in samples])
 
 
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """The fields every ensemble study shares, as a base for its ``Config``: a study subclasses
+    it (as a frozen dataclass), redeclares ``world`` / ``train`` / ``seeds`` with its own
+    defaults and adds its own fields after them.
+
+    Attributes:
+        world, train, n_train, data_seed, sampling, seeds: as :class:`TrainCell`.
+    """
+
+    world: World = field(default_factory=World)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    n_train: int = 512
+    data_seed: int = 0
+    sampling: str = "per_seed"
+    seeds: int = 20
+
+    def cell(self, *, world: World | None = None, train: TrainConfig | None = None) -> TrainCell:
+        """The :class:`TrainCell` of this config (optionally in another world or with another
+        training config, e.g. other widths)."""
+        return TrainCell(self.world if world is None else world,
+                         self.train if train is None else train, self.seeds, self.n_train,
+                         self.data_seed, self.sampling)
+
+
 Analysis = Callable[[TrainCell, TrainResult], tuple[dict, dict]]
 """``(cell, trained ensemble) -> (summary, arrays)`` of one cell."""
 
