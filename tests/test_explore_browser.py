@@ -192,6 +192,7 @@ def message(driver) -> str:
         driver, "message", "visible") else ""
 
 
+@pytest.mark.slow
 def test_bad_input_shows_a_message_and_the_app_stays_usable(small_app, browser, shots,
                                                             tmp_path, caplog):
     """Runs after the test above, in the same process: the last training run reuses its

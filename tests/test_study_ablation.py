@@ -122,6 +122,7 @@ def test_permutation_p_values_are_never_zero_and_corrected():
     assert np.all(np.asarray(c["q_bh"]) >= np.asarray(c["p"]))
 
 
+@pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
     paths = study.make_figures(result, tmp_path)

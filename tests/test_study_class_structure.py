@@ -59,6 +59,7 @@ def _dense(net, X, y, widths):
     return means, np.linalg.eigh(H)[1][:, ::-1][:, :C], G, G_means
 
 
+@pytest.mark.slow
 def test_measures_match_dense_derivatives(quick):
     config, _ = quick
     preset, k = config.worlds[1]

@@ -76,6 +76,7 @@ def test_every_world_has_its_own_sample_stream(quick):
     assert np.all(result.arrays["movement_base_resample"][:, 0] > 0)
 
 
+@pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_and_atlas_csv_are_written(quick, tmp_path):
     config, result = quick
     paths = study.make_figures(result, tmp_path)

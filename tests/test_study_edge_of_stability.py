@@ -47,6 +47,7 @@ def test_phase_stats_by_hand():
     assert np.isnan(study.phase_stats(0.1, lam, [0.9] * 4, np.ones(3))["overlap_edge"])
 
 
+@pytest.mark.slow
 def test_lambda_max_matches_a_dense_hessian(quick):
     """The stored lambda_max of the last snapshot (the final network) against jax.hessian of
     the whole loss and numpy.linalg.eigvalsh."""

@@ -95,6 +95,7 @@ def test_interpretation_reads_each_mean_as_its_own_component():
                                   np.arange(dist.n_components))
 
 
+@pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
     paths = study.make_figures(result, tmp_path)

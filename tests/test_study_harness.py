@@ -1,6 +1,6 @@
 """The study harness: nested configs and overrides, storage of networks, statistics, cells."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest

@@ -145,6 +145,7 @@ def test_boundary_flux_bounds_the_accuracy_rate(quick, member_hessian):
     assert abs(rate) <= flux * (1 + 1e-9) + 1e-12
 
 
+@pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
     paths = study.make_figures(result, tmp_path)

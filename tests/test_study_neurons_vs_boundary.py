@@ -189,6 +189,7 @@ def test_random_fold_lines_are_the_initial_first_layer_folds(quick, base):
         assert mine == pytest.approx(ref, abs=mine_err + ref_err + 1e-9)
 
 
+@pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
     paths = study.make_figures(result, tmp_path)

@@ -100,6 +100,7 @@ def test_shuffled_label_null_is_the_hessian_on_permuted_labels(quick):
     assert result.arrays[f"margin__{key}"][0, -1] > 0
 
 
+@pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     config, result = quick
     paths = study.make_figures(result, tmp_path)

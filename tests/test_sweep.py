@@ -76,8 +76,8 @@ def sample():
 
 
 @pytest.fixture(scope="module")
-def one_config(sample, two_device_run):
-    """One config x 8 seeds on one device: 8 runs in one call (the subprocess runs meanwhile)."""
+def one_config(sample):
+    """One config x 8 seeds on one device: 8 runs in one call."""
     return run_sweep(BASE, *sample, SEEDS, devices=1, seed_chunk=CHUNK)
 
 
@@ -145,6 +145,7 @@ def test_memory_limit_splits_into_calls_with_identical_results(one_config, split
     assert "2 calls of 8 runs" in message and "max_bytes" in message
 
 
+@pytest.mark.slow
 def test_two_devices_are_bit_identical_to_one(two_device_run, split_sweep):
     """Sharded over 2 XLA host devices (subprocess) vs one device, split in 2 calls."""
     proc, path = two_device_run
