@@ -95,11 +95,13 @@ def test_logit_bias_direction_moves_its_boundaries_uniformly():
         assert np.all(dA == 0) and np.all(dc == 0)   # hidden layers do not see a logit bias
 
 
-def test_moved_names_stay_importable_from_the_landscape_path():
+def test_first_order_change_lives_in_compare_only():
+    """Boundary motion needs a partition, so it is a compare-stage analysis: the landscape
+    stage neither defines nor serves it."""
     import toylab.landscape as L
 
-    assert L.first_order_change is ln.first_order_change
-    assert L.FirstOrderChange is ln.FirstOrderChange
+    assert not hasattr(L, "first_order_change") and not hasattr(L, "FirstOrderChange")
+    assert ln.first_order_change.__module__ == "toylab.compare.landscape_neurons"
 
 
 # ----------------------------------------------------------------------------- line integrals

@@ -106,16 +106,3 @@ __all__ = [
     "top_subspace_overlap", "trajectory_overlap", "trajectory_pca",
 ]
 
-
-_MOVED = {"first_order_change": "toylab.compare.landscape_neurons",
-          "FirstOrderChange": "toylab.compare.landscape_neurons"}
-"""Names that moved to a higher stage, served lazily at their old path until the studies that
-still import them from here are rewritten (importing ``toylab.landscape`` never imports them)."""
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module 'toylab.landscape' has no attribute {name!r}")
