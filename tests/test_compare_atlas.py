@@ -149,3 +149,38 @@ def test_hessian_share_matches_a_hand_attribution(setup):
             mass.append(dW[:, j].sum() + db[j] + out)
     mass = np.array(mass) / np.sum(mass)
     np.testing.assert_allclose(a.columns["hessian_share"], mass[:len(a.neurons)], atol=1e-10)
+
+
+def test_featureviz_columns_against_a_dense_grid_on_the_core_box(world, setup):
+    """Fidelity columns on the data's core box: the best feature-visualisation shortfall and
+    the best example's shortfall, recomputed by a plain forward pass (the maximum from a
+    401 x 401 grid plus the box corners, which bounds the exact maximum from below within the
+    grid's resolution, the examples from the training sample itself)."""
+    net, s, a = setup
+    lo, hi = np.asarray(world.covering_box(0.01), np.float64).T
+    g = np.linspace(0, 1, 401)
+    grid = lo + np.stack(np.meshgrid(g, g), -1).reshape(-1, 2) * (hi - lo)
+
+    def hidden(X):
+        out, h = [], X
+        for W, b in net[:-1]:
+            h = np.maximum(h @ W + b, 0.0)
+            out.append(h)
+        return out
+
+    on_grid, on_data = hidden(grid), hidden(s.X)
+    for n, (l, i) in enumerate(a.neurons):
+        f, fx = on_grid[l][:, i], on_data[l][:, i]
+        span = f.max() - f.min()
+        if span == 0:
+            assert np.isnan(a.columns["fv_gap_core"][n])
+            continue
+        best_example = np.sort(fx)[-1]
+        # the exact maximum is >= the grid's, so the exact shortfall is >= the grid one
+        assert a.columns["topk_max_gap_core"][n] >= (f.max() - best_example) / span - 1e-9
+        assert a.columns["topk_max_gap_core"][n] <= (f.max() - best_example) / span + 0.02
+        assert 0 <= a.columns["fv_gap_core"][n] <= 1
+        assert a.columns["fv_found_core"][n] == (a.columns["fv_gap_core"][n] <= 1e-3)
+        misdescribed = not np.any(np.sort(fx)[-9:] >= f.max() - 0.1 * span + 0.02 * span)
+        if not misdescribed:  # a grid-certified example inside the near-max set
+            assert a.columns["misdescribed_core"][n] == 0

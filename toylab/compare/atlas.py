@@ -26,10 +26,16 @@ piecewise-linear network:
   exact mean (:func:`toylab.compare.editing.ablate`);
 - **universality**: the best exact ``|corr|`` with any neuron of the same layer of sibling
   networks (other seeds; :func:`toylab.compare.universality.cross_correlations`);
+- **feature-visualisation fidelity on the data's support** (:mod:`toylab.compare.featureviz`):
+  on the box ``dist.covering_box(core_mass)`` that holds all but ``core_mass`` of the
+  probability (not the plotting box, whose corners no data reaches), best-of-16
+  gradient-ascent feature visualisation scored against the neuron's exact maximum there
+  (``fv_gap_core``: shortfall as a fraction of the neuron's range; ``fv_found_core``: within
+  ``1e-3`` of it), and the top-9 training examples (``topk_max_gap_core``: the best example's
+  shortfall; ``misdescribed_core``: 1 when no top-9 example lies in the near-max set
+  ``{f >= max - 0.1 range}``); NaN for a neuron constant on the box;
 - **formula**: the neuron's response as a sympy expression (:mod:`toylab.symbolic`), numbers
   rounded for display.
-
-Feature-visualisation fidelity is not a column yet (see ``toylab.compare.featureviz``).
 """
 
 from __future__ import annotations
@@ -43,11 +49,12 @@ from typing import Sequence
 import numpy as np
 
 from toylab.compare.editing import ablate, hidden_neurons
+from toylab.compare.featureviz import feature_visualisation, score_neurons
 from toylab.compare.landscape_neurons import first_order_change, segment_integrals
 from toylab.compare.neurons import fold_distance, neuron_profile, targets
 from toylab.compare.probes import probe_r2
 from toylab.compare.universality import cross_correlations
-from toylab.exact import folds
+from toylab.exact import folds, partition
 from toylab.exact.population import population_partition
 from toylab.landscape import (eigendecomposition, gradient, hessian, neuron_mass, neuron_table,
                               subspace_mass)
@@ -56,6 +63,12 @@ from toylab.symbolic import neuron_expression, round_numbers
 
 FOLD_PIECES = 16
 """Equal pieces each fold segment is cut into for the density-weighted fold location."""
+
+FEATUREVIZ = {"starts": 16, "steps": 200, "step_size": 0.05, "seed": 0}
+"""Feature-visualisation settings of the fidelity columns (those of the
+``featureviz-fidelity`` study)."""
+TOP_K_EXAMPLES = 9
+"""Dataset examples per neuron of the fidelity columns."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +159,8 @@ def boundary_speed(p, dist, v) -> float:
 
 def atlas(net, dist, X, y, *, activation: str | None = None, top_k: int = 2,
           siblings: Sequence = (), null_folds: Sequence[np.ndarray] | None = None,
-          attainable: dict | None = None, rtol: float = 1e-3, digits: int = 3) -> Atlas:
+          attainable: dict | None = None, core_mass: float = 0.01, rtol: float = 1e-3,
+          digits: int = 3) -> Atlas:
     """The per-neuron atlas of ``net`` in the world ``dist`` (module docstring).
 
     Args:
@@ -160,6 +174,7 @@ def atlas(net, dist, X, y, *, activation: str | None = None, top_k: int = 2,
         null_folds: random fold lines, each ``(S, 2, 2)`` segments, for the null rank.
         attainable: target name -> best first-layer ``|corr|`` (targets of
             :data:`~toylab.compare.probes.RAMP_TARGETS`).
+        core_mass: probability left outside the box of the feature-visualisation columns.
         rtol: relative tolerance of the target quadrature; digits: of the formulas.
     Returns:
         :class:`Atlas`.
@@ -216,6 +231,7 @@ def atlas(net, dist, X, y, *, activation: str | None = None, top_k: int = 2,
         cols[f"ablation_{mode}"] = np.array([
             population_partition(ablate(layers, dist, n, mode, activation=act, partition=p),
                                  dist, activation=act).risk.value - risk for n in neurons])
+    cols.update(featureviz_columns(layers, act, p, dist, X, core_mass))
     cols["analogue_corr"] = np.full(H, np.nan)
     if siblings:
         best = np.zeros(H)
@@ -231,3 +247,19 @@ def atlas(net, dist, X, y, *, activation: str | None = None, top_k: int = 2,
             "eigenvalues": np.asarray(eig.eigenvalues, np.float64).tolist(),
             "targets": list(prof.targets)}
     return Atlas(neurons, cols, formulas, meta)
+
+
+def featureviz_columns(layers, activation: str, p, dist, X: np.ndarray,
+                       core_mass: float) -> dict[str, np.ndarray]:
+    """The feature-visualisation fidelity columns (module docstring) of every hidden neuron,
+    scored on the data's core box ``dist.covering_box(core_mass)``; ``p`` is the network's
+    population partition, ``X`` the training sample the examples come from."""
+    core = np.asarray(dist.covering_box(core_mass), np.float64)
+    points = feature_visualisation(layers, core, activation=activation, **FEATUREVIZ)
+    sc = score_neurons(partition(layers, core, activation=activation), p, dist, points, X,
+                       k=TOP_K_EXAMPLES)
+    live = ~sc.constant
+    return {"fv_gap_core": sc.fv_gap,
+            "fv_found_core": np.where(live, sc.fv_found, np.nan),
+            "topk_max_gap_core": sc.topk_max_gap,
+            "misdescribed_core": np.where(live, sc.misdescribed, np.nan)}
