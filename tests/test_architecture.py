@@ -16,18 +16,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 STAGES = {
-    "data": 0, "models": 0, "results": 0,
+    "data": 0, "models": 0, "results": 0, "units": 0,
     "train": 1, "exact": 1, "symbolic": 1,
     "landscape": 2,
     "compare": 3,
-    "study": 4,
-    "plots": 5, "testing": 5,
+    "plots": 4, "testing": 4,
+    "study": 5,
     "studies": 6, "explore": 6,
     "cli": 7,
 }
 """Component -> stage (docs/architecture.md). A component is a top-level module or package
-of toylab (``toylab.exact.partition`` belongs to ``exact``), or ``studies``. Above the study
-harness the shells are ordered too: plots (and the test helpers) < studies, explore < cli."""
+of toylab (``toylab.exact.partition`` belongs to ``exact``), or ``studies``. Plots (and the
+test helpers) sit below the study harness, which builds and saves a study's figures in the
+house style; above it the shells are ordered too: studies, explore < cli."""
 
 COMPONENT_OF = {"sweep": "train"}
 """Modules that belong to another component's stage (``toylab.sweep`` runs train's program)."""
@@ -124,7 +125,7 @@ def test_the_allow_list_holds_only_live_violations():
 @pytest.mark.parametrize("source, expected", [
     ("from toylab.compare import neurons\n", "stage 2 imports stage 3"),
     ("from toylab.exact.partition import _clip\n", "private name ['_clip']"),
-    ("import toylab.study\n", "stage 2 imports stage 4"),
+    ("import toylab.study\n", "stage 2 imports stage 5"),
 ])
 def test_the_checker_catches_violations(tmp_path, monkeypatch, source, expected):
     """The checker itself: a landscape module with a bad import is reported."""

@@ -40,6 +40,7 @@ import numpy as np
 
 from toylab.exact import geometry as geo
 from toylab.models import Activation, as_layers, check_finite_layers, get_activation
+from toylab.units import format_bytes
 
 Neuron = tuple[int, int]
 
@@ -467,18 +468,11 @@ class _Limits:
         need = n * self.per_region[layer]
         if need > self.max_bytes:
             raise ValueError(
-                f"partition reached {n} regions {where}; it needs about {_fmt_bytes(need)} "
+                f"partition reached {n} regions {where}; it needs about {format_bytes(need)} "
                 f"({self.per_region[layer]} bytes per region in this layer), above "
-                f"max_bytes={_fmt_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
+                f"max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
                 "machine has the memory), a smaller domain, or a region cap max_regions="
             )
-
-
-def _fmt_bytes(n: float) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n:.0f} bytes"
 
 
 def default_max_bytes() -> float:
@@ -536,7 +530,7 @@ def _check_max_bytes(max_bytes) -> float:
     if not ok or not np.isfinite(max_bytes) or max_bytes <= 0:
         raise ValueError(
             f"max_bytes={max_bytes!r} must be a finite positive number of bytes (None: half "
-            f"the physical memory, here {_fmt_bytes(default_max_bytes())}); it cannot disable "
+            f"the physical memory, here {format_bytes(default_max_bytes())}); it cannot disable "
             "the memory guard"
         )
     return float(max_bytes)

@@ -47,6 +47,10 @@ from toylab.landscape.problem import (
     resolve,
 )
 from toylab.models import LOSSES, get_activation, n_params, unflatten
+from toylab.units import format_bytes
+
+readable_bytes = format_bytes
+"""The old name of :func:`toylab.units.format_bytes` (``benchmarks/lanczos.py`` imports it)."""
 
 Array = jax.Array
 
@@ -265,14 +269,6 @@ def matrix_bytes(widths, n_points: int, *, chunk: int = DEFAULT_CHUNK,
     return 2 * 8 * size * size + per_point + 8 * size * size // 2
 
 
-def readable_bytes(n: float) -> str:
-    """``n`` bytes in the largest binary unit that keeps it >= 1 (``"1.50 KiB"``, ``"12 B"``)."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n:.0f} B"
-
-
 def check_memory(needed: int, max_bytes: float, what: str) -> None:
     """A ValueError pointing to the iterative path when ``needed > max_bytes``; ``max_bytes``
     must be a positive number (``float('inf')`` turns the guard off, NaN is refused)."""
@@ -284,8 +280,8 @@ def check_memory(needed: int, max_bytes: float, what: str) -> None:
                          "guard off")
     if needed > max_bytes:
         raise ValueError(
-            f"{what} needs about {readable_bytes(needed)} > max_bytes={max_bytes!r} "
-            f"({readable_bytes(max_bytes)}); use the iterative path instead: "
+            f"{what} needs about {format_bytes(needed)} > max_bytes={max_bytes!r} "
+            f"({format_bytes(max_bytes)}); use the iterative path instead: "
             "toylab.landscape.top_eigen(...) for the top "
             "eigenpairs or toylab.landscape.spectral_density(...) for the spectral density "
             "(both use matrix-free products), or pass a larger max_bytes="

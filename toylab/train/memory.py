@@ -16,6 +16,7 @@ import numpy as np
 
 from toylab.models import n_params
 from toylab.train.config import DTYPES, TrainSpec
+from toylab.units import format_bytes
 
 WORK_PER_ACTIVATION = 3
 """Working-set bytes per run, in units of ``itemsize * n_points * sum(widths[1:])``: forward
@@ -34,15 +35,6 @@ chunks of 128 (per 1,000 Adam steps, two devices; benchmarks/README.md)."""
 
 DEFAULT_MAX_BYTES = 4 * 2**30
 """Default limit for a group's estimated peak memory (4 GiB)."""
-
-
-def format_bytes(n: float) -> str:
-    """``n`` bytes, readable at any size: ``"512 B"``, ``"1.5 KiB"``, ``"2.25 MiB"``,
-    ``"4 GiB"`` (three significant digits)."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n:.3g} B" if n != int(n) else f"{int(n)} B"
 
 
 def working_bytes(spec: TrainSpec, n_points: int) -> int:
