@@ -66,10 +66,13 @@ FACTOR_BYTES = 64 * 2**20
 """Bytes of the factor matrix ``A`` (rows ``J_i^T a_ik``) held at once by the ``blocks``
 method; points beyond it are processed in chunks."""
 
-BLAS_THREADS_FROM = 256
+BLAS_THREADS_FROM = 1024
 """Matrices at least this large use every core for their BLAS/LAPACK calls (toylab's default
 is one thread, which suits its many tiny products): a 1,251 x 1,251 eigendecomposition takes
-81 ms on two threads and 141 ms on one (benchmarks/README.md)."""
+81 ms on two threads and 141 ms on one (benchmarks/README.md). Below ~1,000 threads do not
+pay, and on busy cores they cost far more than they save: a 322 x 322 eigendecomposition
+with vectors took 0.48 s on two threads and 0.019 s on one at load average 5 (2-core machine,
+2026-12-02), which made the Hessian studies' analyses 10-25x slower under load."""
 
 
 def dense_blas(size: int):
