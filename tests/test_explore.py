@@ -280,3 +280,42 @@ def test_show_renders_inline_without_global_state(small_net):
     assert shown.html.count("y_{2,") >= 5
     assert dict(matplotlib.rcParams) == rc
     assert curstate().notebook == notebook and len(curdoc().roots) == roots
+
+
+def test_seed_ensemble_trains_together_and_rewinds():
+    """The page's seeds control: ``seeds`` consecutive init seeds in one ``train_ensemble``
+    call; each member starts from the very parameters its seed gives alone (rewind)."""
+    from toylab.train import train_ensemble
+
+    dist = toylab.make("blobs")
+    sample = dist.sample(0, 200)
+    config, seeds = parse_training(hidden="5", n_classes=3, activation="relu",
+                                   optimizer="adam", learning_rate="0.01", steps=20, seed=3,
+                                   seeds=3)
+    assert seeds == [3, 4, 5] and MAX_SEEDS == 8
+    together = train_ensemble(sample.X, sample.y, seeds, config=config)
+    alone = train_ensemble(sample.X, sample.y, [4], config=config)
+    for (W, b), (W1, b1) in zip(together.snapshots, alone.snapshots):
+        np.testing.assert_array_equal(W[1, 0], W1[0, 0])
+        np.testing.assert_array_equal(b[1, 0], b1[0, 0])
+    assert not np.array_equal(together.snapshots[0][0][0, 0], together.snapshots[0][0][1, 0])
+
+
+def test_curve_columns_thin_every_member():
+    from toylab.explore.figures import CURVE_POINTS, curve_columns
+
+    steps = 3 * CURVE_POINTS + 7  # every 3rd step
+    rng = np.random.default_rng(0)
+    loss = rng.uniform(0.1, 2.0, size=(4, steps))
+    loss[2, 9] = np.inf
+    loss[3, 12] = 0.0
+    acc = rng.uniform(size=(4, steps))
+    cols = curve_columns(loss, acc)
+    assert len(cols["xs"]) == len(cols["loss"]) == len(cols["acc"]) == 4
+    np.testing.assert_array_equal(cols["xs"][0], np.arange(0, steps, 3))
+    assert len(cols["xs"][0]) <= CURVE_POINTS + 3
+    np.testing.assert_array_equal(cols["acc"][1], acc[1, 0::3])
+    assert np.isnan(cols["loss"][2][3]) and np.isnan(cols["loss"][3][4])
+    finite = np.isfinite(cols["loss"][0])
+    np.testing.assert_array_equal(cols["loss"][0][finite], loss[0, 0::3][finite])
+    assert finite.all()

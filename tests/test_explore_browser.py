@@ -180,6 +180,76 @@ def test_load_train_hover_click(app, browser, shots):
     assert console_errors(d) == []
 
 
+def test_seed_ensemble_stop_and_train_again(app, browser, shots):
+    """Three seeds train together: the curves show each, the views the chosen one (checked
+    against the library's member). Stop pressed during a 3,000-step run ends the analysis
+    after the final snapshot is drawn; then the page trains again."""
+    d = browser
+    load(d, app.url)
+    console_errors(d)
+    widget_element(d, "world", "select").send_keys("two_gaussians")
+    wait(lambda: model_value(d, "world", "value") == "two_gaussians", "the preset")
+    set_input(d, "hidden", "6,5")
+    set_input(d, "seeds", "3")
+    set_input(d, "steps", "3000")
+    wait(lambda: model_value(d, "steps", "value") == 3000 and
+         model_value(d, "seeds", "value") == 3, "steps and seeds")
+    click(d, widget_element(d, "train", "button"))
+    stop = wait(lambda: not model_value(d, "stop", "disabled") and
+                widget_element(d, "stop", "button"), "the Stop button")
+    assert model_value(d, "status", "text").startswith("training 3 seed(s) x 3000 steps")
+    click(d, stop)
+    status = wait(lambda: (t := model_value(d, "status", "text")).startswith("stopped") and t,
+                  "the stopped run", timeout=180)
+    wait(lambda: not model_value(d, "train", "disabled"), "the idle page")
+    d.save_screenshot(str(shots / "09_stopped.png"))
+    # the final snapshot (step 3000) is drawn; no earlier one was analysed
+    assert status == "stopped after 1 of 11 snapshots", status
+    assert source_column(d, "population_accuracy", "step") == [3000]
+    assert model_value(d, "snapshot", "value") == 10
+    assert '"step": 3000' in source_column(d, "download_net", "text")[0]
+    # every seed's curves, the shown seed's on top
+    member_loss = source_column(d, "member_curves", "loss")
+    assert len(member_loss) == 3
+    assert model_value(d, "view_seed", "options") == ["0", "1", "2"]
+
+    # show seed 1: its views are the library's member 1 (the same ensemble, retrained here)
+    widget_element(d, "view_seed", "select").send_keys("1")
+    wait(lambda: model_value(d, "status", "text").startswith("step 3000:"),
+         "seed 1 analysed", timeout=180)
+    dist = toylab.make("two_gaussians")
+    sample = dist.sample(0, 600)
+    config, seeds = parse_training(hidden="6,5", n_classes=2, activation="relu",
+                                   optimizer="adam", learning_rate="0.01", steps=3000, seed=0,
+                                   seeds=3)
+    result = toylab.train_ensemble(sample.X, sample.y, seeds, config=config)
+    shown, _, _ = load_net_text(source_column(d, "download_net", "text")[0])
+    for (W, b), (W2, b2) in zip(result.member(1), shown):
+        np.testing.assert_array_equal(np.asarray(W, np.float64), W2)
+        np.testing.assert_array_equal(np.asarray(b, np.float64), b2)
+    loss_shown = np.array(source_column(d, "member_curves", "loss")[1], dtype=float)
+    np.testing.assert_allclose(loss_shown, result.loss[1, ::6], rtol=1e-6)
+    d.save_screenshot(str(shots / "10_seed1.png"))
+
+    # train again (one seed, the first test's program): the page is usable
+    set_input(d, "seeds", "1")
+    set_input(d, "steps", "300")
+    wait(lambda: model_value(d, "steps", "value") == 300, "steps")
+    click(d, widget_element(d, "train", "button"))
+    wait(lambda: model_value(d, "status", "text").startswith("step 300:"), "a new run",
+         timeout=180)
+    assert len(source_column(d, "member_curves", "loss")) == 1
+    assert console_errors(d) == []
+
+
+def load_net_text(text: str):
+    """:func:`toylab.explore.load_net` of a downloaded net's JSON text."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "net.json"
+        path.write_text(text)
+        return load_net(path)
+
+
 @pytest.fixture(scope="module")
 def small_app():
     """A server whose pages draw at most 100 regions, to reach 'too large' quickly."""

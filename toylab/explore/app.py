@@ -9,7 +9,13 @@ field and the fix, and the page stays usable); one compiled ``train_ensemble`` c
 every seed with parameter snapshots; the *final* snapshot is analysed and drawn first (timings
 in benchmarks/README.md, ``explore``), then the earlier snapshots are
 analysed one by one (the progress line counts them, Stop ends it) to fill the exact
-population-accuracy curve and the snapshot slider.
+population-accuracy curve and the snapshot slider. The seeds (``seeds`` consecutive init seeds
+from ``seed``) train together; the curves show every seed, the views the one chosen in *seed
+shown*.
+
+Stop does not interrupt the compiled training call itself: ``toylab.train`` has no hook to end
+its scan early or to resume from given parameters, so a press during training takes effect when
+the call returns (the final snapshot is still drawn, the earlier ones are not analysed).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from bokeh.plotting import figure
 from toylab import landscape
 from toylab.compare import first_order_change
 from toylab.data import GaussianMixture
-from toylab.explore.figures import NetFigures, segment_lines
+from toylab.explore.figures import NetFigures, curve_columns, segment_lines
 from toylab.explore.settings import (
     FILE_WORLD, MAX_SEEDS, PL_ACTIVATIONS, build_world, parse_training, parse_world,
 )
@@ -132,15 +138,21 @@ class Explorer:
             "indices", lambda attr, old, new: self._neuron_clicked())
 
         # --- curves
+        # every seed of the run as a thin grey line, the seed shown on top in blue
+        self.src_members = ColumnDataSource({"xs": [], "loss": [], "acc": []},
+                                            name="member_curves")
         self.src_loss = ColumnDataSource({"step": [], "loss": [], "acc": []})
         self.src_popacc = ColumnDataSource({"step": [], "acc": [], "excess": []})
-        self.f_loss = figure(title="training loss", width=300, height=220, y_axis_type="log",
-                             tools="pan,wheel_zoom,reset,save")
-        self.f_loss.line("step", "loss", source=self.src_loss)
-        self.f_acc = figure(title="accuracy: training (line), exact population (dots)",
+        self.f_loss = figure(title="loss: seeds grey, shown seed blue",
+                             width=300, height=220, y_axis_type="log",
+                             tools="pan,wheel_zoom,reset,save", name="loss_plot")
+        self.f_acc = figure(title="accuracy: training lines, population dots",
                             width=330, height=220, tools="pan,wheel_zoom,reset,save",
                             name="accuracy_plot")
-        self.f_acc.line("step", "acc", source=self.src_loss, color="#1f77b4")
+        for f, column_ in ((self.f_loss, "loss"), (self.f_acc, "acc")):
+            f.multi_line("xs", column_, source=self.src_members, color="#999999",
+                         line_width=1, line_alpha=0.6)
+            f.line("step", column_, source=self.src_loss, color="#1f77b4", line_width=2)
         self.f_acc.scatter("step", "acc", source=self.src_popacc, color="#d62728", size=7,
                            name="population_accuracy")
         self.bayes_span = Span(location=1.0, dimension="width", line_dash="dashed",
@@ -313,8 +325,8 @@ class Explorer:
     def _clear_net(self):
         self.views, self.run, self.hessian = {}, None, None
         self.figs.clear_net()
-        for src in (self.src_loss, self.src_popacc, self.src_spectrum, self.src_shares,
-                    self.src_motion, self.src_motion_boundary):
+        for src in (self.src_members, self.src_loss, self.src_popacc, self.src_spectrum,
+                    self.src_shares, self.src_motion, self.src_motion_boundary):
             src.data = {k: [] for k in src.data}
         self.w_snapshot.disabled = self.w_download.disabled = True
         self.w_hessian.disabled = self.w_eigen.disabled = True
@@ -335,7 +347,8 @@ class Explorer:
             self._message(str(err))
             return
         dist = self.dist
-        self.w_status.text = f"training {len(seeds)} seed(s) x {config.steps} steps ..."
+        self.w_status.text = (f"training {len(seeds)} seed(s) x {config.steps} steps (Stop "
+                              "takes effect after the compiled call) ...")
         self._background("training", self._train, dist, self.sample, config, seeds)
 
     def _train(self, dist, sample, config, seeds):
@@ -350,11 +363,12 @@ class Explorer:
         self._analyse(result, config, dist, 0)
 
     def _analyse(self, result, config, dist, seed_row: int):
-        """Analyse the final snapshot, then the earlier ones (worker thread)."""
+        """Analyse the final snapshot, then the earlier ones (worker thread). Stop ends the
+        loop after the final snapshot is drawn: the trained net is always shown."""
         T = len(result.snapshot_steps)
         order = [T - 1] + list(range(T - 1))
         for done, t in enumerate(order):
-            if self.stop.is_set():
+            if done and self.stop.is_set():
                 self._call(self._set_status, f"stopped after {done} of {T} snapshots")
                 return
             layers = [(W[seed_row, t], b[seed_row, t]) for W, b in result.snapshots]
@@ -372,17 +386,17 @@ class Explorer:
         self._seed_row = 0
         self.w_view_seed.options = [str(s) for s in seeds]
         self.w_view_seed.value = str(seeds[0])
+        self.src_members.data = curve_columns(result.loss, result.accuracy)
         self._curves(0)
         T = len(result.snapshot_steps)
         self.w_snapshot.update(start=0, end=max(T - 1, 1), value=T - 1)
 
     def _curves(self, seed_row: int):
-        result = self.run[0]
-        stride = max(1, result.loss.shape[1] // 500)
-        loss = result.loss[seed_row, ::stride]
-        self.src_loss.data = {"step": np.arange(0, result.loss.shape[1], stride),
-                              "loss": np.where(np.isfinite(loss) & (loss > 0), loss, np.nan),
-                              "acc": result.accuracy[seed_row, ::stride]}
+        """The shown seed's curves (the rows of ``src_members``) and no population dots yet."""
+        members = self.src_members.data
+        self.src_loss.data = {"step": members["xs"][seed_row],
+                              "loss": members["loss"][seed_row],
+                              "acc": members["acc"][seed_row]}
         self.src_popacc.data = {"step": [], "acc": [], "excess": []}
 
     def _add_view(self, t: int, view: NetView, done: int, total: int, seed_row: int):

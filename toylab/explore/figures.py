@@ -21,6 +21,8 @@ TILE = 1.0
 GAP = 0.18
 TILE_COLUMNS = 8
 NO_NEURON = "click a neuron to see its exact formula"
+CURVE_POINTS = 500
+"""Training curves are drawn at about this many steps (every ``steps // CURVE_POINTS``-th)."""
 
 
 def class_colors(n: int) -> list[str]:
@@ -43,6 +45,24 @@ def segment_lines(segs: np.ndarray) -> dict:
     """``multi_line`` columns of segments ``(s, 2, 2)``."""
     segs = np.asarray(segs).reshape(-1, 2, 2)
     return {"xs": [s[:, 0] for s in segs], "ys": [s[:, 1] for s in segs]}
+
+
+def curve_columns(loss: np.ndarray, accuracy: np.ndarray) -> dict:
+    """Every ensemble member's training curves as ``multi_line`` columns.
+
+    Args:
+        loss, accuracy: ``(S, steps)`` (:class:`toylab.train.TrainResult` fields).
+    Returns:
+        ``{"xs": S x (k,) steps, "loss": S x (k,), "acc": S x (k,)}`` at every
+        ``max(1, steps // CURVE_POINTS)``-th step from 0; a loss that is not finite and
+        positive is NaN (a gap on the log axis).
+    """
+    loss, accuracy = np.asarray(loss), np.asarray(accuracy)
+    stride = max(1, loss.shape[1] // CURVE_POINTS)
+    steps = np.arange(0, loss.shape[1], stride)
+    thinned = loss[:, ::stride]
+    thinned = np.where(np.isfinite(thinned) & (thinned > 0), thinned, np.nan)
+    return {"xs": [steps] * len(loss), "loss": list(thinned), "acc": list(accuracy[:, ::stride])}
 
 
 def detail_html(d: NeuronDetail) -> tuple[str, str]:

@@ -15,7 +15,8 @@ PL_ACTIVATIONS = sorted(n for n, a in ACTIVATIONS.items() if a.piecewise_linear)
 """Activations the explorer offers: the piecewise-linear ones, whose views are exact."""
 
 FILE_WORLD = "world file"
-MAX_SEEDS = 16
+MAX_SEEDS = 8
+"""Most seeds one run trains together (one compiled program, the seeds batched)."""
 N_SNAPSHOTS = 10
 """Snapshots per run (plus the initialisation) when ``steps`` is a multiple of it."""
 
