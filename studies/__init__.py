@@ -3,14 +3,17 @@
 Each study module follows the harness protocol (:mod:`toylab.study.runner`):
 
 - ``NAME`` (the CLI name) and ``DESCRIPTION`` (one line for ``toylab list``);
-- ``Config``: a frozen dataclass nesting ``train: TrainConfig`` (and ``world: World`` where it
-  uses one preset), with a ``seeds: int`` field and a ``quick()`` classmethod returning the
-  under-a-minute smoke configuration;
+- ``Config``: a frozen dataclass subclassing :class:`toylab.study.WorldsConfig` (``train:
+  TrainConfig``, ``n_train``, ``data_seed``, ``seeds``) or, for one world,
+  :class:`toylab.study.EnsembleConfig` (adds ``world: World``, ``sampling``), with a
+  ``quick()`` classmethod returning the under-a-minute smoke configuration;
 - ``compute(config, ctx) -> (summary, arrays)``: headline objects
   (:func:`toylab.study.headline`) and named arrays; cells are trained and cached through
   ``ctx`` (:class:`toylab.study.Context`);
-- ``make_figures(result, out) -> list[Path]``: paper figures (PDF + PNG) from a stored
-  :class:`toylab.results.StudyResult`, written under the folder ``out``.
+- ``figures(result, config) -> dict[str, Figure]``: the paper figures by file stem, drawn from
+  a stored :class:`toylab.results.StudyResult`; :func:`toylab.study.write_figures` builds them
+  in the house style and saves each as PDF + PNG (optionally ``tables(result, config)``:
+  tables saved as CSV next to them).
 """
 
 from __future__ import annotations

@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import scipy.stats
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from toylab.compare.editing import (
@@ -58,12 +58,10 @@ from toylab.compare.landscape_neurons import segment_integrals
 from toylab.exact.boundary import folds
 from toylab.exact.population import population_partition
 from toylab.landscape import eigendecomposition, hessian, subspace_mass
-from toylab.plots import save_all, styled
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, EnsembleConfig, TrainCell, World, adjust_pvalues,
-                          config_from_dict, headline, kept_members, load_layers, member_arrays,
-                          threshold_sweep)
+from toylab.study import (Context, EnsembleConfig, TrainCell, World, adjust_pvalues, headline,
+                          kept_members, load_layers, member_arrays, threshold_sweep)
 from toylab.train import TrainConfig
 
 NAME = "ablation"
@@ -475,11 +473,9 @@ def plot_relations(result: StudyResult, config: Config):
     return fig
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Ablation effects, what predicts them, pruning of the long tail, and modularity."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"ablation": plot_ablation(result, config),
-                          "relations": plot_relations(result, config),
-                          "pruning": plot_pruning(result, config),
-                          "modularity": plot_modularity(result, config)})
+    return {"ablation": plot_ablation(result, config),
+            "relations": plot_relations(result, config),
+            "pruning": plot_pruning(result, config),
+            "modularity": plot_modularity(result, config)}

@@ -28,23 +28,22 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import scipy.optimize
 import scipy.special
 from matplotlib import colormaps
 from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from toylab.exact import decision_boundary, partition
 from toylab.exact.population import excess_risk, hausdorff_to_bayes, population_partition
-from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult, progress
-from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
-                          load_layers, slope_headline)
+from toylab.study import (Context, TrainCell, World, headline, kept_members, load_layers,
+                          slope_headline)
 from toylab.train import TrainConfig
 
 NAME = "bayes-gap"
@@ -299,10 +298,8 @@ def plot_boundaries(result: StudyResult, config: Config):
     return fig
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Excess risk vs n with baselines, Hausdorff distance vs n, learned vs Bayes boundaries."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"excess_risk": plot_excess(result, config),
-                          "hausdorff": plot_hausdorff(result, config),
-                          "boundaries": plot_boundaries(result, config)})
+    return {"excess_risk": plot_excess(result, config),
+            "hausdorff": plot_hausdorff(result, config),
+            "boundaries": plot_boundaries(result, config)}

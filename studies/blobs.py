@@ -18,13 +18,12 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from toylab import exact
 from toylab.exact import population
-from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, draw_samples, set_box
 from toylab.plots.exact import LEARNED_STYLE, plot_neuron_grid, plot_regions
 from toylab.plots.style import figure
@@ -141,19 +140,16 @@ def _polyline_xy(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pts[:, 0], pts[:, 1]
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Boundaries across seeds, one seed's neurons with exact folds, and training curves."""
-    config = config_from_dict(Config, result.config)
     dist = config.world.distribution()
     kept = kept_members(result)
     p = exact.partition(load_layers(result, kept[0]), dist.domain,
                         activation=config.train.activation)
     curves = plot_curves(result.arrays["loss"][kept], result.arrays["accuracy"][kept],
                          bayes_error=result.summary["bayes_error"])
-    return save_all(out, {"boundaries": plot_boundaries(result, config),
-                          "neurons": plot_neuron_grid(p), "regions": plot_regions(p),
-                          "curves": curves})
+    return {"boundaries": plot_boundaries(result, config), "neurons": plot_neuron_grid(p),
+            "regions": plot_regions(p), "curves": curves}
 
 
 def representatives(result: StudyResult) -> list[Representative]:

@@ -31,16 +31,15 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 import toylab.landscape as L
 from studies.tiny_subspace import bayes_error, check_worlds, kept_rows, mean_band
-from toylab.plots import save_all
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
+from toylab.study import (Context, TrainCell, World, WorldsConfig, headline, kept_members,
                           member_arrays)
 from toylab.train import TrainConfig
 
@@ -57,7 +56,7 @@ RANK_TOL = 1e-10
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldsConfig):
     """Settings of the ``class-structure`` study: worlds are ``(preset, k)`` pairs."""
 
     worlds: tuple[tuple[str, int], ...] = (("blobs", 3), ("blobs", 5), ("overlapping_blobs", 3),
@@ -65,9 +64,6 @@ class Config:
     train: TrainConfig = TrainConfig(widths=(2, 12, 12, 3), optimizer="sgd", learning_rate=0.1,
                                      batch_size=32, steps=2000, snapshot_every=250)
     separated_below: float = 0.01
-    n_train: int = 512
-    data_seed: int = 0
-    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
@@ -85,9 +81,8 @@ class Config:
                                  "parameters for the mini-bulk; widen train.widths")
 
     def cell(self, preset: str, k: int) -> TrainCell:
-        return TrainCell(World(preset, (("k", k),)),
-                         replace(self.train, widths=(*self.train.widths[:-1], k)),
-                         self.seeds, self.n_train, self.data_seed, "per_seed")
+        return self.cell_in(World(preset, (("k", k),)),
+                            replace(self.train, widths=(*self.train.widths[:-1], k)))
 
 
 def world_key(preset: str, k: int) -> str:
@@ -219,8 +214,7 @@ def plot_spectra(result: StudyResult, config: Config):
     return fig
 
 
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Overlap curves per world and the final Gauss-Newton spectra."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"overlaps": plot_overlaps(result, config),
-                          "spectra": plot_spectra(result, config)})
+    return {"overlaps": plot_overlaps(result, config),
+            "spectra": plot_spectra(result, config)}

@@ -49,9 +49,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 import scipy.optimize
 import scipy.stats
 from scipy.special import owens_t
@@ -61,13 +61,12 @@ from toylab.compare.probes import bounding_box, line_segments
 from toylab.data import GaussianMixture
 from toylab.exact import partition
 from toylab.exact.population import population_partition
-from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.exact import plot_neuron_grid
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, config_from_dict, headline, kept_members,
-                          load_layers, member_arrays)
+from toylab.study import (Context, TrainCell, WorldsConfig, headline, kept_members, load_layers,
+                          member_arrays)
 from toylab.train import TrainConfig
 
 NAME = "density-vs-boundary"
@@ -149,7 +148,7 @@ class Cell(TrainCell):
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldsConfig):
     """Settings of ``density-vs-boundary``: the base setting (``train``), architecture and
     regime variants, seeds, the region and atlas settings."""
 
@@ -162,9 +161,6 @@ class Config:
     init_scales: tuple[float, ...] = (0.25, 4.0)
     mean_field: bool = True
     short_steps: int = 200
-    n_train: int = 512
-    data_seed: int = 0
-    seeds: int = 20
     live_mass: float = 0.01
     mixed_share: float = 0.1
     min_region_mass: float = 1e-6
@@ -608,16 +604,14 @@ def plot_neurons(result: StudyResult, config: Config):
     return fig
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
-    """Worlds, fold movement per setting, regions per mass, the atlas scatter; and every
-    stored atlas as ``atlas_<world>_seed<s>.csv``."""
-    config = config_from_dict(Config, result.config)
-    paths = save_all(out, {"worlds": plot_worlds(config), "movement": plot_movement(result),
-                           "regions": plot_regions(result), "atlas": plot_atlas(result),
-                           "neurons": plot_neurons(result, config)})
-    for w, entry in result.summary["atlas"].items():
-        for member in entry["formulas"]:
-            paths.append(stored_atlas(result, w, int(member)).to_csv(
-                Path(out) / f"atlas_{w}_seed{member}.csv"))
-    return paths
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
+    """Worlds, fold movement per setting, regions per mass, the atlas scatter."""
+    return {"worlds": plot_worlds(config), "movement": plot_movement(result),
+            "regions": plot_regions(result), "atlas": plot_atlas(result),
+            "neurons": plot_neurons(result, config)}
+
+
+def tables(result: StudyResult, config: Config) -> dict[str, Atlas]:
+    """Every stored atlas, written as ``atlas_<world>_seed<s>.csv``."""
+    return {f"atlas_{w}_seed{member}": stored_atlas(result, w, int(member))
+            for w, entry in result.summary["atlas"].items() for member in entry["formulas"]}

@@ -24,18 +24,17 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from studies.tiny_subspace import bayes_error, check_full_batch_gd, check_worlds, mean_band
 from toylab.exact import population
 from toylab.landscape.projected import projected_gd
 from toylab.models import unflatten
-from toylab.plots import save_all
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult, progress
-from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
+from toylab.study import (Context, TrainCell, World, WorldsConfig, headline, kept_members,
                           load_layers)
 from toylab.train import TrainConfig
 
@@ -45,7 +44,7 @@ DESCRIPTION = ("Dom-GD / Bulk-GD (Song, Ahn & Yun 2025): updates projected onto 
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldsConfig):
     """Settings of the ``dominant-bulk`` study: worlds are ``(preset, k)`` pairs."""
 
     worlds: tuple[tuple[str, int], ...] = (("blobs", 3), ("overlapping_blobs", 3))
@@ -54,8 +53,6 @@ class Config:
     everys: tuple[int, ...] = (5, 25)
     risk_every: int = 250
     n_train: int = 256
-    data_seed: int = 0
-    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
@@ -75,9 +72,8 @@ class Config:
                              f"everys={self.everys!r} (risks are read at recomputations)")
 
     def cell(self, preset: str, k: int) -> TrainCell:
-        return TrainCell(World(preset, (("k", k),)),
-                         replace(self.train, widths=(*self.train.widths[:-1], k)),
-                         self.seeds, self.n_train, self.data_seed, "per_seed")
+        return self.cell_in(World(preset, (("k", k),)),
+                            replace(self.train, widths=(*self.train.widths[:-1], k)))
 
 
 
@@ -209,7 +205,6 @@ def plot_curves(result: StudyResult, config: Config):
     return fig
 
 
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Loss and exact population risk curves per update rule and world."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"curves": plot_curves(result, config)})
+    return {"curves": plot_curves(result, config)}

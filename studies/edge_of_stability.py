@@ -27,18 +27,17 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 import toylab.landscape as L
 from toylab.models import flatten
 from studies.tiny_subspace import (bayes_error, check_full_batch_gd, check_worlds, kept_rows,
                                     mean_band)
-from toylab.plots import save_all
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
+from toylab.study import (Context, TrainCell, World, WorldsConfig, headline, kept_members,
                           member_arrays)
 from toylab.train import TrainConfig
 
@@ -51,7 +50,7 @@ EDGE = 1.8
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldsConfig):
     """Settings of the ``edge-of-stability`` study: worlds are ``(preset, k)`` pairs."""
 
     worlds: tuple[tuple[str, int], ...] = (("blobs", 3), ("overlapping_blobs", 3))
@@ -59,8 +58,6 @@ class Config:
     train: TrainConfig = TrainConfig(widths=(2, 8, 8, 3), optimizer="sgd", learning_rate=0.1,
                                      batch_size=None, steps=600, snapshot_every=10)
     n_train: int = 256
-    data_seed: int = 0
-    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
@@ -77,8 +74,7 @@ class Config:
     def cell(self, preset: str, k: int, learning_rate: float) -> TrainCell:
         train = replace(self.train, widths=(*self.train.widths[:-1], k),
                         learning_rate=learning_rate)
-        return TrainCell(World(preset, (("k", k),)), train, self.seeds, self.n_train,
-                         self.data_seed, "per_seed")
+        return self.cell_in(World(preset, (("k", k),)), train)
 
     def settings(self) -> list[tuple[str, int, float]]:
         return [(p, k, lr) for p, k in self.worlds for lr in self.learning_rates]
@@ -220,8 +216,7 @@ def plot_phases(result: StudyResult, config: Config):
     return fig
 
 
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Trajectories (sharpness, loss, overlap) per world and the per-phase overlaps."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"trajectories": plot_trajectories(result, config),
-                          "phases": plot_phases(result, config)})
+    return {"trajectories": plot_trajectories(result, config),
+            "phases": plot_phases(result, config)}

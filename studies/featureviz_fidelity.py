@@ -37,13 +37,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from toylab.compare.editing import hidden_neurons
@@ -53,11 +53,10 @@ from toylab.exact import geometry as geo
 from toylab.exact import partition
 from toylab.exact.population import population_partition
 from toylab.models import activations
-from toylab.plots import save_all, styled
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
+from toylab.study import (Context, TrainCell, World, headline, kept_members,
                           load_layers, member_arrays)
 from toylab.train import TrainConfig, TrainResult
 
@@ -560,11 +559,9 @@ def plot_subjectivity(result: StudyResult):
     return fig
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Success rates per cell and domain, gap distributions, example neurons and the
     subjectivity of the visualisation."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"success": plot_success(result), "gaps": plot_gaps(result),
-                          "examples": plot_examples(result, config),
-                          "subjectivity": plot_subjectivity(result)})
+    return {"success": plot_success(result), "gaps": plot_gaps(result),
+            "examples": plot_examples(result, config),
+            "subjectivity": plot_subjectivity(result)}

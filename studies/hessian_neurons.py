@@ -48,12 +48,12 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import scipy.stats
 from matplotlib.collections import LineCollection
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from toylab.compare.landscape_neurons import (direction_motion, first_order_change,
@@ -64,12 +64,11 @@ from toylab.landscape import (captured_fraction, count_outliers, eigendecomposit
                               rescaling_direction)
 from toylab.landscape.subspace import NUMERICAL_ZERO
 from toylab.models import widths_of
-from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, SEQUENTIAL, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, EnsembleConfig, TrainCell, World, config_from_dict, headline,
-                          kept_members, load_layers, member_arrays, threshold_sweep)
+from toylab.study import (Context, EnsembleConfig, TrainCell, World, headline, kept_members,
+                          load_layers, member_arrays, threshold_sweep)
 from toylab.train import TrainConfig
 
 NAME = "hessian-neurons"
@@ -518,10 +517,8 @@ def plot_directions(result: StudyResult, config: Config):
     return fig
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Spectrum and participation, input-space motion against curvature, one seed's maps."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"spectrum_participation": plot_spectrum(result, config),
-                          "motion": plot_motion(result, config),
-                          "directions": plot_directions(result, config)})
+    return {"spectrum_participation": plot_spectrum(result, config),
+            "motion": plot_motion(result, config),
+            "directions": plot_directions(result, config)}

@@ -13,8 +13,9 @@ Method. Fix the total number of hidden neurons ``N`` and split it evenly over 1,
 hidden layers. (i) Initialisation: networks with He-normal weights and ``N(0, 1)`` biases
 (Hanin & Rolnick's setting; the library's own init has zero biases, which sends every
 first-layer line through the origin), several seeds per cell; (ii) training: ensembles trained
-on ``toylab.data.xor`` with the library's init, region counts at every snapshot of
-``train_ensemble``. Counts are exact (``toylab.exact.partition`` over ``dist.domain``;
+on ``toylab.data.xor`` from the same kind of init (He weights, ``N(0, 1)`` biases: with zero
+biases every fold would start through the origin, where XOR's Bayes lines cross, and the
+initial count would be ``2 N``), region counts at every snapshot of ``train_ensemble``. Counts are exact (``toylab.exact.partition`` over ``dist.domain``;
 ``regions_carrying`` for the fewest regions holding 99% of the mass). The exponent ``k`` of
 ``count ~ N^k`` is a least-squares fit in log-log space over all seeds.
 
@@ -24,20 +25,19 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from toylab.compare.regions import hanin_rolnick_network, region_count, serra_bound
 from toylab.exact import partition
-from toylab.plots import save_all, styled
 from toylab.plots.data import set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.plots.training import spread_band
 from toylab.results import StudyResult, progress
-from toylab.study import (Context, TrainCell, World, config_from_dict, headline, kept_members,
+from toylab.study import (Context, TrainCell, World, WorldsConfig, headline, kept_members,
                           load_layers, slope_headline)
 from toylab.train import TrainConfig
 
@@ -50,7 +50,7 @@ COUNTS = ("domain", "mass")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldsConfig):
     """Settings of the ``linear-regions`` study."""
 
     world: World = World("xor")
@@ -60,12 +60,10 @@ class Config:
     init_seeds: int = 20
     train_totals: tuple[int, ...] = (12, 24, 48)
     train_depths: tuple[int, ...] = (1, 2, 3)
-    n_train: int = 512
-    data_seed: int = 0
     train: TrainConfig = TrainConfig(widths=(2, 12, 2), optimizer="adam", learning_rate=1e-2,
-                                     steps=300, snapshot_every=50)
+                                     steps=300, snapshot_every=50,
+                                     bias_init="normal", bias_std=1.0)
     mass_level: float = 0.99
-    seeds: int = 20
 
     def __post_init__(self):
         for total in self.totals + self.train_totals:
@@ -88,8 +86,7 @@ class Config:
         return (2,) + (total // depth,) * depth + (n_classes,)
 
     def cell(self, total: int, depth: int) -> TrainCell:
-        return TrainCell(self.world, replace(self.train, widths=self.widths(total, depth)),
-                         self.seeds, self.n_train, self.data_seed)
+        return self.cell_in(self.world, replace(self.train, widths=self.widths(total, depth)))
 
 
 def _count(net, dist, activation: str, mass_level: float) -> tuple[int, int]:
@@ -277,10 +274,8 @@ def plot_partitions(result: StudyResult, config: Config):
     return fig
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Counts vs neurons and depth at init, counts during training, example partitions."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"counts_vs_neurons": plot_counts(result, config),
-                          "training": plot_training(result, config),
-                          "partitions": plot_partitions(result, config)})
+    return {"counts_vs_neurons": plot_counts(result, config),
+            "training": plot_training(result, config),
+            "partitions": plot_partitions(result, config)}

@@ -47,10 +47,10 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
 from toylab.compare.editing import hidden_neurons
 from toylab.compare.neurons import (KINDS, KindThresholds, NeuronProfile, classify, fold_depth,
@@ -60,11 +60,10 @@ from toylab.compare.probes import (  # noqa: F401 (ramp_correlations: re-exporte
     RAMP_TARGETS, attainable, bounding_box, line_segments, probe_r2, ramp_correlations)
 from toylab.exact import decision_boundary, folds
 from toylab.exact.population import population_partition
-from toylab.plots import save_all, styled
 from toylab.plots.data import draw_bayes_boundary, draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, config_from_dict, headline, kept_members,
+from toylab.study import (Context, TrainCell, headline, kept_members,
                           load_layers, member_arrays, threshold_sweep)
 from toylab.train import TrainConfig, TrainResult
 
@@ -628,11 +627,9 @@ def plot_probe(result: StudyResult):
     return fig
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Kinds and folds vs every factor, the base cell's correlation plane, one net's folds and
     the per-layer linear probes."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"kinds_vs_factors": plot_factors(result),
-                          "correlations": plot_correlations(result, config),
-                          "folds": plot_folds(result, config), "probe": plot_probe(result)})
+    return {"kinds_vs_factors": plot_factors(result),
+            "correlations": plot_correlations(result, config),
+            "folds": plot_folds(result, config), "probe": plot_probe(result)}

@@ -31,17 +31,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 import toylab.landscape as L
 from toylab.models import apply, flatten
-from toylab.plots import save_all
 from toylab.plots.landscape import plot_neuron_heatmap, plot_spectrum
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, World, bootstrap_ci, config_from_dict, headline,
+from toylab.study import (Context, TrainCell, World, WorldsConfig, bootstrap_ci, headline,
                           kept_members, member_arrays)
 from toylab.train import TrainConfig
 
@@ -63,7 +62,7 @@ MEMBER_FIELDS = ("overlap", "stability", "lambda_max", "snapshot_loss", "margin"
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldsConfig):
     """Settings of the ``tiny-subspace`` study.
 
     The default grid (ReLU; GD, SGD and the batch sweep; k = 2, 3, 10) is what fits the
@@ -86,9 +85,6 @@ class Config:
     adam_learning_rate: float = 0.01
     separated_below: float = 0.01
     max_outliers: int = 20
-    n_train: int = 512
-    data_seed: int = 0
-    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
@@ -145,8 +141,7 @@ class Config:
                 for label in self.labels(a)]
 
     def cell(self, dataset: str, k: int, activation: str, label: str) -> TrainCell:
-        return TrainCell(World(dataset, (("k", k),)), self.train_config(k, activation, label),
-                         self.seeds, self.n_train, self.data_seed, "per_seed")
+        return self.cell_in(World(dataset, (("k", k),)), self.train_config(k, activation, label))
 
 
 def check_worlds(worlds) -> None:
@@ -453,26 +448,25 @@ def plot_stability(result: StudyResult, config: Config):
     return fig
 
 
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Outliers vs k; overlap curves per world and k; batch-size sweep; eta lambda_max;
     subspace stability; spectrum and neuron participation of one seed per k."""
-    config = config_from_dict(Config, result.config)
     dataset, activation, label = config.datasets[0], config.activations[0], config.optimizers[0]
-    figures = {"outliers_vs_k": plot_outliers_vs_k(result, config),
-               "batch_sweep": plot_batch_sweep(result, config),
-               "sharpness": plot_sharpness(result, config),
-               "stability": plot_stability(result, config)}
+    out = {"outliers_vs_k": plot_outliers_vs_k(result, config),
+           "batch_sweep": plot_batch_sweep(result, config),
+           "sharpness": plot_sharpness(result, config),
+           "stability": plot_stability(result, config)}
     for d, k in itertools.product(config.datasets, config.ks):
-        figures[f"overlap_{d}_k{k}"] = plot_overlap_curves(result, config, d, k)
+        out[f"overlap_{d}_k{k}"] = plot_overlap_curves(result, config, d, k)
     for k in config.ks:
         key = setting_key(dataset, activation, label, k)
         spectra = kept_rows(result, "spectrum", key)
         if len(spectra) == 0:
             continue  # every seed diverged
-        figures[f"spectrum_{dataset}_k{k}"] = plot_spectrum(spectra[0], n_outliers=int(
+        out[f"spectrum_{dataset}_k{k}"] = plot_spectrum(spectra[0], n_outliers=int(
             kept_rows(result, "outliers", key)[0]))
         widths = (*config.train.widths[:-1], k)
         neurons, _, _ = L.neuron_table(widths)
-        figures[f"neurons_{dataset}_k{k}"] = plot_neuron_heatmap(
+        out[f"neurons_{dataset}_k{k}"] = plot_neuron_heatmap(
             L.neuron_shares(kept_rows(result, "top", key)[0], widths), neurons)
-    return save_all(out, figures)
+    return out

@@ -30,19 +30,18 @@ Result. See ``studies/README.md`` for the headline numbers of the full run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 
 from toylab.compare.universality import cross_correlations, fold_hausdorff, match_neurons
 from toylab.exact import folds, partition
-from toylab.plots import save_all, styled
 from toylab.plots.data import draw_density, set_box
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult, progress
-from toylab.study import (Context, Representative, TrainCell, World, config_from_dict, kept_members, load_layers,
-                          pair_headline)
+from toylab.study import (Context, Representative, TrainCell, World, WorldsConfig,
+                          config_from_dict, kept_members, load_layers, pair_headline)
 from toylab.train import TrainConfig
 
 NAME = "universality"
@@ -54,14 +53,12 @@ PAIR_FIELDS = ("matched", "best", "matched_init", "best_init", "hausdorff", "hau
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldsConfig):
     """Settings of the ``universality`` study."""
 
     distributions: tuple[str, ...] = ("blobs", "xor", "curved")
     widths: tuple[int, ...] = (4, 8, 16)
     depth: int = 2
-    n_train: int = 512
-    data_seed: int = 0
     train: TrainConfig = TrainConfig(widths=(2, 4, 4, 2), optimizer="adam", learning_rate=1e-2,
                                      steps=2000, snapshot_every=2000)
     threshold: float = 0.9
@@ -69,7 +66,6 @@ class Config:
     core_mass_outside: float = 0.05
     fold_spacing: float = 0.01
     pairs_per_seed: int = 2
-    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
@@ -80,8 +76,7 @@ class Config:
     def cell(self, name: str, width: int) -> TrainCell:
         classes = World(name).distribution().n_classes
         widths = (2,) + (width,) * self.depth + (classes,)
-        return TrainCell(World(name), replace(self.train, widths=widths), self.seeds,
-                         self.n_train, self.data_seed)
+        return self.cell_in(World(name), replace(self.train, widths=widths))
 
     def cells(self) -> list[TrainCell]:
         return [self.cell(name, width) for name in self.distributions for width in self.widths]
@@ -357,14 +352,12 @@ def plot_example(result: StudyResult, config: Config):
     return fig
 
 
-@styled
-def make_figures(result: StudyResult, out: Path) -> list[Path]:
+def figures(result: StudyResult, config: Config) -> dict[str, Figure]:
     """Analogue fractions vs width, correlation histograms, fold distances, example folds."""
-    config = config_from_dict(Config, result.config)
-    return save_all(out, {"analogues_vs_width": plot_fractions(result, config),
-                          "matched_correlations": plot_correlations(result, config),
-                          "fold_hausdorff": plot_hausdorff(result, config),
-                          "example_folds": plot_example(result, config)})
+    return {"analogues_vs_width": plot_fractions(result, config),
+            "matched_correlations": plot_correlations(result, config),
+            "fold_hausdorff": plot_hausdorff(result, config),
+            "example_folds": plot_example(result, config)}
 
 
 def representatives(result: StudyResult) -> list[Representative]:

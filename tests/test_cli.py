@@ -38,7 +38,7 @@ def test_every_study_follows_the_protocol(name):
     study = STUDIES[name]
     assert study.NAME == name and study.DESCRIPTION
     quick = study.Config.quick()
-    assert quick.seeds >= 1 and callable(study.compute) and callable(study.make_figures)
+    assert quick.seeds >= 1 and callable(study.compute) and callable(study.figures)
     assert study_config(study, quick=True, seeds=3).seeds == 3
     assert "seeds" in study.Config.__dataclass_fields__
 

@@ -11,7 +11,7 @@ from toylab.compare.editing import ablate, hidden_neurons
 from toylab.exact.boundary import folds
 from toylab.exact.population import population_partition
 from toylab.models import apply
-from toylab.study import kept_members, load_layers
+from toylab.study import kept_members, load_layers, write_figures
 
 Z = 4.0
 
@@ -125,7 +125,7 @@ def test_permutation_p_values_are_never_zero_and_corrected():
 @pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert {p.stem for p in paths} == {"ablation", "relations", "pruning", "modularity"}
     assert all(p.stat().st_size > 1000 for p in paths)
 

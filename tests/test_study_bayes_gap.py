@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from studies import bayes_gap as study
 from toylab import data
+from toylab.study import write_figures
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_lda_of_the_population_is_the_bayes_rule():
 
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert len(paths) == 6 and all(p.stat().st_size > 0 for p in paths)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from studies import blobs
 from toylab import models
-from toylab.study import kept_members, load_layers
+from toylab.study import kept_members, load_layers, write_figures
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_no_seed_beats_bayes(quick):
 
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = blobs.make_figures(result, tmp_path)
+    paths = write_figures(blobs, result, tmp_path)
     stems = {p.stem for p in paths}
     assert stems == {"boundaries", "neurons", "regions", "curves"}
     assert all(p.stat().st_size > 1000 for p in paths)

@@ -9,6 +9,7 @@ import scipy.linalg
 
 from studies import class_structure as study
 from toylab.models import apply, flatten, unflatten
+from toylab.study import write_figures
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,6 @@ def test_measures_match_dense_derivatives(quick):
 
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert {p.stem for p in paths} == {"overlaps", "spectra"}
     assert all(p.stat().st_size > 1000 for p in paths)

@@ -6,6 +6,7 @@ import pytest
 import scipy.stats
 
 from studies import density_vs_boundary as study
+from toylab.study import write_figures
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_every_world_has_its_own_sample_stream(quick):
 @pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_and_atlas_csv_are_written(quick, tmp_path):
     config, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     stems = {p.stem for p in paths}
     assert {"worlds", "movement", "regions", "atlas", "neurons"} <= stems
     csvs = [p for p in paths if p.suffix == ".csv"]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from studies import dominant_bulk as study
+from toylab.study import write_figures
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,6 @@ def test_all_rules_start_from_the_same_networks(quick):
 
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert {p.stem for p in paths} == {"curves"}
     assert all(p.stat().st_size > 1000 for p in paths)

@@ -8,6 +8,7 @@ import pytest
 
 from studies import edge_of_stability as study
 from toylab.models import apply, unflatten
+from toylab.study import write_figures
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,6 @@ def test_lambda_max_matches_a_dense_hessian(quick):
 
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert {p.stem for p in paths} == {"trajectories", "phases"}
     assert all(p.stat().st_size > 1000 for p in paths)

@@ -6,7 +6,7 @@ import pytest
 from studies import featureviz_fidelity as study
 from toylab.compare.featureviz import feature_visualisation
 from toylab.data import make
-from toylab.study import kept_members, load_layers
+from toylab.study import kept_members, load_layers, write_figures
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_interpretation_reads_each_mean_as_its_own_component():
 @pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert {p.stem for p in paths} == {"success", "gaps", "examples", "subjectivity"}
     assert all(p.stat().st_size > 1000 for p in paths)
 

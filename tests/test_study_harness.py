@@ -1,14 +1,19 @@
 """The study harness: nested configs and overrides, storage of networks, statistics, cells."""
 
 from dataclasses import dataclass, replace
+from pathlib import Path
+from types import SimpleNamespace
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import studies
-from toylab.results import config_dict, load_result
+from toylab.plots.style import RC
+from toylab.results import StudyResult, config_dict, load_result
 from toylab.study import (
     AnalysedCell,
     Context,
@@ -30,6 +35,7 @@ from toylab.study import (
     stack_members,
     study_config,
     threshold_sweep,
+    write_figures,
 )
 from toylab.train import TrainConfig
 
@@ -111,6 +117,37 @@ def test_figures_of_non_default_configs_never_overwrite_paper_figures(tmp_path):
     dirs = {figure_dir(study, c, tmp_path) for c in (other, third)}
     assert len(dirs) == 2 and all(d.parent == tmp_path / "blobs" and len(d.name) == 12
                                   for d in dirs)
+
+
+class _Table:
+    """A table as a study's ``tables`` returns it: ``to_csv(path) -> Path``."""
+
+    def to_csv(self, path):
+        Path(path).write_text("a,b\n1,2\n")
+        return Path(path)
+
+
+def test_write_figures_builds_in_the_house_style_and_saves_every_figure(tmp_path):
+    """``study.figures`` runs inside the house style (not only the saving), gets the config
+    rebuilt from the result, and every figure lands as PDF + PNG, every table as CSV."""
+    built = {}
+
+    def figures(result, config):
+        built["config"], built["font.size"] = config, matplotlib.rcParams["font.size"]
+        return {name: plt.figure() for name in ("b_second", "a_first")}
+
+    fake = SimpleNamespace(NAME="fake", Config=Nested, figures=figures,
+                           tables=lambda result, config: {"atlas_seed0": _Table()})
+    config = Nested(levels=(3.0,))
+    result = StudyResult("fake", config_dict(config), {}, {}, tmp_path)
+    with matplotlib.rc_context({"font.size": 13.0}):
+        paths = write_figures(fake, result, tmp_path / "out")
+        assert matplotlib.rcParams["font.size"] == 13.0
+    assert built == {"config": config, "font.size": RC["font.size"]}
+    assert [p.name for p in paths] == ["b_second.pdf", "b_second.png", "a_first.pdf",
+                                       "a_first.png", "atlas_seed0.csv"]
+    assert all(p.parent == tmp_path / "out" and p.stat().st_size > 0 for p in paths)
+    assert not plt.get_fignums()  # every figure closed after saving
 
 
 # ----------------------------------------------------------------------------- storage

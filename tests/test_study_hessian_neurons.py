@@ -10,7 +10,7 @@ from toylab.compare.landscape_neurons import direction_motion, first_order_chang
 from toylab.exact.population import population_partition
 from toylab.landscape import hessian, rescaling_direction
 from toylab.models import flatten
-from toylab.study import kept_members, load_layers
+from toylab.study import kept_members, load_layers, write_figures
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +148,6 @@ def test_boundary_flux_bounds_the_accuracy_rate(quick, member_hessian):
 @pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert {p.stem for p in paths} == {"spectrum_participation", "motion", "directions"}
     assert all(p.stat().st_size > 1000 for p in paths)

@@ -7,7 +7,7 @@ import pytest
 from studies import linear_regions as study
 from toylab.compare.regions import arrangement_regions, grid_patterns, hanin_rolnick_network
 from toylab.exact import partition
-from toylab.study import compute_result
+from toylab.study import compute_result, write_figures
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_quick_summary_and_arrays(quick):
 
 def test_figures_are_written(quick, tmp_path):
     _, result, _ = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert len(paths) == 6 and all(p.stat().st_size > 0 for p in paths)
 
 

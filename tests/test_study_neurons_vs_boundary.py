@@ -9,7 +9,7 @@ from toylab import models
 from toylab.compare.neurons import KINDS, fold_depth, fold_distance, neuron_profile, targets
 from toylab.exact import folds
 from toylab.exact.population import population_partition
-from toylab.study import kept_members, load_layers
+from toylab.study import kept_members, load_layers, write_figures
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_random_fold_lines_are_the_initial_first_layer_folds(quick, base):
 @pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     _, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert {p.stem for p in paths} == {"kinds_vs_factors", "correlations", "folds", "probe"}
     assert all(p.stat().st_size > 1000 for p in paths)
 

@@ -8,6 +8,7 @@ import pytest
 import toylab.landscape as L
 from studies import tiny_subspace as study
 from toylab.models import apply, unflatten
+from toylab.study import write_figures
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_shuffled_label_null_is_the_hessian_on_permuted_labels(quick):
 @pytest.mark.slow  # figure rendering; the quick computation is tested by default
 def test_figures_are_written(quick, tmp_path):
     config, result = quick
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     stems = {p.stem for p in paths}
     assert {"outliers_vs_k", "batch_sweep", "sharpness", "stability",
             "overlap_blobs_k3", "overlap_overlapping_blobs_k3", "spectrum_blobs_k3",

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from studies import universality as study
+from toylab.study import write_figures
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_quick_summary_has_headlines_and_figures(quick, tmp_path):
             assert h["n"] == config.seeds and "null" in h and 0 <= h["value"] <= 1
             assert set(layer["threshold_sweep"]) == {f"{t:g}" for t in config.thresholds}
     assert s["corr_bound_median"] < 1e-3 and s["corr_bound_max"] >= s["corr_bound_median"]
-    paths = study.make_figures(result, tmp_path)
+    paths = write_figures(study, result, tmp_path)
     assert {p.name for p in paths} >= {"analogues_vs_width.png", "matched_correlations.pdf",
                                        "fold_hausdorff.png", "example_folds.png"}
 

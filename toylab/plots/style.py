@@ -126,5 +126,6 @@ def save(fig, stem: str | os.PathLike) -> list[Path]:
 
 def save_all(out: str | os.PathLike, figures: Mapping[str, object]) -> list[Path]:
     """:func:`save` every ``name -> figure`` under the folder ``out`` as ``out/name.{pdf,png}``;
-    returns every path written, in order (a study's ``make_figures`` in one call)."""
+    returns every path written, in order (how :func:`toylab.study.write_figures` saves a
+    study's figures)."""
     return [path for name, fig in figures.items() for path in save(fig, Path(out) / name)]

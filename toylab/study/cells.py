@@ -82,28 +82,48 @@ class TrainCell:
 
 
 @dataclass(frozen=True)
-class EnsembleConfig:
-    """The fields every ensemble study shares, as a base for its ``Config``: a study subclasses
-    it (as a frozen dataclass), redeclares ``world`` / ``train`` / ``seeds`` with its own
-    defaults and adds its own fields after them.
+class WorldsConfig:
+    """The training fields every study that trains cells shares, declared once: the base of a
+    study's ``Config``. A study subclasses it (as a frozen dataclass), redeclares ``train``
+    (and ``n_train`` / ``seeds`` where its defaults differ) with its own defaults and adds its
+    own fields (its worlds, its grid, its analysis settings); its cells come from
+    :meth:`cell_in`.
 
     Attributes:
-        world, train, n_train, data_seed, sampling, seeds: as :class:`TrainCell`.
+        train, n_train, data_seed, seeds: as :class:`TrainCell`.
     """
 
-    world: World = field(default_factory=World)
     train: TrainConfig = field(default_factory=TrainConfig)
     n_train: int = 512
     data_seed: int = 0
-    sampling: str = "per_seed"
     seeds: int = 20
+
+    def cell_in(self, world: World, train: TrainConfig | None = None, *,
+                sampling: str = "per_seed") -> TrainCell:
+        """The :class:`TrainCell` of this config's seeds, sample size and data seed in
+        ``world``, trained with ``train`` (default: this config's ``train``)."""
+        return TrainCell(world, self.train if train is None else train, self.seeds,
+                         self.n_train, self.data_seed, sampling)
+
+
+@dataclass(frozen=True)
+class EnsembleConfig(WorldsConfig):
+    """A :class:`WorldsConfig` of one world: the base of a study that trains one ensemble
+    (subclassed like :class:`WorldsConfig`, redeclaring ``world`` too).
+
+    Attributes:
+        world, sampling: as :class:`TrainCell` (``train``, ``n_train``, ``data_seed``,
+            ``seeds`` from :class:`WorldsConfig`).
+    """
+
+    world: World = field(default_factory=World)
+    sampling: str = "per_seed"
 
     def cell(self, *, world: World | None = None, train: TrainConfig | None = None) -> TrainCell:
         """The :class:`TrainCell` of this config (optionally in another world or with another
         training config, e.g. other widths)."""
-        return TrainCell(self.world if world is None else world,
-                         self.train if train is None else train, self.seeds, self.n_train,
-                         self.data_seed, self.sampling)
+        return self.cell_in(self.world if world is None else world, train,
+                            sampling=self.sampling)
 
 
 Analysis = Callable[[TrainCell, TrainResult], tuple[dict, dict]]

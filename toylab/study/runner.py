@@ -3,17 +3,25 @@
 A study is a module with
 
 - ``NAME`` (the CLI name) and ``DESCRIPTION`` (one line for ``toylab list``);
-- ``Config``: a frozen dataclass of keyword hyperparameters (nesting ``train: TrainConfig``,
-  ``world: World`` where it has them) with a ``seeds: int`` field and a ``quick()``
-  classmethod returning the under-a-minute smoke configuration;
+- ``Config``: a frozen dataclass of keyword hyperparameters subclassing
+  :class:`~toylab.study.cells.WorldsConfig` (``train: TrainConfig``, ``n_train``,
+  ``data_seed``, ``seeds``) or :class:`~toylab.study.cells.EnsembleConfig` (one ``world:
+  World``), with a ``quick()`` classmethod returning the under-a-minute smoke configuration;
 - ``compute(config, ctx) -> (summary, arrays)``: headline numbers (each a
   :func:`toylab.study.stats.headline` object) and named arrays; ``ctx`` is a
   :class:`~toylab.study.cells.Context` through which cells are trained and cached;
-- ``make_figures(result, out) -> list[Path]``: paper figures (PDF + PNG) from a stored
-  :class:`~toylab.results.StudyResult`;
+- ``figures(result, config) -> dict[str, Figure]``: the paper figures, by file stem, built
+  from a stored :class:`~toylab.results.StudyResult` and its config (rebuilt by
+  :func:`config_of`); the study only draws, :func:`write_figures` styles and saves;
+- optionally ``tables(result, config) -> dict[str, table]``: tables written next to the
+  figures as ``<name>.csv`` (each table has ``to_csv(path) -> Path``, e.g.
+  :class:`toylab.compare.atlas.Atlas`);
 - optionally ``representatives(result) -> list[Representative]``: the study's representative
   networks with their worlds, for ``toylab export NAME`` (explorable HTML pages).
 
+:func:`write_figures` calls ``study.figures`` inside the house style
+(:func:`toylab.plots.house_style`, so fonts and sizes apply while the figures are built) and
+saves every figure as ``<stem>.pdf`` and ``<stem>.png`` (:func:`toylab.plots.save_all`).
 :func:`run_study` computes (or loads) the result of a config and writes its figures: the
 default config's figures go to ``figures/<study>/`` (the paper figures), the unmodified quick
 config's to ``figures/<study>/quick/``, and any other config's to
@@ -27,6 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple, Sequence
 
+from toylab.plots import house_style, save_all
 from toylab.results import StudyResult, cached_run, config_hash
 from toylab.study.cells import Context
 from toylab.study.config import apply_overrides, config_from_dict
@@ -82,6 +91,26 @@ def compute_result(study: ModuleType, config, *, results_root: Path,
                       out=Path(results_root), force=force)
 
 
+def write_figures(study: ModuleType, result: StudyResult, out: Path) -> list[Path]:
+    """Build a study's figures (and tables) from a stored result and write them under ``out``.
+
+    ``study.figures(result, config)`` runs inside :func:`toylab.plots.house_style`; each figure
+    is saved as ``out/<stem>.pdf`` and ``out/<stem>.png`` and closed; each table of the
+    optional ``study.tables(result, config)`` is written as ``out/<name>.csv``.
+
+    Returns:
+        every path written: the figures' in the order ``figures`` returned them (PDF, then
+        PNG), then the tables'.
+    """
+    config = config_of(study, result)
+    with house_style():
+        figures = study.figures(result, config)
+    paths = save_all(out, figures)
+    tables = study.tables(result, config) if hasattr(study, "tables") else {}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return paths + [table.to_csv(Path(out) / f"{name}.csv") for name, table in tables.items()]
+
+
 def run_study(study: ModuleType, config, *, results_root: Path = Path("results"),
               figures_root: Path = Path("figures"),
               force: bool = False) -> tuple[StudyResult, list[Path], bool]:
@@ -91,5 +120,5 @@ def run_study(study: ModuleType, config, *, results_root: Path = Path("results")
         ``(result, figure paths, reused)``.
     """
     result, reused = compute_result(study, config, results_root=results_root, force=force)
-    paths = study.make_figures(result, figure_dir(study, config, figures_root))
+    paths = write_figures(study, result, figure_dir(study, config, figures_root))
     return result, paths, reused
