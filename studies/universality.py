@@ -7,7 +7,10 @@ and on the data distribution (``blobs`` with 3 classes, ``xor``, ``curved``), an
 functionally matched neurons also have matching folds?
 
 Method. For every (distribution, width) cell, ``seeds`` nets of depth ``depth`` are trained
-(Adam, full batch, each seed on its own training sample from the same distribution). For
+(Adam, full batch, each seed on its own training sample from the same distribution) from He
+weights and ``N(0, 1)`` biases: with zero biases every first-layer fold starts through the
+origin, where the three worlds are centred, and first-layer neurons of different seeds would
+look alike before any training. For
 ``pairs_per_seed`` pairs per seed (seed ``s`` with ``s + 1, ..., s + pairs_per_seed`` mod
 ``seeds``) the two nets
 are partitioned together as one block-diagonal parallel network
@@ -60,7 +63,8 @@ class Config(WorldsConfig):
     widths: tuple[int, ...] = (4, 8, 16)
     depth: int = 2
     train: TrainConfig = TrainConfig(widths=(2, 4, 4, 2), optimizer="adam", learning_rate=1e-2,
-                                     steps=2000, snapshot_every=2000)
+                                     steps=2000, snapshot_every=2000,
+                                     bias_init="normal", bias_std=1.0)
     threshold: float = 0.9
     thresholds: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95)
     core_mass_outside: float = 0.05
