@@ -1,6 +1,6 @@
 """The study harness: nested configs and overrides, storage of networks, statistics, cells."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,8 +17,10 @@ from toylab.results import StudyResult, config_dict, load_result
 from toylab.study import (
     AnalysedCell,
     Context,
+    EnsembleConfig,
     TrainCell,
     World,
+    WorldsConfig,
     adjust_pvalues,
     apply_overrides,
     bootstrap_ci,
@@ -103,6 +105,28 @@ def test_config_from_dict_rejects_unknown_keys_and_fills_defaults():
 def test_world_rejects_unknown_presets():
     with pytest.raises(ValueError, match="choose one of"):
         World("moons")
+
+
+def test_config_bases_declare_the_shared_fields_once_and_build_cells():
+    """A study config subclassing WorldsConfig / EnsembleConfig keeps the shared field names
+    and defaults (results.json keys and cache keys) and builds the same cells as spelled out."""
+
+    @dataclass(frozen=True)
+    class Grid(WorldsConfig):
+        train: TrainConfig = TrainConfig(widths=(2, 4, 2), steps=20, snapshot_every=10)
+        n_train: int = 64
+        levels: tuple[float, ...] = (1.0,)
+
+    grid = Grid(seeds=3, data_seed=5)
+    assert [f.name for f in fields(Grid)] == ["train", "n_train", "data_seed", "seeds", "levels"]
+    assert config_dict(Grid()) == {"train": config_dict(Grid.train), "n_train": 64,
+                                   "data_seed": 0, "seeds": 20, "levels": [1.0]}
+    wide = replace(grid.train, widths=(2, 8, 2))
+    assert grid.cell_in(World("xor"), wide) == TrainCell(World("xor"), wide, 3, 64, 5, "per_seed")
+    assert grid.cell_in(World("xor")).train == grid.train
+    one = EnsembleConfig(world=World("xor"), sampling="shared", seeds=2)
+    assert one.cell() == TrainCell(World("xor"), TrainConfig(), 2, 512, 0, "shared")
+    assert one.cell(world=World("curved")).world == World("curved")
 
 
 # ----------------------------------------------------------------------------- figures
