@@ -28,7 +28,7 @@ for _module in ("selenium", "bokeh"):
     pytest.importorskip(_module, reason=f"{_module} is not installed: pip install -e '.[test]'")
 
 from toylab.explore.driver import (  # noqa: E402
-    chromium_paths, click, console_errors, deep_elements, deep_text, has_rendered_math, load,
+    allow_downloads, chromium_paths, click, console_errors, deep_elements, deep_text, has_rendered_math, load,
     model_value, plot_pixel, pointer, set_input, source_column, start_chromium, wait,
     widget_element,
 )
@@ -239,6 +239,48 @@ def test_seed_ensemble_stop_and_train_again(app, browser, shots):
     wait(lambda: model_value(d, "status", "text").startswith("step 300:"), "a new run",
          timeout=180)
     assert len(source_column(d, "member_curves", "loss")) == 1
+    assert console_errors(d) == []
+
+
+def test_view_downloads_png_and_svg(app, browser, shots, tmp_path):
+    """The PNG and SVG buttons save the chosen plot: the SVG is vector (one filled path per
+    linear region, in the region's colour, and the title as text), the PNG a bitmap of the
+    plot's size."""
+    import xml.etree.ElementTree as ET
+
+    d = browser
+    allow_downloads(d, tmp_path)
+    load(d, app.url)
+    set_input(d, "hidden", "6,5")
+    set_input(d, "steps", "300")
+    wait(lambda: model_value(d, "steps", "value") == 300, "steps")
+    click(d, widget_element(d, "train", "button"))
+    wait(lambda: model_value(d, "status", "text").startswith("step 300:"), "the run",
+         timeout=180)
+    assert model_value(d, "export_view", "value") == "regions"
+    d.save_screenshot(str(shots / "11_export.png"))
+    for fmt in ("svg", "png"):
+        click(d, widget_element(d, f"export_{fmt}", "button"))
+    svg_file, png_file = (tmp_path / "toylab-regions.svg", tmp_path / "toylab-regions.png")
+    wait(lambda: svg_file.exists() and png_file.exists(), "the downloads")
+    root = ET.fromstring(svg_file.read_text())
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    def rgb(color):  # "#rrggbb" or "rgb(r,g,b)" -> (r, g, b)
+        if color.startswith("#"):
+            return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+        return tuple(int(v) for v in re.findall(r"\d+", color)[:3])
+
+    fills = [rgb(e.get("fill")) for e in root.iter("{http://www.w3.org/2000/svg}path")
+             if e.get("fill") != "none"]
+    colors = [rgb(c) for c in source_column(d, "regions", "color")]
+    assert set(colors) <= set(fills)
+    assert sum(fills.count(c) for c in set(colors)) >= len(colors)
+    texts = "".join(e.text or "" for e in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "exact linear regions" in texts
+    png = png_file.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width == height and width >= 430, (width, height)  # square plot, x device pixels
     assert console_errors(d) == []
 
 

@@ -58,6 +58,21 @@ URL.revokeObjectURL(a.href);
 """
 """Save the shown net's JSON (prepared by the server) as a file: a small browser callback."""
 
+EXPORT_JS = """
+const view = Bokeh.index.find_one(plots[choice.value]);
+view.export(format).to_blob().then((blob) => {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `toylab-${choice.value}.${format}`;
+  a.click();
+  URL.revokeObjectURL(a.href);
+});
+"""
+"""Save the chosen plot as PNG or SVG, drawn in the browser (BokehJS ``PlotView.export``:
+``"svg"`` repaints every glyph into an SVG context, so lines, patches and text are vectors and
+only the neuron tiles' pixel images are embedded bitmaps; the plots keep their fast canvas
+backend, and the SVG is built only when asked for)."""
+
 ERROR_STYLE = {"color": "#8b0000", "background-color": "#fdecea", "padding": "6px",
                "border-radius": "4px", "white-space": "pre-wrap"}
 
@@ -192,6 +207,18 @@ class Explorer:
                                  line_width=1.5)
         self.f_motion.multi_line("xs", "ys", source=self.src_motion, color="#d62728",
                                  line_width=1.5, name="motion")
+        plots = {"world": self.figs.f_world, "regions": self.figs.f_regions,
+                 "neurons": self.figs.f_neurons, "loss": self.f_loss, "accuracy": self.f_acc,
+                 "spectrum": self.f_spectrum, "shares": self.f_shares,
+                 "motion": self.f_motion}
+        self.w_export_view = Select(title="save the view", value="regions",
+                                    options=list(plots), width=100, name="export_view")
+        self.w_export = []
+        for fmt in ("png", "svg"):
+            button = Button(label=fmt.upper(), width=50, name=f"export_{fmt}")
+            button.js_on_click(CustomJS(args={"plots": plots, "choice": self.w_export_view,
+                                              "format": fmt}, code=EXPORT_JS))
+            self.w_export.append(button)
         landscape_tab = column(row(self.w_hessian, self.w_eigen),
                                row(self.f_spectrum, self.f_shares, self.f_motion))
 
@@ -204,7 +231,9 @@ class Explorer:
             row(self.w_steps, self.w_seed), row(self.w_train, self.w_stop),
             self.w_status, self.w_message, width=280)
         views = column(row(self.figs.f_world, self.figs.f_regions),
-                       row(self.w_snapshot, self.w_view_seed, self.w_download),
+                       row(self.w_snapshot, self.w_view_seed, self.w_download,
+                           self.w_export_view, column(Div(text="&nbsp;", height=12),
+                                                      row(*self.w_export))),
                        row(self.f_loss, self.f_acc))
         neurons = column(self.figs.f_neurons, self.figs.w_formula, self.figs.w_numbers)
         tabs = Tabs(tabs=[TabPanel(child=row(views, neurons), title="network"),

@@ -52,6 +52,12 @@ def start_chromium(width: int = 1700, height: int = 1050):
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 
+def allow_downloads(driver, folder) -> None:
+    """Save the page's downloads (net JSON, PNG/SVG views) into ``folder`` without asking."""
+    driver.execute_cdp_cmd("Page.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(folder)})
+
+
 def wait(predicate, what: str, timeout: float = TIMEOUT, poll: float = 0.1):
     """Poll ``predicate()`` until it is truthy (returned) or raise AssertionError after
     ``timeout`` seconds naming ``what``."""
