@@ -54,8 +54,8 @@ from toylab.landscape.subspace import NUMERICAL_ZERO
 from toylab.models import n_params
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
-from toylab.study import (Context, TrainCell, World, headline, kept_members, member_arrays,
-                          slope_headline, threshold_sweep)
+from toylab.study import (Context, TrainCell, World, WorldsConfig, headline, kept_members,
+                          member_arrays, slope_headline, threshold_sweep)
 from toylab.train import TrainConfig
 
 NAME = "bulk-scaling"
@@ -80,7 +80,7 @@ SLOPED = ("top", "outlier_sum", "outliers", "bulk_edge", "bulk_width", "bulk_med
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(WorldsConfig):
     """Settings of the ``bulk-scaling`` study: worlds are ``(preset, k)`` pairs; ``train``
     holds everything but the widths, which each architecture sets (input 2, hidden from
     ``widths`` / ``deep_widths``, output ``k``)."""
@@ -94,9 +94,6 @@ class Config:
     max_outliers: int = 10
     null_cut: float = NUMERICAL_ZERO
     separated_below: float = 0.01
-    n_train: int = 512
-    data_seed: int = 0
-    seeds: int = 20
 
     @classmethod
     def quick(cls) -> "Config":
@@ -137,8 +134,7 @@ class Config:
         return [h for hidden in self.families().values() for h in hidden]
 
     def cell(self, preset: str, k: int, hidden: tuple[int, ...]) -> TrainCell:
-        return TrainCell(World(preset, (("k", k),)), replace(self.train, widths=(2, *hidden, k)),
-                         self.seeds, self.n_train, self.data_seed, "per_seed")
+        return self.cell_in(World(preset, (("k", k),)), replace(self.train, widths=(2, *hidden, k)))
 
 
 def cell_key(preset: str, k: int, hidden: tuple[int, ...]) -> str:
