@@ -288,9 +288,9 @@ def test_seed_ensemble_trains_together_and_rewinds():
     from toylab.train import train_ensemble
 
     dist = toylab.make("blobs")
-    sample = dist.sample(0, 200)
-    config, seeds = parse_training(hidden="5", n_classes=3, activation="relu",
-                                   optimizer="adam", learning_rate="0.01", steps=20, seed=3,
+    sample = dist.sample(0, 30)
+    config, seeds = parse_training(hidden="3", n_classes=3, activation="relu",
+                                   optimizer="sgd", learning_rate="0.01", steps=1, seed=3,
                                    seeds=3)
     assert seeds == [3, 4, 5] and MAX_SEEDS == 8
     together = train_ensemble(sample.X, sample.y, seeds, config=config)
@@ -319,3 +319,71 @@ def test_curve_columns_thin_every_member():
     finite = np.isfinite(cols["loss"][0])
     np.testing.assert_array_equal(cols["loss"][0][finite], loss[0, 0::3][finite])
     assert finite.all()
+
+
+def test_points_csv_good_file():
+    from toylab.explore.world import points_from_csv
+
+    text = "label, X ,y\n0,1.5,-2\n1,-0.25,3e-1\n\n2,0,0\n1,4,5\n"
+    world = points_from_csv(text, name="pts.csv")
+    np.testing.assert_array_equal(world.X, [[1.5, -2], [-0.25, 0.3], [0, 0], [4, 5]])
+    np.testing.assert_array_equal(world.y, [0, 1, 2, 1])
+    assert world.n_classes == 3 and world.name == "pts.csv"
+    box = world.domain  # the points' box widened by 10% per side (at least 0.5)
+    np.testing.assert_allclose(box, [[-0.25 - 0.5, 4 + 0.5], [-2 - 0.7, 5 + 0.7]])
+
+
+@pytest.mark.parametrize("text, words", [
+    ("a,b,label\n0,0,0\n1,1,1\n", ["header is ['a', 'b', 'label']", "x, y, label"]),
+    ("x,y,label\n0,0,0\n1,oops,1\n", ["row 2, column 'y'", "'oops' is not a number"]),
+    ("x,y,label\n0,0,0\n1,1,1.5\n", ["row 2, column 'label'", "class index"]),
+    ("x,y,label\n0,0,0\n1,1\n", ["row 2 has 2 cells"]),
+    ("x,y,label\n0,0,1\n1,1,1\n", ["every point has label 1", "at least two classes"]),
+    ("x,y,label\n0,0,0\n1,1,2\n", ["skip [1]", "without gaps"]),
+    ("x,y,label\n0,0,0\n", ["1 data row(s)", "at least 2 points"]),
+    ("x,y,label\n0,nan,0\n1,1,1\n", ["row 1, column 'y'"]),
+])
+def test_points_csv_errors_name_row_column_and_fix(text, words):
+    from toylab.explore.world import points_from_csv
+
+    with pytest.raises(ValueError) as err:
+        points_from_csv(text, name="bad.csv")
+    assert "points file bad.csv" in str(err.value)
+    for word in words:
+        assert word in str(err.value), (str(err.value), word)
+
+
+def test_empirical_world_views_against_the_points(small_net, tmp_path):
+    """Uploaded points: the window's exact partition, region shares and neuron means of the
+    points (checked by the forward pass), no population quantities; the net file keeps the
+    points."""
+    from toylab.explore import load_net, net_json
+    from toylab.explore.world import EmpiricalWorld
+    from toylab.train import TrainConfig
+
+    _, layers, _ = small_net
+    sample = toylab.make("blobs").sample(1, 150)
+    world = EmpiricalWorld("pts.csv", sample.X.astype(np.float64), sample.y.astype(np.int64))
+    wv = world_view(world, world.X, world.y)
+    assert wv.density is None and wv.bayes_error is None and len(wv.bayes) == 0
+    view = net_view(layers, "relu", world)
+    assert view.accuracy is None
+    p = view.partition
+    # shares: the fraction of points whose activation pattern is each region's
+    pre = forward(layers, world.X)[0][:-1]
+    patterns = ["|".join("".join(map(str, (z[i] > 0).astype(int))) for z in pre)
+                for i in range(len(world.X))]
+    shares = np.array([patterns.count(pat) for pat in view.patterns]) / len(world.X)
+    np.testing.assert_allclose(view.mass, shares, atol=1e-15)
+    assert abs(view.mass.sum() - 1) < 1e-12
+    hidden = np.concatenate(forward(layers, world.X)[1][:-1], axis=1)
+    np.testing.assert_allclose(view.mean, hidden.mean(0), rtol=1e-12, atol=1e-12)
+    d = neuron_detail(view, world, (1, 2))
+    np.testing.assert_allclose(d.mean, hidden[:, 6 + 2].mean(), rtol=1e-12)
+    assert d.points == 150 and len(p) > 1
+    config = TrainConfig(widths=(2, 6, 5, 3), steps=100, snapshot_every=10)
+    path = tmp_path / "net.json"
+    path.write_text(net_json(layers, config, seed=0, step=100, world=world))
+    _, _, back = load_net(path)
+    np.testing.assert_array_equal(back.X, world.X)
+    np.testing.assert_array_equal(back.y, world.y)

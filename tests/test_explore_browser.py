@@ -28,9 +28,9 @@ for _module in ("selenium", "bokeh"):
     pytest.importorskip(_module, reason=f"{_module} is not installed: pip install -e '.[test]'")
 
 from toylab.explore.driver import (  # noqa: E402
-    allow_downloads, chromium_paths, click, console_errors, deep_elements, deep_text, has_rendered_math, load,
-    model_value, plot_pixel, pointer, set_input, source_column, start_chromium, wait,
-    widget_element,
+    allow_downloads, chromium_paths, click, console_errors, deep_elements, deep_text,
+    has_rendered_math, load, model_value, plot_pixel, pointer, set_input, source_column,
+    start_chromium, wait, widget_element,
 )
 
 if None in chromium_paths():
@@ -281,6 +281,65 @@ def test_view_downloads_png_and_svg(app, browser, shots, tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert width == height and width >= 430, (width, height)  # square plot, x device pixels
+    assert console_errors(d) == []
+
+
+def test_points_upload(app, browser, shots, tmp_path):
+    """A CSV of points becomes an empirical world: a bad file shows the row and column, a good
+    one trains; regions and neuron means are the library's (over the points), population
+    quantities are marked unavailable."""
+    from toylab.explore.world import points_from_csv
+
+    d = browser
+    load(d, app.url)
+    console_errors(d)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y,label\n0,0,0\n1,two,1\n")
+    widget_element(d, "points_file", "input").send_keys(str(bad))
+    wait(lambda: "row 2, column 'y'" in message(d), "the CSV message", timeout=60)
+    assert "bad.csv" in message(d)
+
+    sample = toylab.make("xor").sample(3, 80)
+    good = tmp_path / "xor.csv"
+    good.write_text("x,y,label\n" + "".join(f"{x!r},{y!r},{c}\n"
+                                            for (x, y), c in zip(sample.X.tolist(), sample.y)))
+    widget_element(d, "points_file", "input").send_keys(str(good))
+    wait(lambda: model_value(d, "world", "value") == "uploaded points", "the points world",
+         timeout=60)
+    wait(lambda: model_value(d, "status", "text").startswith("points xor.csv: 80 points"),
+         "the points", timeout=60)
+    assert message(d) == "" and "unavailable for an empirical world" in model_value(
+        d, "status", "text")
+    set_input(d, "hidden", "6,5")
+    set_input(d, "steps", "300")
+    wait(lambda: model_value(d, "steps", "value") == 300, "steps")
+    click(d, widget_element(d, "train", "button"))
+    status = wait(lambda: (t := model_value(d, "status", "text")).startswith("step 300:") and t,
+                  "the run", timeout=180)
+    assert "unavailable for an empirical world" in status
+    assert source_column(d, "population_accuracy", "step") == []
+
+    world = points_from_csv(good.read_text(), name="xor.csv")
+    config, seeds = parse_training(hidden="6,5", n_classes=2, activation="relu",
+                                   optimizer="adam", learning_rate="0.01", steps=300, seed=0,
+                                   seeds=1)
+    result = toylab.train_ensemble(world.X, world.y, seeds, config=config)
+    layers = [(np.asarray(W, np.float64), np.asarray(b, np.float64))
+              for W, b in result.member(0)]
+    p = exact.partition(layers, world.domain, activation="relu")
+    assert f"step 300: {len(p)} regions" in status, (status, len(p))
+    tiles = [source_column(d, "tiles", c) for c in ("cx", "cy", "label")]
+    k = tiles[2].index("L2.3")
+    pointer(d, plot_pixel(d, "neurons_plot", tiles[0][k], tiles[1][k]), press=True)
+    wait(lambda: "L2.3" in model_value(d, "numbers", "text"), "the neuron's numbers", timeout=180)
+    numbers = model_value(d, "numbers", "text")
+    assert "over the 80 points" in numbers
+    shown_mean = float(re.search(r"class='mean'>([^<]+)<", numbers).group(1))
+    mean = symbolic.lambdify_neuron(layers, (1, 2), activation="relu")(world.X).mean()
+    np.testing.assert_allclose(shown_mean, mean, rtol=1e-9, atol=1e-12)
+    wait(lambda: has_rendered_math(d, "formula"), "the rendered formula", timeout=180)
+    time.sleep(0.3)
+    d.save_screenshot(str(shots / "12_points.png"))
     assert console_errors(d) == []
 
 

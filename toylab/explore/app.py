@@ -38,12 +38,15 @@ from toylab.compare import first_order_change
 from toylab.data import GaussianMixture
 from toylab.explore.figures import NetFigures, curve_columns, segment_lines
 from toylab.explore.settings import (
-    FILE_WORLD, MAX_SEEDS, PL_ACTIVATIONS, build_world, parse_training, parse_world,
+    FILE_WORLD, MAX_SEEDS, PL_ACTIVATIONS, POINTS_WORLD, build_world, parse_training,
+    parse_world,
 )
 from toylab.explore.views import (
     MAX_REGIONS, NetView, clip_segments, net_view, neuron_detail, world_view,
 )
-from toylab.explore.world import PRESET_PARAMS, net_json, world_from_text
+from toylab.explore.world import (
+    EmpiricalWorld, PRESET_PARAMS, net_json, points_from_csv, world_from_text,
+)
 from toylab.train import OPTIMIZERS, diverged_seeds, train_ensemble
 
 log = logging.getLogger("toylab.explore")
@@ -72,6 +75,9 @@ view.export(format).to_blob().then((blob) => {
 ``"svg"`` repaints every glyph into an SVG context, so lines, patches and text are vectors and
 only the neuron tiles' pixel images are embedded bitmaps; the plots keep their fast canvas
 backend, and the SVG is built only when asked for)."""
+
+UNAVAILABLE = ("Density contours, Bayes boundary, population accuracy and excess risk are "
+               "unavailable for an empirical world (they need the population).")
 
 ERROR_STYLE = {"color": "#8b0000", "background-color": "#fdecea", "padding": "6px",
                "border-radius": "4px", "white-space": "pre-wrap"}
@@ -113,6 +119,12 @@ class Explorer:
         for attr in ("value", "filename"):  # the browser sends both, in either order
             self.w_file.on_change(attr, lambda attr, old, new: self._file_loaded())
         self._file_seen = None
+        self.points_world = None
+        self.w_points = FileInput(title="or upload points (CSV: x, y, label)", accept=".csv",
+                                  name="points_file", width=260)
+        for attr in ("value", "filename"):
+            self.w_points.on_change(attr, lambda attr, old, new: self._points_loaded())
+        self._points_seen = None
         self.w_params = TextInput(title="parameters", name="params")
         self.w_shift_x = Spinner(title="shift x", value=0.0, step=0.5, width=80)
         self.w_shift_y = Spinner(title="shift y", value=0.0, step=0.5, width=80)
@@ -224,7 +236,7 @@ class Explorer:
 
         controls = column(
             Div(text="<b>toylab explore</b>: exact views of a tiny net", width=260),
-            self.w_world, self.w_file, self.w_params,
+            self.w_world, self.w_file, self.w_points, self.w_params,
             row(self.w_shift_x, self.w_shift_y, self.w_rotate),
             row(self.w_samples, self.w_seeds), self.w_hidden,
             row(self.w_activation, self.w_optimizer), self.w_lr,
@@ -289,8 +301,8 @@ class Explorer:
 
     def _fill_params(self):
         name = self.w_world.value
-        self.w_params.disabled = name == FILE_WORLD
-        self.w_params.value = ("" if name == FILE_WORLD else
+        self.w_params.disabled = name in (FILE_WORLD, POINTS_WORLD)
+        self.w_params.value = ("" if name in (FILE_WORLD, POINTS_WORLD) else
                                ", ".join(f"{k}={v}" for k, v in PRESET_PARAMS[name].items()))
 
     def _file_loaded(self):
@@ -317,6 +329,28 @@ class Explorer:
         else:
             self.w_world.value = FILE_WORLD
 
+    def _points_loaded(self):
+        """Read the uploaded CSV of points; on success offer and select it."""
+        try:
+            name, value = self.w_points.filename, self.w_points.value
+        except ValueError:  # the other half has not arrived yet
+            return
+        if (name, value) == self._points_seen:
+            return
+        self._points_seen = (name, value)
+        try:
+            points = points_from_csv(base64.b64decode(value).decode("utf-8"), name=name)
+        except (ValueError, UnicodeDecodeError) as err:
+            self._message(str(err))
+            return
+        self.points_world = points
+        if POINTS_WORLD not in self.w_world.options:
+            self.w_world.options = [POINTS_WORLD] + list(self.w_world.options)
+        if self.w_world.value == POINTS_WORLD:
+            self._new_world()
+        else:
+            self.w_world.value = POINTS_WORLD
+
     def _preset_changed(self):
         self._fill_params()
         self._new_world()
@@ -329,24 +363,33 @@ class Explorer:
             n = self.w_samples.value
             if n is None or int(n) != n or n < 2:
                 raise ValueError(f"samples={n!r} must be a whole number >= 2")
-            key = (repr(settings), n, self.w_seed.value, id(self.file_world))
+            key = (repr(settings), n, self.w_seed.value, id(self.file_world),
+                   id(self.points_world))
             if key == self._world_key:
                 self._message(None)
                 self._clear_net()
                 return
-            dist = build_world(**settings, file_world=self.file_world)
+            dist = build_world(**settings, file_world=self.file_world,
+                               points=self.points_world)
         except ValueError as err:
             self._message(str(err))
             return
         self._message(None)
         self._world_key = key
-        sample = dist.sample(int(self.w_seed.value or 0), int(n))
+        empirical = isinstance(dist, EmpiricalWorld)
+        # an empirical world is its points (the samples setting does not apply)
+        sample = dist if empirical else dist.sample(int(self.w_seed.value or 0), int(n))
         self.dist, self.sample = dist, sample
         self.world = world_view(dist, sample.X, sample.y)
         wv = self.world
         self.figs.draw_world(wv, dist.n_classes)
-        self.bayes_span.location = 1.0 - wv.bayes_error
         self._clear_net()
+        self.bayes_span.visible = not empirical
+        if empirical:
+            self.w_status.text = (f"points {dist.name}: {len(dist.X)} points, {dist.n_classes} "
+                                  f"classes. {UNAVAILABLE}")
+            return
+        self.bayes_span.location = 1.0 - wv.bayes_error
         self.w_status.text = (f"world {dist.name}: {dist.n_classes} classes, Bayes error "
                               f"{wv.bayes_error:.4g} ({'exact' if wv.bayes_exact else 'traced'} "
                               "Bayes boundary)")
@@ -432,11 +475,12 @@ class Explorer:
         self.views[t] = view
         steps = self.run[0].snapshot_steps
         analysed = sorted(self.views)
-        self.src_popacc.data = {
-            "step": steps[analysed],
-            "acc": [self.views[k].accuracy.value for k in analysed],
-            "excess": [(1 - self.views[k].accuracy.value) - self.world.bayes_error
-                       for k in analysed]}
+        if view.accuracy is not None:  # None: an empirical world
+            self.src_popacc.data = {
+                "step": steps[analysed],
+                "acc": [self.views[k].accuracy.value for k in analysed],
+                "excess": [(1 - self.views[k].accuracy.value) - self.world.bayes_error
+                           for k in analysed]}
         if done == 1:
             self._draw(view, t)
             self.w_snapshot.disabled = False
@@ -448,6 +492,8 @@ class Explorer:
 
     def _summary(self, view: NetView) -> str:
         step = self.run[0].snapshot_steps[self.w_snapshot.value]
+        if view.accuracy is None:
+            return f"step {step}: {len(view.polygons)} regions. {UNAVAILABLE}"
         excess = (1 - view.accuracy.value) - self.world.bayes_error
         return (f"step {step}: {len(view.polygons)} regions, exact population accuracy "
                 f"{view.accuracy.value:.6f}, excess risk {excess:.3g}")
@@ -543,7 +589,7 @@ class Explorer:
         self.src_shares.data = {"neuron": names, "share": shares}
         self.f_shares.title.text = (f"eigenvector {j + 1} (eigenvalue "
                                     f"{spec.eigenvalues[j]:.4g}): share on each neuron")
-        dist = self.dist
+        dist = None if isinstance(self.dist, EmpiricalWorld) else self.dist
 
         def motion():  # its own thread: cheap, and independent of training runs
             try:
@@ -572,5 +618,7 @@ class Explorer:
         self.src_motion.data = segment_lines(arrows)
         for rng, (lo, hi) in zip((self.f_motion.x_range, self.f_motion.y_range), box):
             rng.start, rng.end = lo, hi
+        rate = ("unavailable (empirical world)" if change.accuracy_rate is None else
+                f"{change.accuracy_rate:.3g}")
         self.f_motion.title.text = (f"eigenvector {j + 1}: boundary velocity (red); "
-                                    f"d acc/dt = {change.accuracy_rate:.3g}")
+                                    f"d acc/dt = {rate}")

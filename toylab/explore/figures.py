@@ -21,6 +21,8 @@ TILE = 1.0
 GAP = 0.18
 TILE_COLUMNS = 8
 NO_NEURON = "click a neuron to see its exact formula"
+WORLD_TITLE = "data, density, Bayes (dashed) and learned boundary"
+EMPIRICAL_TITLE = "data and learned boundary (empirical world: no density or Bayes)"
 CURVE_POINTS = 500
 """Training curves are drawn at about this many steps (every ``steps // CURVE_POINTS``-th)."""
 
@@ -70,10 +72,13 @@ def detail_html(d: NeuronDetail) -> tuple[str, str]:
     mean and maximum as HTML."""
     layer, index = d.neuron
     formula = f"$$ y_{{{layer + 1},{index + 1}}}(x) = {d.latex} $$"
+    mean = (f"exact mean E[y] = <span class='mean'>{d.mean:.10g}</span> (error bound "
+            f"{d.mean_bound:.1e})" if d.points is None else
+            f"exact mean over the {d.points} points = <span class='mean'>{d.mean:.10g}</span>")
+    window = "(99.9% of the mass)" if d.points is None else "(the points' box, padded)"
     numbers = (
-        f"<b>neuron L{layer + 1}.{index + 1}</b> (layer {layer}, index {index}): exact mean "
-        f"E[y] = <span class='mean'>{d.mean:.10g}</span> (error bound {d.mean_bound:.1e}); "
-        f"exact maximum over the plotted window (99.9% of the mass) = "
+        f"<b>neuron L{layer + 1}.{index + 1}</b> (layer {layer}, index {index}): {mean}; "
+        f"exact maximum over the plotted window {window} = "
         f"<span class='max'>{d.maximum:.10g}</span> at ({d.argmax[0]:.4g}, {d.argmax[1]:.4g})")
     return formula, numbers
 
@@ -91,7 +96,7 @@ class NetFigures:
         self.src_points = ColumnDataSource({"x": [], "y": [], "color": []})
         self.src_bayes = ColumnDataSource({"xs": [], "ys": []})
         self.src_learned = ColumnDataSource({"xs": [], "ys": []})
-        self.f_world = figure(title="data, density, Bayes (dashed) and learned boundary",
+        self.f_world = figure(title=WORLD_TITLE,
                               width=430, height=430, match_aspect=True, name="world_plot",
                               tools="pan,wheel_zoom,reset,save")
         self.f_world.scatter("x", "y", color="color", size=3, alpha=0.6, source=self.src_points)
@@ -154,8 +159,11 @@ class NetFigures:
         """Sample points, density contours, Bayes boundary; both plots' ranges to the window."""
         colors = np.array(class_colors(n_classes))
         self.src_points.data = {"x": wv.X[:, 0], "y": wv.X[:, 1], "color": colors[wv.y]}
-        self.contours.set_data(contour_data(wv.gx, wv.gy, wv.density, wv.levels,
-                                            want_fill=False))
+        self.contours.visible = wv.density is not None  # none for an empirical world
+        self.f_world.title.text = WORLD_TITLE if wv.density is not None else EMPIRICAL_TITLE
+        if wv.density is not None:
+            self.contours.set_data(contour_data(wv.gx, wv.gy, wv.density, wv.levels,
+                                                want_fill=False))
         self.src_bayes.data = segment_lines(wv.bayes)
         (x0, x1), (y0, y1) = wv.box
         for rng, lo, hi in ((self.f_world.x_range, x0, x1), (self.f_world.y_range, y0, y1)):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from toylab.data import GaussianMixture
-from toylab.explore.world import PRESET_PARAMS, preset_world, transformed
+from toylab.explore.world import EmpiricalWorld, PRESET_PARAMS, preset_world, transformed
 from toylab.models import ACTIVATIONS
 from toylab.train import TrainConfig
 
@@ -15,6 +15,7 @@ PL_ACTIVATIONS = sorted(n for n, a in ACTIVATIONS.items() if a.piecewise_linear)
 """Activations the explorer offers: the piecewise-linear ones, whose views are exact."""
 
 FILE_WORLD = "world file"
+POINTS_WORLD = "uploaded points"
 MAX_SEEDS = 8
 """Most seeds one run trains together (one compiled program, the seeds batched)."""
 N_SNAPSHOTS = 10
@@ -93,9 +94,17 @@ def parse_training(*, hidden: str, n_classes: int, activation: str, optimizer: s
 
 
 def build_world(name: str, params: dict, shift, rotate: float,
-                file_world: GaussianMixture | None = None) -> GaussianMixture:
+                file_world: GaussianMixture | None = None,
+                points: EmpiricalWorld | None = None) -> GaussianMixture | EmpiricalWorld:
     """The world of :func:`parse_world`'s settings (``name == FILE_WORLD``: ``file_world``
-    moved by ``shift``/``rotate``)."""
+    moved by ``shift``/``rotate``; ``name == POINTS_WORLD``: the uploaded ``points``, which
+    are not moved)."""
+    if name == POINTS_WORLD:
+        if tuple(shift) != (0.0, 0.0) or rotate != 0.0:
+            raise ValueError(f"shift={tuple(shift)}, rotate={rotate}: uploaded points are used "
+                             "as they are; set shift and rotate to 0 (or move the points in "
+                             "the CSV)")
+        return points
     if name == FILE_WORLD:
         dist = transformed(file_world, shift=shift, rotate=rotate)
     else:

@@ -14,6 +14,11 @@ column data. Every number is the library's own exact value:
 
 Only the neuron *images* and density contours are evaluated on a pixel grid (exact values at
 the pixel centres); folds and boundaries are drawn from the exact segments.
+
+For an :class:`~toylab.explore.world.EmpiricalWorld` (uploaded points) the partition is that
+of the plot window (:func:`toylab.exact.partition`), region masses and neuron means are exact
+shares and means *of the points*, and the population quantities (density, Bayes boundary and
+error, population accuracy) are None.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 
 from toylab import exact, symbolic
 from toylab.data import GaussianMixture
+from toylab.explore.world import EmpiricalWorld
 
 IMAGE_PIXELS = 48
 """Pixels per side of a neuron tile (values exact at the pixel centres)."""
@@ -49,6 +55,8 @@ class WorldView(NamedTuple):
             restricted to where the pair are the two most probable classes).
         bayes_exact: whether every segment is exact (affine log-odds) rather than traced.
         bayes_error: the Bayes error; X: ``(n, 2)``, y: ``(n,)`` the training sample.
+        For an empirical world density, gx, gy and bayes_error are None, levels and bayes
+        empty.
     """
 
     box: np.ndarray
@@ -63,9 +71,14 @@ class WorldView(NamedTuple):
     y: np.ndarray
 
 
-def world_view(dist: GaussianMixture, X: np.ndarray, y: np.ndarray) -> WorldView:
-    """:class:`WorldView` of a 2-D mixture and its training sample ``X (n, 2)``, ``y (n,)``."""
+def world_view(dist: GaussianMixture | EmpiricalWorld, X: np.ndarray,
+               y: np.ndarray) -> WorldView:
+    """:class:`WorldView` of a 2-D mixture (or an empirical world) and its training sample
+    ``X (n, 2)``, ``y (n,)``."""
     box = np.asarray(dist.domain, np.float64)
+    if isinstance(dist, EmpiricalWorld):
+        return WorldView(box, None, None, None, np.zeros(0), np.zeros((0, 2, 2)), False, None,
+                         np.asarray(X), np.asarray(y))
     gx = np.linspace(*box[0], DENSITY_PIXELS)
     gy = np.linspace(*box[1], DENSITY_PIXELS)
     grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
@@ -85,18 +98,20 @@ class NetView(NamedTuple):
         partition: the :class:`toylab.exact.Partition` (population box).
         polygons: per region ``(m_r, 2)`` vertices; patterns: per region the activation
             pattern, one string of piece indices per hidden layer joined by ``|``;
-        mass: ``(R,)`` exact probability of each region; affine: per region the logits'
+        mass: ``(R,)`` exact probability of each region (empirical world: the share of the
+            points in it); affine: per region the logits'
             affine map as text; predicted: ``(R,)`` argmax class at the region centroid.
         boundary: ``(s, 2, 2)`` the net's decision boundary.
         neurons: ``(N, 2)`` ``(layer, index)`` of every hidden neuron, in layer order.
         images: ``(N, IMAGE_PIXELS, IMAGE_PIXELS)`` each neuron's response on the plot
             window's pixel centres (rows along y).
         folds: per neuron ``(s, 2, 2)`` exact fold segments.
-        mean, mean_bound: ``(N,)`` exact population mean ``E[y_i]`` and its error bound.
+        mean, mean_bound: ``(N,)`` exact population mean ``E[y_i]`` and its error bound
+            (empirical world: the mean over the points, bound 0).
         maximum: ``(N,)`` exact maximum over the partition's domain.
         accuracy: exact population accuracy (:class:`toylab.exact.Exact`); the excess risk
             is ``1 - accuracy - WorldView.bayes_error`` (the Bayes error is the world's, computed
-            once there rather than per snapshot).
+            once there rather than per snapshot). None for an empirical world.
     """
 
     partition: exact.Partition
@@ -112,7 +127,7 @@ class NetView(NamedTuple):
     mean: np.ndarray
     mean_bound: np.ndarray
     maximum: np.ndarray
-    accuracy: exact.Exact
+    accuracy: exact.Exact | None
 
 
 def _affine_text(A: np.ndarray, c: np.ndarray) -> list[str]:
@@ -124,20 +139,25 @@ def _affine_text(A: np.ndarray, c: np.ndarray) -> list[str]:
     return rows
 
 
-def net_view(layers, activation: str, dist: GaussianMixture, box=None, *,
+def net_view(layers, activation: str, dist: GaussianMixture | EmpiricalWorld, box=None, *,
              max_regions: int = MAX_REGIONS) -> NetView:
     """:class:`NetView` of a 2-input piecewise-linear network under ``dist``.
 
     Args:
         layers: ``[(W (in, out), b (out,)), ...]``; activation: piecewise-linear name.
-        dist: 2-D mixture; box: ``(2, 2)`` plot window (default ``dist.domain``).
+        dist: 2-D mixture, or an empirical world (its points); box: ``(2, 2)`` plot window
+            (default ``dist.domain``).
         max_regions: a larger partition raises ``ValueError`` naming the widths (the page
             shows it as a message).
     """
     box = np.asarray(dist.domain if box is None else box, np.float64)
+    empirical = isinstance(dist, EmpiricalWorld)
     try:
-        p = exact.population_partition(layers, dist, activation=activation,
-                                       max_regions=max_regions)
+        if empirical:
+            p = exact.partition(layers, box, activation=activation, max_regions=max_regions)
+        else:
+            p = exact.population_partition(layers, dist, activation=activation,
+                                           max_regions=max_regions)
     except ValueError as err:
         if "above max_regions" not in str(err):
             raise
@@ -145,7 +165,6 @@ def net_view(layers, activation: str, dist: GaussianMixture, box=None, *,
         raise ValueError(
             f"the net {'-'.join(map(str, widths))} has more than {max_regions} linear regions "
             f"over the world; choose smaller widths or fewer layers to see it exactly") from None
-    masses = exact.region_masses(p, dist)
     A, c = p.pre[-1]
     predicted = np.argmax(np.einsum("ri,rik->rk", p.centroids, A) + c, axis=1)
     patterns = ["|".join("".join(map(str, row)) for row in rows)
@@ -156,26 +175,33 @@ def net_view(layers, activation: str, dist: GaussianMixture, box=None, *,
     U = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
     values = np.concatenate([p.evaluate(U, layer) for layer in range(p.n_hidden)], axis=1)
     images = values.T.reshape(-1, IMAGE_PIXELS, IMAGE_PIXELS)
-    means, bounds = [], []
-    for layer in range(p.n_hidden):
-        mom = exact.layer_moments(p, dist, layer)
-        means.append(mom.mean)
-        bounds.append(mom.mean_bound)
+    if empirical:
+        region = p.locate(dist.X)  # every point lies in the window
+        mass = np.bincount(region, minlength=len(p)) / len(dist.X)
+        mean = np.concatenate([p.evaluate(dist.X, layer).mean(0)
+                               for layer in range(p.n_hidden)])
+        mean_bound, accuracy = np.zeros_like(mean), None
+    else:
+        mass = exact.region_masses(p, dist).value
+        moments = [exact.layer_moments(p, dist, layer) for layer in range(p.n_hidden)]
+        mean = np.concatenate([m.mean for m in moments])
+        mean_bound = np.concatenate([m.mean_bound for m in moments])
+        accuracy = exact.population_accuracy(p, dist)
     return NetView(
         partition=p,
         polygons=p.polygons,
         patterns=patterns,
-        mass=masses.value,
+        mass=mass,
         affine=_affine_text(A, c),
         predicted=predicted,
         boundary=exact.decision_boundary(p),
         neurons=neurons,
         images=images,
         folds=[exact.folds(p, tuple(n)) for n in neurons],
-        mean=np.concatenate(means),
-        mean_bound=np.concatenate(bounds),
+        mean=mean,
+        mean_bound=mean_bound,
         maximum=np.array([exact.neuron_extrema(p, tuple(n)).max for n in neurons]),
-        accuracy=exact.population_accuracy(p, dist),
+        accuracy=accuracy,
     )
 
 
@@ -187,7 +213,8 @@ class NeuronDetail(NamedTuple):
         mean, mean_bound: exact ``E[y]`` under the world and its error bound; maximum,
         argmax: exact maximum over the plot window ``dist.domain`` (99.9% of the mass; over
         the far larger population box a piecewise-linear neuron peaks at a corner) and where
-        it is attained.
+        it is attained. points: for an empirical world the number of points the mean is
+        taken over (the bound is then 0), else None.
     """
 
     neuron: tuple[int, int]
@@ -196,17 +223,23 @@ class NeuronDetail(NamedTuple):
     mean_bound: float
     maximum: float
     argmax: np.ndarray
+    points: int | None = None
 
 
-def neuron_detail(view: NetView, dist: GaussianMixture, neuron: tuple[int, int]) -> NeuronDetail:
-    """Formula, exact mean and maximum (over ``dist.domain``) of hidden ``neuron`` of the net
-    behind ``view``."""
+def neuron_detail(view: NetView, dist: GaussianMixture | EmpiricalWorld,
+                  neuron: tuple[int, int]) -> NeuronDetail:
+    """Formula, exact mean (over an empirical world: over its points) and maximum (over
+    ``dist.domain``) of hidden ``neuron`` of the net behind ``view``."""
     p = view.partition
     expr = symbolic.neuron_expression(p.layers, neuron, activation=p.activation)
-    mean = exact.neuron_expectation(p, dist, neuron)
     window = exact.partition(p.layers, dist.domain, activation=p.activation,
                              max_regions=MAX_REGIONS)
     ext = exact.neuron_extrema(window, neuron)
+    if isinstance(dist, EmpiricalWorld):
+        mean = float(window.evaluate(dist.X, neuron[0])[:, neuron[1]].mean())
+        return NeuronDetail(tuple(int(v) for v in neuron), symbolic.latex(expr), mean, 0.0,
+                            ext.max, ext.argmax, len(dist.X))
+    mean = exact.neuron_expectation(p, dist, neuron)
     return NeuronDetail(tuple(int(v) for v in neuron), symbolic.latex(expr), float(mean.value),
                         float(mean.error_bound), ext.max, ext.argmax)
 

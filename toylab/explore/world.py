@@ -16,6 +16,9 @@ World file (JSON, or TOML with the same keys)::
 or a preset: ``{"preset": "blobs", "params": {"k": 4}, "shift": [1, 0], "rotate": 30}``.
 ``cov`` is a variance, a length-2 diagonal or a 2x2 matrix; ``weight`` defaults to uniform
 and ``label`` to the component's index.
+
+Points (a CSV with columns ``x, y, label``, :func:`points_from_csv`) make an
+:class:`EmpiricalWorld`: no density, so no population quantities.
 """
 
 from __future__ import annotations
@@ -80,8 +83,9 @@ def _cov_matrix(spec, name: str) -> np.ndarray:
                      "matrix [[a, b], [b, c]]")
 
 
-def world_from_dict(spec: dict, *, source: str = "world") -> GaussianMixture:
-    """Build a world from a parsed world file (see the module docstring).
+def world_from_dict(spec: dict, *, source: str = "world") -> GaussianMixture | EmpiricalWorld:
+    """Build a world from a parsed world file (see the module docstring), or the
+    :class:`EmpiricalWorld` of a ``points`` entry written by :func:`world_dict`.
 
     Raises:
         ValueError naming ``source``, the offending key or component, and the fix.
@@ -89,6 +93,11 @@ def world_from_dict(spec: dict, *, source: str = "world") -> GaussianMixture:
     if not isinstance(spec, dict):
         raise ValueError(
             f"{source}: the top level must be a table/object, got {type(spec).__name__}")
+    if "points" in spec:  # an empirical world, as world_dict writes it
+        pts = spec["points"]
+        return EmpiricalWorld(str(spec.get("name", "points")),
+                              np.column_stack([pts["x"], pts["y"]]).astype(np.float64),
+                              np.asarray(pts["label"], np.int64))
     motion = {"shift": spec.get("shift", (0.0, 0.0)), "rotate": float(spec.get("rotate", 0.0))}
     try:
         if "preset" in spec:
@@ -145,15 +154,113 @@ def load_world(path) -> GaussianMixture:
     return world_from_text(text, suffix=path.suffix, source=f"--world {path}")
 
 
-def world_dict(dist: GaussianMixture) -> dict:
-    """A world file's contents (``components``) for ``dist``: :func:`world_from_dict` of it
-    rebuilds the same mixture."""
+CSV_COLUMNS = ("x", "y", "label")
+"""Header of a points file (any order, case and surrounding spaces ignored)."""
+
+PAD = 0.1
+"""An empirical world's plot window: the points' bounding box widened by this fraction per side."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class EmpiricalWorld:
+    """A world given only by its points (a CSV upload): the empirical distribution.
+
+    Everything that needs only the points is exact (regions, neurons, formulas, the training
+    loss, region shares and neuron means *of the points*); population quantities (density,
+    Bayes boundary and error, population accuracy, excess risk) do not exist for it.
+
+    Attributes:
+        name: shown in the page (the file's name).
+        X: ``(n, 2)`` float64 points; y: ``(n,)`` int labels ``0..n_classes-1``.
+        domain: ``(2, 2)`` plot window ``[[xlo, xhi], [ylo, yhi]]``: the bounding box
+            widened by :data:`PAD` per side (at least 1 wide).
+    """
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.y.max()) + 1
+
+    @property
+    def domain(self) -> np.ndarray:
+        lo, hi = self.X.min(0), self.X.max(0)
+        pad = np.maximum(PAD * (hi - lo), 0.5)
+        return np.stack([lo - pad, hi + pad], 1)
+
+
+def points_from_csv(text: str, *, name: str = "points.csv") -> EmpiricalWorld:
+    """An :class:`EmpiricalWorld` called ``name`` from CSV ``text`` with columns
+    ``x, y, label`` (a header row, then one point per row; ``label`` a class index
+    ``0..C-1``, every class present, ``C >= 2``).
+
+    Raises:
+        ValueError naming the file, the row (1 = the first data row) and column, the bad
+        value and the fix.
+    """
+    import csv
+    import io
+
+    source = f"points file {name}"
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    header = [cell.strip().lower() for cell in rows[0]] if rows else []
+    if sorted(header) != sorted(CSV_COLUMNS):
+        raise ValueError(f"{source}: the header is {header}; the first row must name the "
+                         f"columns {', '.join(CSV_COLUMNS)} (e.g. 'x,y,label')")
+    col = [header.index(c) for c in CSV_COLUMNS]
+    if len(rows) < 3:
+        raise ValueError(f"{source}: {len(rows) - 1} data row(s); give at least 2 points")
+    X, y = np.empty((len(rows) - 1, 2)), np.empty(len(rows) - 1, np.int64)
+    for i, r in enumerate(rows[1:], start=1):
+        if len(r) != len(header):
+            raise ValueError(f"{source}: row {i} has {len(r)} cells, the header {len(header)}; "
+                             "write x, y and label on every row")
+        for j, column in enumerate(CSV_COLUMNS):
+            cell = r[col[j]].strip()
+            try:
+                value = float(cell)
+            except ValueError:
+                value = None
+            if value is None or not np.isfinite(value):
+                fix = ("a class index 0, 1, ..." if column == "label"
+                       else "a finite number such as 1.5")
+                raise ValueError(f"{source}: row {i}, column {column!r}: {cell!r} is not "
+                                 f"{'an integer' if column == 'label' else 'a number'}; "
+                                 f"write {fix}")
+            if column == "label":
+                if value != int(value) or value < 0:
+                    raise ValueError(f"{source}: row {i}, column 'label': {cell!r} is not a "
+                                     "class index; write 0, 1, ...")
+                y[i - 1] = int(value)
+            else:
+                X[i - 1, j] = value
+    present = np.unique(y)
+    if len(present) < 2:
+        raise ValueError(f"{source}: every point has label {present[0]}; a classifier needs "
+                         "at least two classes (labels 0 and 1)")
+    missing = sorted(set(range(int(present.max()) + 1)) - set(present.tolist()))
+    if missing:
+        raise ValueError(f"{source}: labels {present.tolist()} skip {missing}; number the "
+                         f"classes 0..{len(present) - 1} without gaps")
+    return EmpiricalWorld(name, X, y)
+
+
+def world_dict(dist: GaussianMixture | EmpiricalWorld) -> dict:
+    """A world file's contents for ``dist`` (``components``; ``points`` for an
+    :class:`EmpiricalWorld`): :func:`world_from_dict` of it rebuilds the same world."""
+    if isinstance(dist, EmpiricalWorld):
+        return {"name": dist.name, "points": {"x": dist.X[:, 0].tolist(),
+                                              "y": dist.X[:, 1].tolist(),
+                                              "label": dist.y.tolist()}}
     return {"name": dist.name, "components": [
         {"mean": m.tolist(), "cov": S.tolist(), "weight": float(w), "label": int(c)}
         for m, S, w, c in zip(dist.means, dist.covs, dist.weights, dist.labels)]}
 
 
-def net_json(layers, config, *, seed: int, step: int, world: GaussianMixture) -> str:
+def net_json(layers, config, *, seed: int, step: int,
+             world: GaussianMixture | EmpiricalWorld) -> str:
     """A trained net as JSON: ``layers`` (``[{"W": (in, out), "b": (out,)}, ...]``, float64),
     ``activation``, the training ``config`` (a :class:`toylab.train.TrainConfig`'s fields),
     ``seed``, ``step`` and the ``world`` it was trained on (:func:`world_dict`). Read it back
@@ -165,7 +272,8 @@ def net_json(layers, config, *, seed: int, step: int, world: GaussianMixture) ->
                     "b": np.asarray(b, np.float64).tolist()} for W, b in layers]})
 
 
-def load_net(path) -> tuple[list[tuple[np.ndarray, np.ndarray]], str, GaussianMixture]:
+def load_net(path) -> tuple[list[tuple[np.ndarray, np.ndarray]], str,
+                            GaussianMixture | EmpiricalWorld]:
     """``(layers, activation, world)`` from a file written by the explorer's *Download net*
     (:func:`net_json`); ``layers`` is the :mod:`toylab.models` layer list (float64), usable
     by every analysis."""
