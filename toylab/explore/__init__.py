@@ -1,10 +1,13 @@
 """``toylab explore``: the exact playground in the browser (a shell, like :mod:`toylab.cli`).
 
-A local Bokeh server app (:func:`serve`) in which one picks a world and a network, trains it,
-and sees exact views: data, density and Bayes boundary, the learned boundary, the exact linear
-regions (hover: activation pattern, probability mass, affine map), every hidden neuron with
-its exact folds (click: sympy formula, exact mean and maximum), loss and exact population
-accuracy, and the Hessian spectrum with each eigenvector's share on the neurons.
+A local Bokeh server app (:func:`serve`) in which one picks a world (a preset, a world file, or
+points uploaded as a CSV: an empirical world, :func:`toylab.explore.world.points_from_csv`)
+and a network, trains it or a seed ensemble (1-8 seeds in one compiled call; curves of every
+seed, views of the chosen one), and sees exact views: data, density and Bayes boundary, the
+learned boundary, the exact linear regions (hover: activation pattern, probability mass, affine
+map), every hidden neuron with its exact folds (click: sympy formula, exact mean and maximum),
+loss and exact population accuracy, and the Hessian spectrum with each eigenvector's share on
+the neurons. Any plot can be saved as PNG or SVG, the shown net as JSON (:func:`load_net`).
 
 In a notebook, :func:`show` renders the same views (minus training) of a trained net inline;
 :func:`export_html` writes them as one self-contained HTML file that opens offline.
