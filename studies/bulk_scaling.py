@@ -51,7 +51,7 @@ import toylab.landscape as L
 from studies.tiny_subspace import bayes_error, check_full_batch_gd, check_worlds, kept_rows
 from toylab.compare.regions import pattern_of
 from toylab.landscape.subspace import NUMERICAL_ZERO
-from toylab.models import n_params
+from toylab.models import get_activation, n_params
 from toylab.plots.style import PAGE_WIDTH, PALETTE, figure
 from toylab.results import StudyResult
 from toylab.study import (Context, TrainCell, World, WorldsConfig, headline, kept_members,
@@ -111,6 +111,9 @@ class Config(WorldsConfig):
         if len(self.widths) < 2 or len(self.deep_widths) == 1:
             raise ValueError(f"widths={self.widths!r}, deep_widths={self.deep_widths!r}: a slope "
                              "against P needs >= 2 widths per family (deep_widths may be ())")
+        if not get_activation(self.train.activation).piecewise_linear:
+            raise ValueError(f"train.activation={self.train.activation!r} is smooth: the region "
+                             "count and rank bound need a piecewise-linear net; use relu")
         if self.train.snapshot_every != self.train.steps:
             raise ValueError(f"train.snapshot_every={self.train.snapshot_every} must equal "
                              f"train.steps={self.train.steps}: only the initial and the final "
@@ -196,8 +199,8 @@ def spectrum_measures(eigenvalues, *, max_outliers: int, null_cut: float) -> dic
 # ----------------------------------------------------------------------------- compute
 
 
-def _eigenvalues(net, X, y, *, curvature: str = "hessian") -> np.ndarray:
-    M = L.curvature_matrix(net, X, y, curvature=curvature, activation="relu")
+def _eigenvalues(net, X, y, activation: str, *, curvature: str = "hessian") -> np.ndarray:
+    M = L.curvature_matrix(net, X, y, curvature=curvature, activation=activation)
     return L.eigendecomposition((M + M.T) / 2, vectors=False).eigenvalues
 
 
@@ -205,19 +208,18 @@ def analyse(cell: TrainCell, run) -> tuple[dict, dict]:
     """Per finite member: the Hessian spectra of :data:`SPECTRA` (descending), the final
     Gauss-Newton spectrum and the occupied regions."""
     X, y = cell.training_data()
-    if cell.train.activation != "relu":
-        raise ValueError(f"activation={cell.train.activation!r}: the rank bound needs a "
-                         "piecewise-linear net; use relu")
+    act = cell.train.activation
 
     def member(i):
         Xi, yi = np.float64(X[i]), y[i]
         init, final = ([(np.float64(W), np.float64(b)) for W, b in run.snapshot(i, t)]
                        for t in (0, 1))
         shuffled = np.random.default_rng([i, 1]).permutation(yi)
-        return {"final": _eigenvalues(final, Xi, yi), "init": _eigenvalues(init, Xi, yi),
-                "shuffled": _eigenvalues(final, Xi, shuffled),
-                "gauss_newton": _eigenvalues(final, Xi, yi, curvature="gauss_newton"),
-                "regions": len(np.unique(pattern_of(final, Xi, activation="relu"), axis=0))}
+        return {"final": _eigenvalues(final, Xi, yi, act),
+                "init": _eigenvalues(init, Xi, yi, act),
+                "shuffled": _eigenvalues(final, Xi, shuffled, act),
+                "gauss_newton": _eigenvalues(final, Xi, yi, act, curvature="gauss_newton"),
+                "regions": len(np.unique(pattern_of(final, Xi, activation=act), axis=0))}
 
     return {}, member_arrays(run, member, desc="exact spectra")
 

@@ -2,6 +2,8 @@
 Hessian (jax.hessian of the whole loss, numpy.linalg.eigvalsh), the null-space and rank
 bounds, and the outlier / bulk split on a constructed spectrum."""
 
+from dataclasses import replace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -129,6 +131,7 @@ def test_outliers_and_bulk_on_a_constructed_spectrum():
     ({"widths": (8, 0)}, "positive hidden widths"),
     ({"null_cut": 2.0}, "null_cut=2.0"),
     ({"max_outliers": 0}, "max_outliers=0"),
+    ({"train": replace(study.Config().train, activation="tanh")}, "is smooth"),
 ])
 def test_bad_config_names_the_field(kwargs, message):
     with pytest.raises(ValueError, match=message):
