@@ -268,7 +268,13 @@ def _cell_record(config: Config, preset: str, k: int, hidden, result, kept) -> t
 
 def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
     """Train every (world, architecture) cell, analyse its exact spectra, and fit the slopes
-    against ``P`` per world and architecture family over the seeds kept in every cell."""
+    against ``P`` per world and architecture family over the seeds kept in every cell.
+
+    Arrays per cell ``key`` (:func:`cell_key`): the spectra ``{final,init,shuffled,
+    gauss_newton}__{key}`` ``(S, P)`` of every member (NaN rows for diverged ones), the
+    family's kept members ``kept__{key}``, and over those kept members only the measures
+    ``{spectrum}_{measure}__{key}``, ``gauss_newton_rank__{key}`` and ``rank_bound__{key}``.
+    ``rank G`` counts eigenvalues of ``G`` above ``null_cut`` times its largest."""
     cells = {(preset, k, h): config.cell(preset, k, h) for preset, k in config.worlds
              for h in config.architectures()}
     results = dict(zip(cells, ctx.train_cells(list(cells.values()), analyse)))
