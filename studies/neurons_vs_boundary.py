@@ -487,18 +487,20 @@ FACTOR_AXES = {
 """Factor -> (x label, x scale) of :func:`plot_factors`."""
 
 
-def _errorbar(ax, x, objs, *, null: bool = False, **style):
-    """Mean and 95% interval of headline objects (or of their ``null``) against ``x``."""
-    objs = [o["null"] if null else o for o in objs]
+def _errorbar(ax, x, objs, *, null: str | None = None, **style):
+    """Mean and 95% interval of headline objects (or of their null ``null``, e.g. ``"null"``
+    or ``"null_init"``) against ``x``."""
+    objs = [o[null] if null else o for o in objs]
     v = np.array([o["value"] for o in objs])
     ci = np.array([o["ci95"] for o in objs], float).reshape(len(objs), 2)
-    ax.errorbar(x, v, yerr=np.abs(ci.T - v), marker="o", ms=2.5, capsize=1.5, lw=1, **style)
+    ax.errorbar(x, v, yerr=np.abs(ci.T - v), **{"marker": "o", "ms": 2.5, "capsize": 1.5,
+                                                 "lw": 1, **style})
 
 
 def plot_factors(result: StudyResult):
     """Top row: fraction of neurons of each kind vs every factor (mean, 95% interval over
     seeds). Bottom row: fractions of folds in the data, at the learned boundary and at the
-    Bayes line, with the random-fold null (dashed)."""
+    Bayes line, with the random-fold null (dashed) and the initial network (dotted)."""
     factors = result.summary["factors"]
     fig, axes = figure(2, len(FACTORS), width=PAGE_WIDTH * 1.4, aspect=1.6)
     for n, factor in enumerate(FACTORS):
@@ -512,14 +514,18 @@ def plot_factors(result: StudyResult):
         for label in FOLD_LABELS:
             _errorbar(bottom, x, stats[label], color=FOLD_COLORS[label],
                       label=label.replace("_", " "))
-            _errorbar(bottom, x, stats[label], null=True, color=FOLD_COLORS[label], ls="--",
+            _errorbar(bottom, x, stats[label], null="null", color=FOLD_COLORS[label], ls="--",
                       alpha=0.6, label=f"{label.replace('_', ' ')}: random folds")
+            _errorbar(bottom, x, stats[label], null="null_init", color=FOLD_COLORS[label],
+                      ls=":", marker="s", alpha=0.6,
+                      label=f"{label.replace('_', ' ')}: initial network")
         for ax in (top, bottom):
             if categorical:
                 ax.set_xlim(-0.5, len(x) - 0.5)
             else:
                 ax.set_xscale(scale, **({"linthresh": 0.01} if scale == "symlog" else {}))
-            ax.set_xticks(x, [str(v) if categorical else f"{v:g}" for v in stats["levels"]])
+            ax.set_xticks(x, [str(v) if categorical else f"{v:g}" for v in stats["levels"]],
+                          rotation=30 if categorical else 0)
             ax.minorticks_off()
             ax.set_ylim(-0.03, 1.03)
         bottom.set_xlabel(xlabel)
