@@ -3,6 +3,10 @@
 :class:`NetFigures` is shared by the live app (:mod:`toylab.explore.app`, which wires Python
 callbacks to it) and the static pages (:mod:`toylab.explore.static`, where a small JavaScript
 callback shows precomputed neuron details).
+
+Ragged columns (region polygons, boundary and fold segments) go to Bokeh as lists of floats: a
+list of small NumPy arrays is sent as one binary buffer per array, and for a trained 2-16-16-3
+net's ~440 regions that made the server's send of the views ~0.3-0.5 s instead of ~30 ms.
 """
 
 from __future__ import annotations
@@ -44,9 +48,9 @@ def region_colors(predicted: np.ndarray, classes: list[str]) -> list[str]:
 
 
 def segment_lines(segs: np.ndarray) -> dict:
-    """``multi_line`` columns of segments ``(s, 2, 2)``."""
+    """``multi_line`` columns of segments ``(s, 2, 2)``, as nested lists (module docstring)."""
     segs = np.asarray(segs).reshape(-1, 2, 2)
-    return {"xs": [s[:, 0] for s in segs], "ys": [s[:, 1] for s in segs]}
+    return {"xs": segs[:, :, 0].tolist(), "ys": segs[:, :, 1].tolist()}
 
 
 def curve_columns(loss: np.ndarray, accuracy: np.ndarray) -> dict:
@@ -182,7 +186,8 @@ class NetFigures:
     def draw_net(self, view: NetView, box: np.ndarray, n_classes: int) -> None:
         """Regions (with hover data), the learned boundary and the neuron tiles."""
         self.src_regions.data = {
-            "xs": [q[:, 0] for q in view.polygons], "ys": [q[:, 1] for q in view.polygons],
+            "xs": [q[:, 0].tolist() for q in view.polygons],
+            "ys": [q[:, 1].tolist() for q in view.polygons],
             "color": region_colors(view.predicted, class_colors(n_classes)),
             "region": np.arange(len(view.polygons)), "pattern": view.patterns,
             "mass": view.mass, "mass_text": [f"{m:.6g}" for m in view.mass],
@@ -200,8 +205,8 @@ class NetFigures:
             xs.append(x0), ys.append(y0), cx.append(x0 + TILE / 2), cy.append(y0 + TILE / 2)
             labels.append(f"L{layer + 1}.{index + 1}")
             segs = (clip_segments(folds, box) - box[:, 0]) / scale * TILE + [x0, y0]
-            fx.extend(s[:, 0] for s in segs)
-            fy.extend(s[:, 1] for s in segs)
+            fx.extend(segs[:, :, 0].tolist())
+            fy.extend(segs[:, :, 1].tolist())
             col += 1
         self.src_images.data = {"image": images, "x": xs, "y": ys}
         self.src_tiles.data = {"x": xs, "cx": cx, "cy": cy, "label": labels,

@@ -95,7 +95,8 @@ class NetView(NamedTuple):
     """One network's exact drawing under a world.
 
     Attributes:
-        partition: the :class:`toylab.exact.Partition` (population box).
+        partition: the :class:`toylab.exact.Partition` (population box; an empirical
+            world's ``domain``).
         polygons: per region ``(m_r, 2)`` vertices; patterns: per region the activation
             pattern, one string of piece indices per hidden layer joined by ``|``;
         mass: ``(R,)`` exact probability of each region (empirical world: the share of the
@@ -154,7 +155,8 @@ def net_view(layers, activation: str, dist: GaussianMixture | EmpiricalWorld, bo
     empirical = isinstance(dist, EmpiricalWorld)
     try:
         if empirical:
-            p = exact.partition(layers, box, activation=activation, max_regions=max_regions)
+            p = exact.partition(layers, dist.domain, activation=activation,
+                                max_regions=max_regions)
         else:
             p = exact.population_partition(layers, dist, activation=activation,
                                            max_regions=max_regions)
@@ -176,7 +178,7 @@ def net_view(layers, activation: str, dist: GaussianMixture | EmpiricalWorld, bo
     values = np.concatenate([p.evaluate(U, layer) for layer in range(p.n_hidden)], axis=1)
     images = values.T.reshape(-1, IMAGE_PIXELS, IMAGE_PIXELS)
     if empirical:
-        region = p.locate(dist.X)  # every point lies in the window
+        region = p.locate(dist.X)  # every point lies in dist.domain
         mass = np.bincount(region, minlength=len(p)) / len(dist.X)
         mean = np.concatenate([p.evaluate(dist.X, layer).mean(0)
                                for layer in range(p.n_hidden)])
