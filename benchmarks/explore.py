@@ -11,11 +11,15 @@ The explorer is served in-process on a free loopback port and driven as a person
   same settings trained once before (compiled); best of ``--repeats``. The time for all 11
   snapshots to be analysed (the curves filled) is reported beside it. Baseline in the same
   process: the library calls alone (``train_ensemble`` + ``views.net_view``), no browser;
+* ``ensemble``: the same net as 8 seeds trained together (the page's largest ensemble), click
+  to the first view, cold and warm;
 * ``big_partition``: a 2-32-32-32-3 ReLU (the same world, 1,000 steps): its region count, the
   time to draw it, and the browser's frame times (``requestAnimationFrame`` intervals) while
-  the mouse sweeps across the regions plot with the hover tool on (median and worst frame).
+  the mouse sweeps across the regions plot with the hover tool on (median and worst frame);
+  then the in-browser SVG and PNG export of that regions plot (the *save the view* buttons'
+  work: time and size).
 
-Run: ``python benchmarks/explore.py`` (writes benchmarks/results/explore.json).
+Run: ``python -m benchmarks.explore`` (writes benchmarks/results/explore.json).
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ N_SAMPLES = 600
 FRAMES_JS = """
 const done = arguments[arguments.length - 1];
 requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now())));
+"""
+EXPORT_JS = """
+const done = arguments[arguments.length - 1];
+const view = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name(arguments[0]));
+const start = performance.now();
+view.export(arguments[1]).to_blob().then((blob) => done([performance.now() - start, blob.size]));
 """
 RECORD_JS = """
 window.__frames = [];
@@ -120,6 +130,16 @@ def main() -> None:
             print(f"  baseline, the library alone (train + final views): {lib:.2f} s; "
                   f"browser and transport add {first - lib:.2f} s")
 
+            set_input(d, "seeds", "8")
+            wait(lambda: model_value(d, "seeds", "value") == 8, "seeds")
+            ens_cold = train_and_wait(d, 1000)[0]
+            ens_warm = train_and_wait(d, 1000)[0]
+            out.update(ensemble_8_cold_s=ens_cold, ensemble_8_warm_s=ens_warm)
+            print(f"8 seeds together, train -> first view: cold {ens_cold:.2f} s, warm "
+                  f"{ens_warm:.2f} s")
+            set_input(d, "seeds", "1")
+            wait(lambda: model_value(d, "seeds", "value") == 1, "seeds")
+
             set_input(d, "hidden", "32,32,32")
             big_first, big_all = train_and_wait(d, 1000)
             n_big = len(source_column(d, "regions", "region"))
@@ -136,6 +156,11 @@ def main() -> None:
             print(f"2-32-32-32-3: {n_big} regions; train -> drawn {big_first:.2f} s (cold); "
                   f"hover sweep: median frame {np.median(frames):.1f} ms, worst "
                   f"{frames.max():.1f} ms over {len(frames)} frames")
+            for fmt in ("svg", "png"):
+                ms, size = d.execute_async_script(EXPORT_JS, "regions_plot", fmt)
+                out.update({f"big_{fmt}_export_ms": ms, f"big_{fmt}_bytes": size})
+                print(f"  regions plot saved as {fmt.upper()} in the browser: {ms:.0f} ms, "
+                      f"{size / 1e6:.2f} MB")
         finally:
             d.quit()
     meta = {"machine": platform.machine(), "cpus": os.cpu_count(),
