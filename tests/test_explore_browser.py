@@ -204,9 +204,12 @@ def test_seed_ensemble_stop_train_again_and_save_views(app, browser, shots, tmp_
                   "the stopped run", timeout=180)
     wait(lambda: not model_value(d, "train", "disabled"), "the idle page")
     d.save_screenshot(str(shots / "09_stopped.png"))
-    # the final snapshot (step 3000) is drawn; no earlier one was analysed
-    assert status == "stopped after 1 of 11 snapshots", status
-    assert source_column(d, "population_accuracy", "step") == [3000]
+    # the final snapshot (step 3000) is drawn; the analysis stopped before the earlier ones
+    # (Stop lands while the new program compiles and trains, so normally after 1 of 11)
+    done = int(re.fullmatch(r"stopped after (\d+) of 11 snapshots", status).group(1))
+    assert 1 <= done < 11, status
+    steps = source_column(d, "population_accuracy", "step")
+    assert len(steps) == done and 3000 in steps, (steps, status)
     assert model_value(d, "snapshot", "value") == 10
     assert '"step": 3000' in source_column(d, "download_net", "text")[0]
     # every seed's curves, the shown seed's on top
