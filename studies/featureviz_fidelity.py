@@ -441,7 +441,8 @@ def plot_success(result: StudyResult):
             ci = np.array([o["ci95"] for o in h], float)
             ax.bar(x + (j - 1) * 0.27, v, 0.27, yerr=np.abs(ci.T - v), capsize=2,
                    color=PALETTE[j], label=text)
-        ax.set_xticks(x, [k.replace("_", "\n") for k in keys], fontsize=6)
+        ax.set_xticks(x, [k.replace("_", " ") for k in keys], fontsize=6, rotation=35,
+                      ha="right")
         ax.set(ylim=(0, 1.05), title=label)
     axes[0].set_ylabel("fraction of live neurons")
     axes[-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
@@ -530,9 +531,9 @@ def plot_examples(result: StudyResult, config: Config, n_show: int = 3):
         set_box(ax, box)
         ax.set_title(f"neuron ({layer}, {i}): "
                      + ("FV found max" if a["d0__fv_found"][member][n] else "FV missed max"),
-                     fontsize=7)
-    np.ravel(axes)[-1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.45, 1.0),
-                              frameon=False)
+                     fontsize=6, loc="left")
+    handles, texts = np.ravel(axes)[-1].get_legend_handles_labels()
+    fig.legend(handles, texts, fontsize=5, loc="outside right upper", frameon=False)
     return fig
 
 
@@ -548,7 +549,7 @@ def plot_subjectivity(result: StudyResult):
     x = np.arange(len(rows))
     for ax, metric, ylabel in ((axes[0, 0], "fv_interpretation_changed",
                                 "fraction read as another component"),
-                               (axes[0, 1], "fv_moved", "median distance moved")):
+                               (axes[0, 1], "fv_moved", "median distance moved (input units)")):
         h = [r[metric] for _, r in rows]
         v = np.array([o["value"] for o in h])
         ci = np.array([o["ci95"] for o in h], float).reshape(len(h), 2)
