@@ -206,8 +206,31 @@ def cell_summary(stats: np.ndarray, pairs: np.ndarray, seeds: int, config: Confi
             "constant_neurons": int(np.sum(~live & np.isfinite(matched))),
             "corr_bound_max": float(np.nanmax(s[..., f["bound"], :][live]))
             if live.any() else None,
+            "undecided": _mean(undecided(s, config.threshold)),
         }
     return out
+
+
+def undecided(stats: np.ndarray, threshold: float) -> np.ndarray:
+    """Per live neuron, whether the exact computation leaves its analogue verdict undecided:
+    the matched correlation lies within its first-order error bound of ``threshold``
+    (near-constant neurons, whose tiny variance makes the bound large). Such a neuron is
+    counted by its computed value in the headline; the fraction of them bounds how much of
+    the headline could flip.
+
+    Args:
+        stats: ``(..., len(PAIR_FIELDS), width)`` per-pair statistics.
+    Returns:
+        ``(live neurons,)`` booleans.
+    """
+    f = {name: PAIR_FIELDS.index(name) for name in PAIR_FIELDS}
+    live = stats[..., f["live"], :] == 1
+    gap = np.abs(stats[..., f["matched"], :] - threshold)
+    return gap[live] <= stats[..., f["bound"], :][live]
+
+
+def _mean(flags: np.ndarray) -> float | None:
+    return float(np.mean(flags)) if len(flags) else None
 
 
 def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
@@ -232,6 +255,8 @@ def compute(config: Config, ctx: Context) -> tuple[dict, dict]:
     summary["corr_bound_max"] = float(np.nanmax(pooled)) if len(pooled) else None
     summary["corr_bound_median"] = float(np.nanmedian(pooled)) if len(pooled) else None
     summary["corr_bound_above_0.01"] = float(np.mean(pooled > 0.01)) if len(pooled) else None
+    summary["undecided"] = _mean(np.concatenate(
+        [undecided(r.arrays["stats"], config.threshold) for r in results]))
     middle = config.widths[len(config.widths) // 2]
     example = next((c for c in cells if c.world.preset == "curved"
                     and c.train.widths[1] == middle), cells[0])

@@ -61,3 +61,22 @@ def test_matching_is_symmetric_and_correlations_are_bounded(quick):
             ok = np.isfinite(m)
             assert np.all(np.abs(m[ok]) <= 1 + bound[ok] + 1e-12)
             assert np.all(ab[:, f["best"]][ok] >= m[ok] - 1e-12)
+
+
+def test_undecided_flags_live_neurons_whose_bound_straddles_the_threshold():
+    f = {name: i for i, name in enumerate(study.PAIR_FIELDS)}
+    stats = np.zeros((1, len(study.PAIR_FIELDS), 4))
+    stats[0, f["live"]] = [1, 1, 1, 0]
+    stats[0, f["matched"]] = [0.95, 0.89, 0.50, 0.90]
+    stats[0, f["bound"]] = [0.01, 0.02, 0.30, 5.0]
+    # 0.95 +- 0.01 clears 0.9; 0.89 +- 0.02 straddles it; 0.5 +- 0.3 stays below; the
+    # fourth is constant (not live) and not counted.
+    np.testing.assert_array_equal(study.undecided(stats, 0.9), [False, True, False])
+
+
+def test_quick_summary_reports_undecided_fractions(quick):
+    _, result = quick
+    s = result.summary
+    assert 0 <= s["undecided"] <= 1
+    for cell in s["cells"].values():
+        assert all(0 <= layer["undecided"] <= 1 for layer in cell.values())
