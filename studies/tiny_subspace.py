@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 import toylab.landscape as L
 from toylab.models import apply, flatten
@@ -327,25 +328,27 @@ def plot_outliers_vs_k(result: StudyResult, config: Config):
     combos = list(itertools.product(config.activations, config.optimizers))
     for ax, dataset in zip(axes, config.datasets):
         for n, (color, (activation, label)) in enumerate(zip(itertools.cycle(PALETTE), combos)):
-            offset = (n - (len(combos) - 1) / 2) * 0.12
+            offset = np.exp((n - (len(combos) - 1) / 2) * 0.05)  # side by side on a log axis
             rows = [_by(result, dataset=dataset, k=int(k), activation=activation,
                         optimizer=label) for k in ks]
             for k, r in zip(ks, rows):
-                ax.scatter(np.full(len(r.get("outliers_per_seed", [])), k + offset),
+                ax.scatter(np.full(len(r.get("outliers_per_seed", [])), k * offset),
                            r.get("outliers_per_seed", []), s=4, color=color, alpha=0.4)
             have = [r for r in rows if "outliers" in r]
-            x = np.array([r["k"] for r in have]) + offset
+            x = np.array([r["k"] for r in have]) * offset
             mean = np.array([r["outliers"]["value"] for r in have])
             ci = np.array([r["outliers"]["ci95"] for r in have]).reshape(-1, 2)
             ax.errorbar(x, mean, yerr=np.abs(ci.T - mean), color=color, marker="o",
                         markersize=3, capsize=2, label=f"{activation}, {label}")
             if n == 0:
                 null = np.array([r["outliers"]["null"]["value"] for r in have])
-                ax.plot(x - offset, null, color="grey", marker="x", linestyle=":",
+                ax.plot(x / offset, null, color="grey", marker="x", linestyle=":",
                         label="shuffled labels (null)")
         ax.plot(ks, ks, color="black", linestyle="--", linewidth=0.8, label="k")
         errors = result.summary["bayes_error"][dataset]
-        ax.set_xticks(ks, [f"{k}\n{errors[str(k)]:.2g}" for k in ks])
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(ks, [f"{k}\n{errors[str(k)]:.1g}" for k in ks])
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set(xlabel="k (Bayes error below)", title=dataset.replace("_", " "))
     axes[0].set_ylabel("Hessian outliers at end")
