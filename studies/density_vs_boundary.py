@@ -568,17 +568,17 @@ def stored_atlas(result: StudyResult, world: str, member: int) -> Atlas:
 
 
 def plot_atlas(result: StudyResult):
-    """Atlas of the first atlas world's nets (base setting): each live neuron's top-Hessian
-    share vs its zero-ablation risk change, coloured by its fold's distance to the Bayes
-    boundary."""
-    world = next(iter(result.summary["atlas"]))
+    """Atlas of the base world's nets (base setting; the nets the Spearman ranks pool): each
+    live neuron's top-Hessian share vs its zero-ablation risk change, coloured by its fold's
+    distance to the Bayes boundary."""
+    world = "base"
     fig, ax = figure(aspect=0.8)
     a = result.arrays
     pre = f"atlas_{world}_"
     live = a[pre + "active_mass"] >= 0.01
     sc = ax.scatter(a[pre + "hessian_share"][live], a[pre + "ablation_zero"][live],
                     c=a[pre + "fold_to_bayes"][live], s=10, cmap="viridis")
-    fig.colorbar(sc, ax=ax, label="fold distance to Bayes boundary")
+    fig.colorbar(sc, ax=ax, label="fold distance to Bayes boundary (input units)")
     ax.set(xlabel="share of the top Hessian subspace", ylabel="zero-ablation risk change",
            title=f"atlas, {world} world, "
                  f"{int(np.isfinite(a[pre + 'active_mass'][:, 0]).sum())} nets")
