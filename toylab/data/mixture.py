@@ -107,6 +107,7 @@ class GaussianMixture:
     labels: np.ndarray | None = None
     name: str = "custom"
     _chol: np.ndarray = field(init=False, repr=False)
+    _whiten: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
         means = checks.finite("means", np.asarray(self.means, dtype=np.float64))
@@ -123,6 +124,10 @@ class GaussianMixture:
         set_(self, "weights", _readonly(checks.mixing_weights(self.weights, K)))
         set_(self, "labels", _readonly(checks.class_labels(self.labels, K)))
         set_(self, "_chol", _readonly(np.linalg.cholesky(covs)))
+        # L^{-1} per component, so whitening a batch of points is one small matmul
+        # (scipy's solve_triangular per call costs ~2.5x more on (n, 2) batches).
+        set_(self, "_whiten", _readonly(np.stack([
+            scipy.linalg.solve_triangular(L, np.eye(d), lower=True) for L in self._chol])))
 
     def __repr__(self) -> str:
         return (
@@ -191,7 +196,8 @@ class GaussianMixture:
         return checks.finite("X", X)
 
     def component_log_density(self, X) -> np.ndarray:
-        """``log(w_k N(x; m_k, S_k))`` via the Cholesky factor ``S_k = L L^T``.
+        """``log(w_k N(x; m_k, S_k))`` via the Cholesky factor ``S_k = L L^T``:
+        ``z = L^{-1} (x - m_k)``, ``-(|z|^2 + log det S_k + d log 2 pi) / 2 + log w_k``.
 
         Args:
             X: ``(n, d)`` finite points (``n = 0`` gives an empty result).
@@ -201,10 +207,11 @@ class GaussianMixture:
         """
         X = self._points(X)
         out = np.empty((len(X), self.n_components))
-        for k, (m, L) in enumerate(zip(self.means, self._chol)):
-            z = scipy.linalg.solve_triangular(L, (X - m).T, lower=True)
+        for k, (m, L, L_inv) in enumerate(zip(self.means, self._chol, self._whiten)):
+            z = (X - m) @ L_inv.T
             log_det = 2.0 * np.sum(np.log(np.diag(L)))
-            out[:, k] = -0.5 * (np.sum(z**2, axis=0) + log_det + self.dim * np.log(2 * np.pi))
+            out[:, k] = -0.5 * (np.einsum("ni,ni->n", z, z) + log_det
+                                + self.dim * np.log(2 * np.pi))
         with np.errstate(divide="ignore"):
             return out + np.log(self.weights)
 
