@@ -17,11 +17,11 @@ to class 0. A *resample* cell trains the base world on freshly drawn samples (th
 movement caused by redrawing the training sample alone). Class priors, spread and Bayes
 error of every world are reported (a tilt also narrows the data and shifts the priors).
 
-Design. Settings: widths 8/16/32 at depth 1 and width 16 at depth 2 in the base regime (He
+Design. Settings: widths 8/16/32 at depth 1 and width 16 at depths 2 and 3 in the base regime (He
 weights, ``N(0, bias_std^2)`` biases so folds do not start through one point, Adam, full
 batch), and the regime axis around the base setting: init scale small (rich) and large
 (lazy) (Chizat, Oyallon & Bach 2019; Woodworth et al. 2020), mean-field (muP)
-parameterisation, short training. Every setting trains every world with the same ``seeds``
+parameterisation, short training, weight decay (AdamW). Every setting trains every world with the same ``seeds``
 init seeds, each seed on its own sample and each world on its own sample stream
 (:meth:`Config.world_seed`): seed ``s`` starts from the bit-identical network in every
 world of a setting (checked: ``paired_init_identical``), so fold movement between worlds is
@@ -158,9 +158,11 @@ class Config(WorldsConfig):
     placement: Placement = Placement()
     widths: tuple[int, ...] = (8, 16, 32)
     deep_width: int = 16
+    deep_depths: tuple[int, ...] = (2, 3)
     init_scales: tuple[float, ...] = (0.25, 4.0)
     mean_field: bool = True
     short_steps: int = 200
+    weight_decays: tuple[float, ...] = (0.1,)
     live_mass: float = 0.01
     mixed_share: float = 0.1
     min_region_mass: float = 1e-6
@@ -176,13 +178,14 @@ class Config(WorldsConfig):
                              f"worlds of {WORLDS}")
         if len(self.train.widths) != 3:
             raise ValueError(f"train.widths={self.train.widths} must be (2, width, 2): the base "
-                             "setting has one hidden layer (deep_width adds a depth-2 setting)")
+                             "setting has one hidden layer (deep_width adds the deeper settings)")
 
     @classmethod
     def quick(cls) -> "Config":
         """Smoke configuration: base and rich settings only, 4 seeds, 300 steps."""
         return cls(train=replace(cls.train, steps=300, snapshot_every=300), widths=(16,),
                    deep_width=0, init_scales=(0.25,), mean_field=False, short_steps=0,
+                   weight_decays=(),
                    n_train=256, seeds=4, atlas_seeds=2, atlas_worlds=("base",))
 
     def settings(self) -> dict[str, TrainConfig]:
@@ -191,14 +194,16 @@ class Config(WorldsConfig):
         out = {"base": t}
         out.update({f"width{v}": replace(t, widths=(2, v, 2)) for v in self.widths if v != w})
         if self.deep_width:
-            out[f"depth2_width{self.deep_width}"] = replace(
-                t, widths=(2, self.deep_width, self.deep_width, 2))
+            out.update({f"depth{d}_width{self.deep_width}": replace(
+                t, widths=(2,) + (self.deep_width,) * d + (2,)) for d in self.deep_depths})
         out.update({f"init_scale{s:g}": replace(t, init_scale=s) for s in self.init_scales})
         if self.mean_field:
             out["mean_field"] = replace(t, parameterization="mean_field")
         if self.short_steps:
             out[f"steps{self.short_steps}"] = replace(t, steps=self.short_steps,
                                                       snapshot_every=self.short_steps)
+        out.update({f"weight_decay{v:g}": replace(t, weight_decay=v)
+                    for v in self.weight_decays})
         return out
 
     def world_seed(self, world: str) -> int:
