@@ -153,30 +153,42 @@ def permutation_p(observed, null, *, larger: bool = True):
     return np.where(np.isnan(observed), np.nan, (1 + hits) / (1 + null.shape[-1]))
 
 
-def _modularity(net, init, config: Config, seed: int, effects: np.ndarray) -> dict:
-    """Clusterability of the trained and the initial net, and whether ablation effects
-    (``effects (M, H, U)``) follow the trained net's clusters: the median over ablated neurons
-    of the inside/outside effect ratio, against the same statistic with the affected units'
-    cluster labels permuted."""
-    trained = clusterability(net, config.clusters, n_shuffles=config.shuffles, seed=seed)
-    at_init = clusterability(init, config.clusters, n_shuffles=config.shuffles, seed=seed)
-    units = trained.units
-    hidden = (units[:, 0] >= 0) & (units[:, 0] < len(config.train.widths) - 2)
-    source_labels, target_labels = trained.labels[hidden], trained.labels[units[:, 0] >= 0]
-    rng = np.random.default_rng(seed)
-    perms = [rng.permutation(target_labels) for _ in range(config.permutations)]
+def _effect_alignment(cl, effects: np.ndarray, depth: int, rng,
+                      permutations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Median over ablated neurons of the inside/outside effect ratio, ``(M,)`` for
+    ``effects (M, H, U)`` and the clusters ``cl`` of the same net, and the same statistic
+    with the affected units' cluster labels permuted ``(M, permutations)``."""
+    units = cl.units
+    hidden = (units[:, 0] >= 0) & (units[:, 0] < depth)
+    source_labels, target_labels = cl.labels[hidden], cl.labels[units[:, 0] >= 0]
+    perms = [rng.permutation(target_labels) for _ in range(permutations)]
     with warnings.catch_warnings():  # a seed where no neuron has a defined ratio: NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         align = np.array([np.nanmedian(cluster_alignment(e, source_labels, target_labels))
                           for e in effects])
         null = np.array([[np.nanmedian(cluster_alignment(e, source_labels, perm))
-                          for perm in perms] for e in effects])  # (M, permutations)
+                          for perm in perms] for e in effects])
+    return align, null
+
+
+def _modularity(net, init, config: Config, seed: int, effects: np.ndarray,
+                init_effects: np.ndarray) -> dict:
+    """Clusterability of the trained and the initial net, and whether ablation effects
+    (``effects (M, H, U)``) follow the trained net's clusters, against the affected units'
+    cluster labels permuted and against the initial net's effects in its own clusters (how
+    much alignment the |W|-graph construction gives an untrained net)."""
+    trained = clusterability(net, config.clusters, n_shuffles=config.shuffles, seed=seed)
+    at_init = clusterability(init, config.clusters, n_shuffles=config.shuffles, seed=seed)
+    depth = len(config.train.widths) - 2
+    rng = np.random.default_rng(seed)
+    align, null = _effect_alignment(trained, effects, depth, rng, config.permutations)
+    align_init, _ = _effect_alignment(at_init, init_effects, depth, rng, 0)
     return {"ncut": trained.ncut, "ncut_z": trained.z_score,
             "ncut_p": permutation_p(trained.ncut, trained.shuffled, larger=False),
             "ncut_init": at_init.ncut, "ncut_init_z": at_init.z_score,
             "shuffled": trained.shuffled, "labels": trained.labels,
             "alignment": align, "alignment_null": null,
-            "alignment_p": permutation_p(align, null)}
+            "alignment_p": permutation_p(align, null), "alignment_init": align_init}
 
 
 def fold_mass(p, dist, neurons) -> np.ndarray:
@@ -207,7 +219,8 @@ def member_stats(net, init, X, y, dist, config: Config, seed: int) -> dict:
            "hessian_share": hessian_share(net, X, y, config)}
     out.update(_ablations(net, p, dist, config))
     out.update(_pruning(net, p, dist, config))
-    out.update(_modularity(net, init, config, seed, out["effects"]))
+    init_effects = _ablations(init, p_init, dist, config)["effects"]
+    out.update(_modularity(net, init, config, seed, out["effects"], init_effects))
     return out
 
 
@@ -256,12 +269,14 @@ def _finite(values) -> np.ndarray:
 
 def _alignment(s: dict, mode: int) -> dict:
     """Inside/outside effect ratio of ablation ``mode`` over the seeds where it is defined,
-    against the median of the same seeds' permutation nulls; corrected per-seed tests."""
+    against the median of the same seeds' permutation nulls and (``ratio_init``) the same
+    ratio for the initial nets in their own clusters; corrected per-seed tests."""
     on = np.isfinite(s["alignment"][:, mode])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         null = np.nanmedian(s["alignment_null"][on, mode], 1)
     return {"ratio": headline(s["alignment"][on, mode], null=_finite(null)),
+            "ratio_init": headline(_finite(s["alignment_init"][:, mode])),
             **_corrected(s["alignment_p"][on, mode])}
 
 

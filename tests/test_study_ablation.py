@@ -31,6 +31,7 @@ def test_quick_summary_holds_headline_objects(quick):
              s["modularity"]["ncut_z"], *s["pruning"]["risk_change"],
              *(r["spearman"] for r in s["effect_vs"].values()),
              *(m["ratio"] for m in s["modularity"]["alignment"].values()),
+             *(m["ratio_init"] for m in s["modularity"]["alignment"].values()),
              *(h for mode in s["ablation"].values() for k, h in mode.items()
                if isinstance(h, dict) and "thresholds" not in h)]
     for h in heads:
