@@ -13,6 +13,7 @@ installs chromium where it can).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tempfile
@@ -41,6 +42,7 @@ import toylab  # noqa: E402
 from toylab import exact, landscape, symbolic  # noqa: E402
 from toylab.compare import first_order_change  # noqa: E402
 from toylab.explore import load_net, views  # noqa: E402
+from toylab.explore.figures import CURVE_POINTS  # noqa: E402
 from toylab.explore.settings import parse_training  # noqa: E402
 from toylab.explore.server import Background  # noqa: E402
 
@@ -182,9 +184,11 @@ def test_load_train_hover_click(app, browser, shots):
 
 def test_seed_ensemble_stop_train_again_and_save_views(app, browser, shots, tmp_path):
     """Three seeds train together: the curves show each, the views the chosen one (checked
-    against the library's member). Stop pressed during a 3,000-step run ends the analysis
-    after the final snapshot is drawn; then the page trains again, and saves its regions plot
-    as SVG and PNG (:func:`check_view_downloads`)."""
+    against the library's member). Stop pressed during a 3,000-step run ends the training
+    after the segment in flight (segments of one 300-step snapshot interval): the page shows
+    the step it stopped at, below 3,000, and the net trained so far, which is the library's
+    run of that many steps; then the page trains again, and saves its regions plot as SVG and
+    PNG (:func:`check_view_downloads`)."""
     d = browser
     load(d, app.url)
     console_errors(d)
@@ -198,41 +202,50 @@ def test_seed_ensemble_stop_train_again_and_save_views(app, browser, shots, tmp_
     click(d, widget_element(d, "train", "button"))
     stop = wait(lambda: not model_value(d, "stop", "disabled") and
                 widget_element(d, "stop", "button"), "the Stop button")
-    assert model_value(d, "status", "text").startswith("training 3 seed(s) x 3000 steps")
+    assert model_value(d, "status", "text").startswith("training 3 seed(s)")
     click(d, stop)
     status = wait(lambda: (t := model_value(d, "status", "text")).startswith("stopped") and t,
                   "the stopped run", timeout=180)
     wait(lambda: not model_value(d, "train", "disabled"), "the idle page")
     d.save_screenshot(str(shots / "09_stopped.png"))
-    # the final snapshot (step 3000) is drawn; the analysis stopped before the earlier ones
-    # (Stop lands while the new program compiles and trains, so normally after 1 of 11)
-    done = int(re.fullmatch(r"stopped after (\d+) of 11 snapshots", status).group(1))
-    assert 1 <= done < 11, status
+    # training stopped between segments, below the 3,000 steps asked for (Stop lands while the
+    # first segment compiles and trains, so normally at step 300); its last snapshot is drawn
+    # and the analysis stopped before the earlier ones
+    match = re.fullmatch(r"stopped at step (\d+) of 3000; analysed (\d+) of (\d+) snapshots",
+                         status)
+    assert match, status
+    stopped, done, total = (int(g) for g in match.groups())
+    assert 300 <= stopped < 3000 and stopped % 300 == 0, status
+    assert total == stopped // 300 + 1 and 1 <= done < total, status
     steps = source_column(d, "population_accuracy", "step")
-    assert len(steps) == done and 3000 in steps, (steps, status)
-    assert model_value(d, "snapshot", "value") == 10
-    assert '"step": 3000' in source_column(d, "download_net", "text")[0]
-    # every seed's curves, the shown seed's on top
+    assert len(steps) == done and stopped in steps, (steps, status)
+    assert model_value(d, "snapshot", "value") == total - 1
+    assert model_value(d, "snapshot", "title") == f"snapshot: step {stopped}"
+    assert f'"step": {stopped}' in source_column(d, "download_net", "text")[0]
+    # every seed's curves (up to the stop), the shown seed's on top
     member_loss = source_column(d, "member_curves", "loss")
     assert len(member_loss) == 3
     assert model_value(d, "view_seed", "options") == ["0", "1", "2"]
 
-    # show seed 1: its views are the library's member 1 (the same ensemble, retrained here)
+    # show seed 1: its views are the library's member 1 of a run of the steps trained (the
+    # segments continue one another exactly, so this is bit for bit)
     widget_element(d, "view_seed", "select").send_keys("1")
-    wait(lambda: model_value(d, "status", "text").startswith("step 3000:"),
+    wait(lambda: model_value(d, "status", "text").startswith(f"step {stopped}:"),
          "seed 1 analysed", timeout=180)
     dist = toylab.make("two_gaussians")
     sample = dist.sample(0, 600)
     config, seeds = parse_training(hidden="6,5", n_classes=2, activation="relu",
-                                   optimizer="adam", learning_rate="0.01", steps=3000, seed=0,
+                                   optimizer="adam", learning_rate="0.01", steps=stopped, seed=0,
                                    seeds=3)
-    result = toylab.train_ensemble(sample.X, sample.y, seeds, config=config)
+    result = toylab.train_ensemble(sample.X, sample.y, seeds,
+                                   config=dataclasses.replace(config, snapshot_every=300))
     shown, _, _ = load_net_text(source_column(d, "download_net", "text")[0])
     for (W, b), (W2, b2) in zip(result.member(1), shown):
         np.testing.assert_array_equal(np.asarray(W, np.float64), W2)
         np.testing.assert_array_equal(np.asarray(b, np.float64), b2)
     loss_shown = np.array(source_column(d, "member_curves", "loss")[1], dtype=float)
-    np.testing.assert_allclose(loss_shown, result.loss[1, ::6], rtol=1e-6)
+    stride = max(1, stopped // CURVE_POINTS)
+    np.testing.assert_allclose(loss_shown, result.loss[1, ::stride], rtol=1e-6)
     d.save_screenshot(str(shots / "10_seed1.png"))
 
     # train again (one seed, the first test's program): the page is usable

@@ -5,22 +5,24 @@ runs on a worker thread; results reach the document only through
 ``doc.add_next_tick_callback`` (Bokeh's rule: models are changed on the server's own loop).
 
 Flow of a training run: the settings are validated (a bad value shows a message naming the
-field and the fix, and the page stays usable); one compiled ``train_ensemble`` call trains
-every seed with parameter snapshots; the *final* snapshot is analysed and drawn first (timings
-in benchmarks/README.md, ``explore``), then the earlier snapshots are
-analysed one by one (the progress line counts them, Stop ends it) to fill the exact
-population-accuracy curve and the snapshot slider. The seeds (``seeds`` consecutive init seeds
-from ``seed``) train together; the curves show every seed, the views the one chosen in *seed
-shown*.
+field and the fix, and the page stays usable); every seed trains in segments of one snapshot
+interval (:func:`toylab.train.train_segment`: one compiled program for all segments, and
+together bit-identical to one ``train_ensemble`` call), the progress line counting the steps;
+the *last* snapshot is analysed and drawn first (timings in benchmarks/README.md,
+``explore``), then the earlier snapshots are analysed one by one (the progress line counts
+them) to fill the exact population-accuracy curve and the snapshot slider. The seeds (``seeds``
+consecutive init seeds from ``seed``) train together; the curves show every seed, the views the
+one chosen in *seed shown*.
 
-Stop does not interrupt the compiled training call itself: ``toylab.train`` has no hook to end
-its scan early or to resume from given parameters, so a press during training takes effect when
-the call returns (the final snapshot is still drawn, the earlier ones are not analysed).
+Stop, pressed during training, ends it after the segment in flight: the page shows the curves
+and the last snapshot up to that step and says where it stopped; pressed during the analysis,
+it ends the analysis (the last snapshot is always drawn).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import threading
 from functools import partial
@@ -47,7 +49,7 @@ from toylab.explore.views import (
 from toylab.explore.world import (
     EmpiricalWorld, PRESET_PARAMS, net_json, points_from_csv, world_from_text,
 )
-from toylab.train import OPTIMIZERS, diverged_seeds, train_ensemble
+from toylab.train import OPTIMIZERS, diverged_seeds, join_segments, train_segment
 
 log = logging.getLogger("toylab.explore")
 
@@ -419,12 +421,23 @@ class Explorer:
             self._message(str(err))
             return
         dist = self.dist
-        self.w_status.text = (f"training {len(seeds)} seed(s) x {config.steps} steps (Stop "
-                              "takes effect after the compiled call) ...")
+        self.w_status.text = f"training {len(seeds)} seed(s) x {config.steps} steps ..."
         self._background("training", self._train, dist, self.sample, config, seeds)
 
     def _train(self, dist, sample, config, seeds):
-        result = train_ensemble(sample.X, sample.y, seeds, config=config, on_divergence="report")
+        """Train in segments of one snapshot interval until done, diverged or stopped (worker
+        thread), then analyse what was trained."""
+        segment = dataclasses.replace(config, steps=config.snapshot_every)
+        segments, state = [], None
+        while state is None or state.step < config.steps:
+            result, state = train_segment(sample.X, sample.y, seeds, config=segment,
+                                          state=state, on_divergence="report")
+            segments.append(result)
+            if self.stop.is_set() or diverged_seeds(result):
+                break
+            self._call(self._set_status, f"training {len(seeds)} seed(s): step {state.step} "
+                                         f"of {config.steps} ...")
+        result = join_segments(segments)
         self._call(self._show_curves, result, config, seeds)
         bad = diverged_seeds(result)
         if bad:
@@ -435,13 +448,13 @@ class Explorer:
         self._analyse(result, config, dist, 0)
 
     def _analyse(self, result, config, dist, seed_row: int):
-        """Analyse the final snapshot, then the earlier ones (worker thread). Stop ends the
-        loop after the final snapshot is drawn: the trained net is always shown."""
+        """Analyse the last snapshot, then the earlier ones (worker thread). Stop ends the
+        loop after the last snapshot is drawn: the trained net is always shown."""
         T = len(result.snapshot_steps)
         order = [T - 1] + list(range(T - 1))
         for done, t in enumerate(order):
             if done and self.stop.is_set():
-                self._call(self._set_status, f"stopped after {done} of {T} snapshots")
+                self._call(self._set_status, self._stopped_text(result, config, done))
                 return
             layers = [(W[seed_row, t], b[seed_row, t]) for W, b in result.snapshots]
             view = net_view(layers, config.activation, dist, max_regions=self.max_regions)
@@ -452,6 +465,15 @@ class Explorer:
 
     def _set_status(self, text: str):
         self.w_status.text = text
+
+    @staticmethod
+    def _stopped_text(result, config, analysed: int) -> str:
+        """The status after Stop: the step training reached (if it stopped early) and how many
+        snapshots were analysed."""
+        step, T = int(result.snapshot_steps[-1]), len(result.snapshot_steps)
+        trained = f"stopped at step {step} of {config.steps}; " if step < config.steps else \
+            "stopped: "
+        return f"{trained}analysed {analysed} of {T} snapshots"
 
     def _show_curves(self, result, config, seeds):
         self.run = (result, config, seeds)

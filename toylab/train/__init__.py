@@ -28,8 +28,11 @@ The package, by stage of a run:
 - :mod:`toylab.train.kernel`: the pure seed-batched training kernel;
 - :mod:`toylab.train.sharding`: devices, the compiled sharded program, input layout;
 - :mod:`toylab.train.memory`: chunk sizing and the memory plan of a group of runs;
-- :mod:`toylab.train.runner`: data checks, :func:`run_runs`, :func:`train_ensemble`;
-- :mod:`toylab.train.results`: :class:`TrainResult`, divergence.
+- :mod:`toylab.train.runner`: data checks, :func:`run_runs`, :func:`train_ensemble`, and
+  :func:`train_segment` (a run in segments that continue one another exactly, from a
+  :class:`TrainState`; the caller can stop between them);
+- :mod:`toylab.train.results`: :class:`TrainResult`, :class:`TrainState`,
+  :func:`join_segments`, divergence.
 
 The loss table lives in :mod:`toylab.models` (``LOSSES``, re-exported here) so that the
 landscape analyses need not import training.
@@ -46,7 +49,13 @@ from toylab.train.config import (
     check_seeds,
 )
 from toylab.train.inits import INITS, PARAMETERIZATIONS, BiasInit, Parameterization, init_run
-from toylab.train.kernel import MAX_UNROLL, SMALL_WIDTH, seed_batched_apply, train_runs
+from toylab.train.kernel import (
+    MAX_UNROLL,
+    SMALL_WIDTH,
+    init_chunk,
+    seed_batched_apply,
+    train_runs,
+)
 from toylab.train.memory import (
     CACHE_BYTES,
     DEFAULT_MAX_BYTES,
@@ -64,18 +73,23 @@ from toylab.train.memory import (
 from toylab.train.results import (
     TrainingDiverged,
     TrainResult,
+    TrainState,
     check_divergence,
     check_on_divergence,
     collect_result,
     diverged_seeds,
+    join_segments,
 )
 from toylab.train.runner import (
     check_data,
+    check_state,
     hyper_arrays,
+    init_state,
     pad_runs,
     precision,
     run_runs,
     train_ensemble,
+    train_segment,
 )
 from toylab.train.sharding import AXIS, place, resolve_devices, sharded_program, to_host
 
@@ -83,10 +97,11 @@ __all__ = [
     "AXIS", "CACHE_BYTES", "DEFAULT_MAX_BYTES", "DTYPES", "INITS", "LOSSES", "MAX_UNROLL",
     "OPTIMIZERS", "PARAMETERIZATIONS", "SEED_LIMIT", "SMALL_WIDTH", "WORK_PER_ACTIVATION",
     "WORK_PER_PARAMETER", "BiasInit", "Hyper", "MemoryPlan", "Parameterization",
-    "TrainConfig", "TrainResult", "TrainSpec", "TrainingDiverged", "check_data",
+    "TrainConfig", "TrainResult", "TrainSpec", "TrainState", "TrainingDiverged", "check_data",
     "check_divergence", "check_max_bytes", "check_on_divergence", "check_seed_chunk",
-    "check_seeds", "collect_result", "default_seed_chunk", "diverged_seeds", "format_bytes",
-    "hyper_arrays", "init_run", "pad_runs", "place", "plan_memory", "precision",
-    "resolve_devices", "run_bytes", "run_runs", "seed_batched_apply", "sharded_program",
-    "to_host", "train_ensemble", "train_runs", "working_bytes",
+    "check_seeds", "check_state", "collect_result", "default_seed_chunk", "diverged_seeds",
+    "format_bytes", "hyper_arrays", "init_chunk", "init_run", "init_state", "join_segments",
+    "pad_runs", "place", "plan_memory", "precision", "resolve_devices", "run_bytes",
+    "run_runs", "seed_batched_apply", "sharded_program", "to_host", "train_ensemble",
+    "train_runs", "train_segment", "working_bytes",
 ]

@@ -122,29 +122,58 @@ def _standard_form(layers: Layers, multiplier: float | None) -> Layers:
     return list(layers[:-1]) + [(W * jnp.asarray(multiplier, W.dtype), b)]
 
 
+def init_chunk(seeds: Array, hyper: Hyper, X: Array, *, spec: TrainSpec,
+               per_seed_data: bool) -> tuple:
+    """Initial parameters and optimizer state of ``c`` runs (pure): run ``i`` draws its init
+    from the first half of ``jax.random.split(jax.random.key(seeds[i]))`` (the second half
+    draws its minibatches, :func:`_train_chunk`).
+
+    Args:
+        seeds: ``(c,)`` init seeds. hyper: :class:`Hyper` of ``(c,)`` arrays.
+        X: ``(n, d)`` shared data, or ``(c, n, d)`` with ``per_seed_data`` (the ``"data"``
+            bias init places folds through training points).
+        spec: the compile-time config.
+    Returns:
+        ``(layers, opt_state)``: ``[(W (c, in, out), b (c, out)), ...]`` in the
+        parameterisation's own form (output multiplier not folded in) and the optax state of
+        every run (every leaf with leading axis ``c``).
+    """
+    init_keys = jax.vmap(lambda seed: jax.random.split(jax.random.key(seed))[0])(seeds)
+    layers = jax.vmap(
+        lambda key, x, scale, std: init_run(key, x, scale, std, widths=spec.widths,
+                                            dtype=DTYPES[spec.dtype], bias_init=spec.bias_init,
+                                            parameterization=spec.parameterization),
+        in_axes=(0, 0 if per_seed_data else None, 0, 0),
+    )(init_keys, X, hyper.init_scale, hyper.bias_std)
+    optimizer = OPTIMIZERS[spec.optimizer]
+    return layers, jax.vmap(lambda h, p: optimizer(h).init(p))(hyper, layers)
+
+
 def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpec,
                  per_seed_data: bool, progress_offset: Array | None = None,
-                 tick=None) -> tuple:
+                 tick=None, start: tuple | None = None) -> tuple:
     """Train ``c`` networks at once, one per seed, with hyperparameters ``hyper`` (``(c,)``
     arrays); pure. Each run depends only on its own seed, hyperparameters and data.
 
     ``X: (n, d)`` / ``y`` shared, or with a leading ``c`` axis when ``per_seed_data``.
     ``progress_offset`` (a traced int, or None for no progress reports) is added to the number
     of finished snapshot intervals passed to ``tick`` (a host callback).
+    ``start``: ``None`` trains from the initialisation (:func:`init_chunk`); or
+    ``(layers, opt_state, step)`` continues runs that have done ``step: (c,)`` steps from
+    those parameters (own form) and optimizer state, and then a seventh output is the final
+    ``(layers, opt_state)`` in the same form (a segment of a longer run, see
+    :func:`toylab.train.train_segment`).
     """
     dtype = DTYPES[spec.dtype]
     loss_fn = LOSSES[spec.loss]
     param = PARAMETERIZATIONS[spec.parameterization]
     multiplier = param.output_multiplier(spec.widths)
     factors = param.update_factors(spec.widths, spec.optimizer)
-    keys = jax.vmap(lambda seed: jax.random.split(jax.random.key(seed)))(seeds)
-    init_keys, batch_keys = keys[:, 0], keys[:, 1]
-    layers = jax.vmap(
-        lambda key, x, scale, std: init_run(key, x, scale, std, widths=spec.widths, dtype=dtype,
-                                            bias_init=spec.bias_init,
-                                            parameterization=spec.parameterization),
-        in_axes=(0, 0 if per_seed_data else None, 0, 0),
-    )(init_keys, X, hyper.init_scale, hyper.bias_std)
+    batch_keys = jax.vmap(lambda seed: jax.random.split(jax.random.key(seed))[1])(seeds)
+    if start is None:
+        layers, opt_state = init_chunk(seeds, hyper, X, spec=spec, per_seed_data=per_seed_data)
+    else:
+        layers, opt_state, first_step = start
     optimizer = OPTIMIZERS[spec.optimizer]
     n = X.shape[-2]
     full_batch = spec.batch_size is None or spec.batch_size >= n
@@ -161,6 +190,11 @@ def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainS
         loss, acc = losses(params, Xb, yb, per_run_data)
         return loss.sum(), (loss, acc)
 
+    def batch_rows(key, run_step):
+        """The minibatch of one run at its step ``run_step``: ``(batch_size,)`` indices."""
+        return jax.random.choice(jax.random.fold_in(key, run_step), n, (spec.batch_size,),
+                                 replace=False)
+
     def step_fn(carry, step):
         params, opt_state = carry
         if full_batch:  # one forward pass serves both the gradient and the curves
@@ -168,8 +202,10 @@ def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainS
                 params, X, y, per_seed_data)
         else:
             loss, acc = losses(params, X, y, per_seed_data)
-            idx = jax.vmap(lambda key: jax.random.choice(
-                jax.random.fold_in(key, step), n, (spec.batch_size,), replace=False))(batch_keys)
+            if start is None:
+                idx = jax.vmap(lambda key: batch_rows(key, step))(batch_keys)
+            else:  # each run continues its own minibatch sequence
+                idx = jax.vmap(lambda key, s: batch_rows(key, s + step))(batch_keys, first_step)
             batch = (_take_rows(X, idx, per_seed_data), _take_rows(y, idx, per_seed_data))
             grads = jax.grad(lambda p: total_loss(p, *batch, True)[0])(params)
         updates, opt_state = jax.vmap(
@@ -187,19 +223,19 @@ def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainS
         return carry, (carry[0], curves)
 
     n_chunks = spec.steps // spec.snapshot_every
-    opt_state = jax.vmap(lambda h, p: optimizer(h).init(p))(hyper, layers)
-    (final, _), (snaps, (loss, acc)) = jax.lax.scan(
+    (final, final_opt), (snaps, (loss, acc)) = jax.lax.scan(
         chunk_fn, (layers, opt_state), jnp.arange(n_chunks))
     snapshots = jax.tree.map(lambda s0, s: jnp.moveaxis(jnp.concatenate([s0[None], s]), 0, 1),
                              layers, snaps)
     final_loss, final_acc = losses(final, X, y, per_seed_data)
     curve = lambda a: a.reshape(spec.steps, -1).T  # (chunks, every, c) -> (c, steps)
-    return (_standard_form(final, multiplier), curve(loss), curve(acc),
-            _standard_form(snapshots, multiplier), final_loss, final_acc)
+    out = (_standard_form(final, multiplier), curve(loss), curve(acc),
+           _standard_form(snapshots, multiplier), final_loss, final_acc)
+    return out if start is None else out + ((final, final_opt),)
 
 
-def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpec,
-               chunk: int, per_seed_data: bool = False, tick=None) -> tuple:
+def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, start: tuple | None = None, *,
+               spec: TrainSpec, chunk: int, per_seed_data: bool = False, tick=None) -> tuple:
     """Train R runs as ``R / chunk`` sequential chunks of ``chunk`` runs each (pure, traceable).
 
     The per-chunk program is the same whatever ``R`` is, so a run's result does not depend on
@@ -211,13 +247,16 @@ def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpe
         hyper: :class:`~toylab.train.config.Hyper` of ``(R,)`` arrays in the config dtype.
         X: ``(n, d)`` shared data, or ``(R, n, d)`` with ``per_seed_data``; y likewise.
         spec: the compile-time config (:attr:`~toylab.train.config.TrainConfig.spec`).
+        start: ``None`` to train from the initialisation, or ``(layers, opt_state, step)``
+            with leading axis ``R`` (:func:`_train_chunk`) to continue runs.
         chunk: runs trained at once (the width of the seed axis of every product).
         tick: ``None``, or a host function called with the number of finished snapshot
             intervals of this device's share of the runs (a progress bar).
     Returns:
         ``(final layers, loss (R, steps), accuracy (R, steps), snapshots, final_loss (R,),
         final_accuracy (R,))``, every leaf with leading axis ``R``; layers in the standard
-        form (output multiplier folded into the output weights).
+        form (output multiplier folded into the output weights). With ``start``, a seventh
+        element: the final ``(layers, opt_state)`` in the form ``start`` takes.
     """
     n_runs = seeds.shape[0]
     if n_runs % chunk:
@@ -226,16 +265,17 @@ def train_runs(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainSpe
     intervals = spec.steps // spec.snapshot_every
 
     def one_chunk(args):
-        index, seeds, hyper, X, y = args
+        index, seeds, hyper, start, X, y = args
         offset = index * intervals if tick is not None else None
         return _train_chunk(seeds, hyper, X, y, spec=spec, per_seed_data=per_seed_data,
-                            progress_offset=offset, tick=tick)
+                            progress_offset=offset, tick=tick, start=start)
 
     def chunked(a):
         return a.reshape((n_chunks, chunk) + a.shape[1:])
 
     data = (chunked(X), chunked(y)) if per_seed_data else (X, y)
-    args = (jnp.arange(n_chunks), chunked(seeds), jax.tree.map(chunked, hyper))
+    args = (jnp.arange(n_chunks), chunked(seeds), jax.tree.map(chunked, hyper),
+            jax.tree.map(chunked, start))
     if per_seed_data:
         out = jax.lax.map(one_chunk, args + data)
     else:  # shared data is closed over, not copied per chunk

@@ -44,6 +44,59 @@ class TrainResult(NamedTuple):
         return [(W[index, t], b[index, t]) for W, b in self.snapshots]
 
 
+class TrainState(NamedTuple):
+    """Where the training of an ensemble stands: all a later segment needs to continue it
+    exactly as one longer run would (:func:`toylab.train.train_segment`).
+
+    Attributes:
+        params: ``[(W (S, in, out), b (S, out)), ...]`` in the parameterisation's own form
+            (``"mean_field"``: without the output multiplier, so not ``TrainResult.layers``;
+            ``"standard"``: the same values).
+        opt_state: the optax state of every seed (each leaf with leading axis ``S``; Adam's
+            moments and step count, momentum's velocity).
+        step: optimizer steps done (minibatches continue from this step's draw).
+        seeds: ``(S,)`` the seeds, which also draw the minibatches.
+    """
+
+    params: Layers
+    opt_state: object
+    step: int
+    seeds: np.ndarray
+
+
+def join_segments(results) -> TrainResult:
+    """One :class:`TrainResult` of consecutive segments (:func:`toylab.train.train_segment`)
+    of the same seeds, as one run of all their steps records it: curves concatenated, the
+    snapshot where one segment ends and the next begins kept once, the final values of the
+    last segment.
+
+    Args:
+        results: a non-empty sequence of segment results, each starting at the step where the
+            one before ended (its ``snapshot_steps[0]``).
+    Raises:
+        ValueError: the segments are not consecutive, or are of different seeds.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("results is empty; pass the TrainResult of every segment, in order")
+    for i, (a, b) in enumerate(zip(results, results[1:])):
+        if b.snapshot_steps[0] != a.snapshot_steps[-1] or not np.array_equal(a.seeds, b.seeds):
+            raise ValueError(
+                f"results[{i + 1}] starts at step {b.snapshot_steps[0]} with seeds "
+                f"{b.seeds.tolist()} but results[{i}] ends at step {a.snapshot_steps[-1]} with "
+                f"seeds {a.seeds.tolist()}; pass consecutive segments of the same seeds")
+    last = results[-1]
+    snapshots = [tuple(np.concatenate([p[:, :1]] + [r.snapshots[l][k][:, 1:] for r in results],
+                                      axis=1) for k, p in enumerate(layer))
+                 for l, layer in enumerate(results[0].snapshots)]
+    return last._replace(
+        loss=np.concatenate([r.loss for r in results], axis=1),
+        accuracy=np.concatenate([r.accuracy for r in results], axis=1),
+        snapshots=snapshots,
+        snapshot_steps=np.concatenate([results[0].snapshot_steps[:1]] +
+                                      [r.snapshot_steps[1:] for r in results]))
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss of some seed became NaN or infinite."""
 

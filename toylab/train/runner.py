@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from functools import lru_cache, partial
 from typing import Sequence
 
 import jax
@@ -21,6 +22,7 @@ from jax.sharding import PartitionSpec
 
 from toylab.results import progress as progress_bar
 from toylab.train.config import DTYPES, Hyper, TrainConfig, TrainSpec, check_seeds
+from toylab.train.kernel import init_chunk
 from toylab.train.memory import (
     DEFAULT_MAX_BYTES,
     MemoryPlan,
@@ -31,6 +33,7 @@ from toylab.train.memory import (
 )
 from toylab.train.results import (
     TrainResult,
+    TrainState,
     check_divergence,
     check_on_divergence,
     collect_result,
@@ -136,7 +139,7 @@ def check_data(X, y, config: TrainConfig, n_seeds: int) -> tuple[np.ndarray, np.
 def run_runs(spec: TrainSpec, seeds: np.ndarray, hyper: Hyper, X: np.ndarray, y: np.ndarray,
              *, data_index: np.ndarray | None = None, devices: tuple, seed_chunk: int | None = None,
              max_bytes: float = DEFAULT_MAX_BYTES, progress: bool = False,
-             desc: str = "training") -> tuple[tuple, MemoryPlan]:
+             desc: str = "training", start: tuple | None = None) -> tuple[tuple, MemoryPlan]:
     """Train a group of ``R`` runs of one spec: the program runner.
 
     Args:
@@ -153,9 +156,13 @@ def run_runs(spec: TrainSpec, seeds: np.ndarray, hyper: Hyper, X: np.ndarray, y:
         max_bytes: limit of the estimated peak memory; above it the runs go in several calls
             (logged as a warning on the ``toylab.train`` logger).
         progress: show a progress bar; desc: its label.
+        start: ``None`` to train from the initialisation, or ``(layers, opt_state, step)``,
+            NumPy leaves with leading axis ``R`` (``step: (R,)`` steps done), to continue runs
+            (:func:`train_segment`); every call of a spec then runs one compiled program.
     Returns:
         ``(outputs, plan)``: the NumPy outputs of :func:`toylab.train.kernel.train_runs` for
-        the ``R`` runs (padding dropped), and the :class:`MemoryPlan` used.
+        the ``R`` runs (padding dropped; with ``start`` ending in the final state), and the
+        :class:`MemoryPlan` used.
     """
     n_runs, n_points = len(seeds), X.shape[-2]
     chunk = (default_seed_chunk(spec, n_points, -(-n_runs // len(devices)))
@@ -175,7 +182,10 @@ def run_runs(spec: TrainSpec, seeds: np.ndarray, hyper: Hyper, X: np.ndarray, y:
     X = np.asarray(X, dtype)
     labels = y.astype(np.int32) if y.dtype.kind in "iu" else np.asarray(y, dtype)
     program, mesh = sharded_program(spec, plan.seed_chunk, devices,
-                                    per_seed_data=data_index is not None, show_progress=progress)
+                                    per_seed_data=data_index is not None, show_progress=progress,
+                                    resume=start is not None)
+    if start is not None:
+        start = jax.tree.map(lambda a: np.asarray(a)[rows], start)
     runs = PartitionSpec(AXIS)
     intervals = spec.steps // spec.snapshot_every
     per_call = plan.runs_per_call // (plan.seed_chunk * len(devices)) * intervals
@@ -196,9 +206,11 @@ def run_runs(spec: TrainSpec, seeds: np.ndarray, hyper: Hyper, X: np.ndarray, y:
             else:
                 data = shared
             report[1] = call * per_call
+            resumed = () if start is None else (
+                jax.tree.map(lambda a: place(a[part], mesh, runs), start),)
             call_out = to_host(program(place(run_seeds[part], mesh, runs),
                                        Hyper(*(place(h[part], mesh, runs) for h in hyper)),
-                                       *data))
+                                       *data, *resumed))
             if plan.calls == 1:
                 out = call_out
                 break
@@ -248,17 +260,138 @@ def train_ensemble(
     Returns:
         :class:`TrainResult` as NumPy arrays.
     """
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config is a {type(config).__name__}; pass a TrainConfig")
-    seeds = check_seeds(seeds)
+    config, seeds, X, y, per_seed = _checked(X, y, seeds, config)
     check_on_divergence(on_divergence)
-    devices = resolve_devices(devices, local=True)
-    X, y, per_seed = check_data(X, y, config, len(seeds))
     out, _ = run_runs(config.spec, seeds,
                       hyper_arrays([config.hyper] * len(seeds), DTYPES[config.dtype]), X, y,
-                      data_index=np.arange(len(seeds)) if per_seed else None, devices=devices,
-                      seed_chunk=seed_chunk, max_bytes=max_bytes, progress=progress,
-                      desc=f"training {len(seeds)} seeds")
+                      data_index=np.arange(len(seeds)) if per_seed else None,
+                      devices=resolve_devices(devices, local=True), seed_chunk=seed_chunk,
+                      max_bytes=max_bytes, progress=progress, desc=f"training {len(seeds)} seeds")
     result = collect_result(out, slice(None), config, seeds)
     check_divergence(result, config, on_divergence)
     return result
+
+
+def _checked(X, y, seeds, config) -> tuple:
+    """``(config, seeds, X, y, per_seed)`` validated (:func:`check_seeds`,
+    :func:`check_data`)."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config is a {type(config).__name__}; pass a TrainConfig")
+    seeds = check_seeds(seeds)
+    return (config, seeds) + check_data(X, y, config, len(seeds))
+
+
+_init_program = jax.jit(init_chunk, static_argnames=("spec", "per_seed_data"))
+
+
+def init_state(X, y, seeds: Sequence[int] | int, *,
+               config: TrainConfig = TrainConfig()) -> TrainState:
+    """The :class:`TrainState` of ``seeds`` at step 0: the initialisation and fresh optimizer
+    state that :func:`train_ensemble` starts from (bit-identical).
+
+    Args:
+        X, y, seeds, config: as for :func:`train_ensemble` (``y`` is only checked; ``X``
+            places the folds of the ``"data"`` bias init).
+    Returns:
+        :class:`TrainState` (NumPy leaves) at ``step=0``.
+    """
+    config, seeds, X, _, per_seed = _checked(X, y, seeds, config)
+    dtype = DTYPES[config.dtype]
+    with precision(config.dtype):
+        layers, opt_state = jax.device_get(_init_program(
+            seeds.astype(np.uint32), hyper_arrays([config.hyper] * len(seeds), dtype),
+            np.asarray(X, dtype), spec=config.spec, per_seed_data=per_seed))
+    return TrainState([tuple(p) for p in layers], opt_state, 0, seeds)
+
+
+@lru_cache(maxsize=64)
+def _state_shapes(spec: TrainSpec, n_seeds: int) -> tuple:
+    """``(params, opt_state)`` shapes and dtypes of ``n_seeds`` runs of ``spec`` (traced once
+    per spec: :func:`check_state` runs before every segment)."""
+    dtype = DTYPES[spec.dtype]
+    with precision(spec.dtype):
+        return jax.eval_shape(
+            partial(init_chunk, spec=spec, per_seed_data=False),
+            jax.ShapeDtypeStruct((n_seeds,), np.uint32),
+            Hyper(*[jax.ShapeDtypeStruct((n_seeds,), dtype)] * len(Hyper._fields)),
+            jax.ShapeDtypeStruct((1, spec.widths[0]), dtype))
+
+
+def check_state(state, config: TrainConfig, seeds: np.ndarray) -> TrainState:
+    """Validate a :class:`TrainState` against the ``config`` and checked ``seeds`` of the
+    segment that continues it: same seeds, and parameters and optimizer state of the shapes
+    and dtype the config's widths, optimizer and dtype make."""
+    if not isinstance(state, TrainState):
+        raise TypeError(f"state is a {type(state).__name__}; pass the TrainState that "
+                        "train_segment or init_state returned")
+    if not np.array_equal(np.asarray(state.seeds), seeds):
+        raise ValueError(f"state is of seeds {np.asarray(state.seeds).tolist()} but seeds="
+                         f"{seeds.tolist()}; continue a state with the seeds it was made with")
+    if isinstance(state.step, bool) or not isinstance(state.step, (int, np.integer)) \
+            or state.step < 0:
+        raise ValueError(f"state.step={state.step!r} must be an int >= 0 (steps done)")
+    layout = lambda params, opt_state: jax.tree.map(
+        lambda a: (tuple(np.shape(a)), np.dtype(a.dtype).name),
+        ([tuple(p) for p in params], opt_state))
+    if (layout(*jax.tree.map(np.asarray, (state.params, state.opt_state)))
+            != layout(*_state_shapes(config.spec, len(seeds)))):
+        raise ValueError(
+            f"state does not fit config (widths={config.widths}, optimizer="
+            f"{config.optimizer!r}, dtype={config.dtype!r}, {len(seeds)} seeds): its "
+            "parameters or optimizer state have other shapes; continue a state with the "
+            "config it was trained with (only steps, snapshot_every and the traced "
+            "hyperparameters may change)")
+    return state
+
+
+def train_segment(
+    X,
+    y,
+    seeds: Sequence[int] | int,
+    *,
+    config: TrainConfig = TrainConfig(),
+    state: TrainState | None = None,
+    on_divergence: str = "raise",
+    seed_chunk: int | None = None,
+    devices=None,
+    max_bytes: float = DEFAULT_MAX_BYTES,
+) -> tuple[TrainResult, TrainState]:
+    """Train ``config.steps`` more steps of every seed, continuing from ``state``: a run in
+    segments, to stop between them or look at each one.
+
+    Segments of ``k`` steps continue one another exactly: parameters, optimizer state (Adam's
+    moments and step count) and the minibatch draws (step ``t`` of a seed draws the same
+    minibatch whatever segment it is in) carry over, so ``N`` segments equal one
+    :func:`train_ensemble` call of ``N k`` steps (bit for bit; tested in
+    ``tests/test_train_segments.py``, with :func:`join_segments`). Every segment of a given
+    ``config.spec`` and seed count runs one compiled program, whatever its ``state``.
+
+    Args:
+        X, y, seeds, on_divergence, seed_chunk, devices, max_bytes: as for
+            :func:`train_ensemble`; use the same data for every segment of a run.
+        config: the run's config with ``steps`` the length of this segment (the snapshots
+            are taken every ``snapshot_every`` steps of it).
+        state: where the run stands (the previous segment's, or :func:`init_state`'s);
+            ``None`` starts from the initialisation (step 0).
+    Returns:
+        ``(result, state)``: the segment's :class:`TrainResult` (curves of its steps only;
+        ``snapshot_steps`` count from the run's start, so the first snapshot is the state it
+        began from) and the :class:`TrainState` after it.
+    """
+    config, seeds, X, y, per_seed = _checked(X, y, seeds, config)
+    check_on_divergence(on_divergence)
+    state = (init_state(X, y, seeds, config=config) if state is None
+             else check_state(state, config, seeds))
+    out, _ = run_runs(config.spec, seeds,
+                      hyper_arrays([config.hyper] * len(seeds), DTYPES[config.dtype]), X, y,
+                      data_index=np.arange(len(seeds)) if per_seed else None,
+                      devices=resolve_devices(devices, local=True), seed_chunk=seed_chunk,
+                      max_bytes=max_bytes, desc=f"training {len(seeds)} seeds",
+                      start=(state.params, state.opt_state,
+                             np.full(len(seeds), state.step, np.int32)))
+    result = collect_result(out[:6], slice(None), config, seeds)
+    result = result._replace(snapshot_steps=state.step + result.snapshot_steps)
+    params, opt_state = out[6]
+    check_divergence(result, config, on_divergence)
+    return result, TrainState([tuple(p) for p in params], opt_state,
+                              state.step + config.steps, seeds)

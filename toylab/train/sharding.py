@@ -94,22 +94,24 @@ def tick_progress(position) -> None:
 
 
 def sharded_program(spec: TrainSpec, chunk: int, devices: tuple, *, per_seed_data: bool = False,
-                    show_progress: bool = False) -> tuple[Callable, Mesh]:
+                    show_progress: bool = False, resume: bool = False) -> tuple[Callable, Mesh]:
     """The jitted :func:`~toylab.train.kernel.train_runs` with its runs split over
     ``devices`` (``jax.shard_map`` on a one-axis mesh; each device trains its share in chunks
     of ``chunk``), and the mesh.
 
     The program takes ``(seeds, hyper, X, y)`` laid out by :func:`place`: runs sharded along
-    :data:`AXIS`, the data replicated (or sharded too with ``per_seed_data``). Programs are
-    cached per argument values (``sharded_program.cache_info()``), however they are passed.
+    :data:`AXIS`, the data replicated (or sharded too with ``per_seed_data``); with ``resume``
+    also the ``start`` state of the runs (sharded with them), and it returns their final state
+    (a segment: :func:`toylab.train.train_segment`). Programs are cached per argument values
+    (``sharded_program.cache_info()``), however they are passed.
     """
     return _build_program(spec, int(chunk), tuple(devices), bool(per_seed_data),
-                          bool(show_progress))
+                          bool(show_progress), bool(resume))
 
 
 @lru_cache(maxsize=None)
 def _build_program(spec: TrainSpec, chunk: int, devices: tuple, per_seed_data: bool,
-                   show_progress: bool) -> tuple[Callable, Mesh]:
+                   show_progress: bool, resume: bool) -> tuple[Callable, Mesh]:
     mesh = Mesh(np.array(devices), (AXIS,))
     runs, shared = PartitionSpec(AXIS), PartitionSpec()
     data = runs if per_seed_data else shared
@@ -117,7 +119,8 @@ def _build_program(spec: TrainSpec, chunk: int, devices: tuple, per_seed_data: b
                    tick=tick_progress if show_progress else None)
     # check_vma=False: runs never communicate; parts of the init (zero biases) are
     # device-invariant while the trained carry varies, which the checker would reject.
-    program = jax.shard_map(body, mesh=mesh, in_specs=(runs, runs, data, data),
+    program = jax.shard_map(body, mesh=mesh,
+                            in_specs=(runs, runs, data, data) + ((runs,) if resume else ()),
                             out_specs=runs, check_vma=False)
     return jax.jit(program), mesh
 
