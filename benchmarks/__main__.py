@@ -9,12 +9,15 @@ status and wall time.
 
 Run from the repository root: ``python -m benchmarks [--only NAME ...] [--skip NAME ...]``.
 Benchmarks not run this time enter the summary with ``"ran": false`` and their latest
-results file (if any), so the summary always lists every benchmark.
+results file (if any), so the summary always lists every benchmark. A benchmark whose
+requirements are missing here (``explore`` needs Chromium, its driver, Selenium and Bokeh) is
+skipped with the reason printed and recorded (``"skipped"``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -33,8 +36,31 @@ BENCHMARKS: dict[str, str] = {
     "exact_partition": "exact linear-region partition vs evaluating the net on a grid",
     "hessian": "exact Hessian + full spectrum vs power iteration for the top eigenvalue",
     "sweep_memory": "peak RSS of a 4,096-seed sweep vs its shape-based memory estimate",
+    "explore": "toylab explore in headless Chromium: page load, train -> views (vs the library "
+               "alone), a ~3,500-region partition's frame times",
 }
 """Benchmark name (``benchmarks/<name>.py``, ``results/<name>.json``) -> what it compares."""
+
+
+def _explore_missing() -> str | None:
+    from toylab.explore.driver import chromium_paths
+
+    for module, install in (("bokeh", "pip install -e '.[explore]'"),
+                            ("selenium", "pip install -e '.[test]'")):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed: {install}"
+    if None in chromium_paths():
+        return "chromium/chromedriver not found: apt-get install -y chromium chromium-driver"
+    return None
+
+
+REQUIREMENTS = {"explore": _explore_missing}
+"""Benchmark name -> a check returning why it cannot run here (None: it can)."""
+
+
+def missing(name: str) -> str | None:
+    """Why benchmark ``name`` cannot run on this machine, or None."""
+    return REQUIREMENTS[name]() if name in REQUIREMENTS else None
 
 
 def run(name: str) -> dict:
@@ -81,7 +107,11 @@ def main(argv=None) -> dict:
         "benchmarks": {},
     }
     for name in BENCHMARKS:
-        if name in names:
+        reason = missing(name) if name in names else None
+        if reason:
+            print(f"== {name}: skipped: {reason}", flush=True)
+            summary["benchmarks"][name] = dict(previous(name), skipped=reason)
+        elif name in names:
             print(f"== {name}: {BENCHMARKS[name]}", flush=True)
             summary["benchmarks"][name] = run(name)
         else:

@@ -4,6 +4,9 @@ mixture, brute-force clipping)."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -387,3 +390,24 @@ def test_empirical_world_views_against_the_points(small_net, tmp_path):
     _, _, back = load_net(path)
     np.testing.assert_array_equal(back.X, world.X)
     np.testing.assert_array_equal(back.y, world.y)
+
+
+def test_benchmark_list_has_explore_and_skips_it_without_chromium(monkeypatch, tmp_path, capsys):
+    """``python -m benchmarks`` lists the explore benchmark; where Chromium is missing it is
+    skipped with the reason printed and recorded, and the other benchmarks are unaffected."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "__main__.py"
+    spec = importlib.util.spec_from_file_location("benchmarks_main", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # benchmarks/ is run from the root, not installed
+    assert "explore" in bench.BENCHMARKS
+    monkeypatch.setattr("shutil.which", lambda name: None)  # no chromium, no driver
+    reason = bench.missing("explore")
+    assert reason and "chromium" in reason and "apt-get install" in reason
+    assert bench.missing("hessian") is None
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    monkeypatch.setattr(bench, "run", lambda name: pytest.fail(f"{name} ran"))
+    summary = bench.main(["--only", "explore"])
+    entry = summary["benchmarks"]["explore"]
+    assert entry["skipped"] == reason and entry["ran"] is False
+    assert f"== explore: skipped: {reason}" in capsys.readouterr().out
+    assert (tmp_path / "summary.json").exists()
