@@ -22,7 +22,14 @@ Two more ratios (issue 16 item 2): the full spectrum against LAPACK's ``eigvalsh
 threads, and the top-``k`` eigenpairs (k = 1, 5, 10) by :func:`toylab.landscape.top_eigen`
 (ARPACK Lanczos on exact HVPs, ``tol=0``) against the 100 power steps, with the largest
 residual norm (:func:`toylab.landscape.residual_norms`) and the largest difference from the
-dense eigenvalues. A
+dense eigenvalues. Item 2(c): the full spectrum by the projected eigenproblem
+(:func:`toylab.landscape.projected_spectrum`, the Hessian restricted to the range spanned by
+the occupied linear regions and the residual's layer blocks; its order from
+:func:`toylab.landscape.range_size`) against the dense path (``hessian`` + ``spectrum``) in
+the same process, with and without eigenvectors, its largest eigenvalue difference from the
+dense spectrum (relative to max |lambda|) and the residual norms ``||H v - lambda v||`` of
+:data:`N_CHECKED` of its eigenvectors (spread over the spectrum, zeros included) on the formed
+matrix. A
 chunk-size sweep of the ``hvp`` method is printed for the small net. toylab runs OpenBLAS
 single-threaded (``toylab.use_cpu_cores``) except for matrices of at least
 ``BLAS_THREADS_FROM`` rows (``toylab.landscape.curvature.dense_blas``), where it uses every
@@ -56,6 +63,9 @@ N_POINTS = 512
 POWER_STEPS = 100
 TOP_K = (1, 5, 10)
 CHUNKS = (8, 16, 32, 64, 128)
+N_CHECKED = 200
+"""Eigenvectors of the projected spectrum whose residual norms are checked on the formed
+matrix (evenly spaced over the descending order, so the exact zeros are among them)."""
 
 
 def timed(fn, repeats: int) -> tuple[float, float, float, object]:
@@ -119,6 +129,28 @@ def bench_net(name: str, widths, X, y, repeats: int, sweep: bool) -> dict:
             s=t_k, min_s=t_k_min, ratio_over_power=t_k / t_p,
             max_residual_norm=float(res.max()),
             max_error_vs_dense=float(np.abs(got.eigenvalues - spec.eigenvalues[:k]).max()))
+    size = L.range_size(layers, X, y, **kw)
+    L.projected_spectrum(layers, X, y, **kw)  # warm-up (piece_states, residual blocks)
+    t_j, t_j_min, c_j, proj = timed(lambda: L.projected_spectrum(layers, X, y, **kw), repeats)
+    t_jv, t_jv_min, c_jv, proj_v = timed(
+        lambda: L.projected_spectrum(layers, X, y, vectors=True, **kw), repeats)
+    scale = np.abs(spec.eigenvalues).max()
+    cols = np.unique(np.linspace(0, theta.size - 1, N_CHECKED).astype(int))
+    V = proj_v.eigenvectors[:, cols]
+    with dense_blas(theta.size):
+        residuals = np.linalg.norm((H + H.T) / 2 @ V - V * proj_v.eigenvalues[cols], axis=0)
+    projected = dict(
+        range_size=size._asdict(), s=t_j, min_s=t_j_min, cpu_s=c_j,
+        with_vectors_s=t_jv, with_vectors_min_s=t_jv_min, with_vectors_cpu_s=c_jv,
+        ratio_over_dense=t_j / (t_h + t_v), cpu_ratio_over_dense=c_j / (c_h + c_v),
+        with_vectors_ratio_over_dense=t_jv / (t_h + t_e),
+        with_vectors_cpu_ratio_over_dense=c_jv / (c_h + c_e),
+        max_error_vs_dense=float(np.abs(proj.eigenvalues - spec.eigenvalues).max() / scale),
+        vectors_max_error_vs_dense=float(
+            np.abs(proj_v.eigenvalues - spec.eigenvalues).max() / scale),
+        max_relative_residual=float(residuals.max() / scale), checked_vectors=int(cols.size),
+        exact_zeros=int(np.count_nonzero(proj.eigenvalues == 0.0)),
+    )
     row = dict(
         net=name, n_params=int(theta.size), n_points=int(X.shape[0]),
         hessian_s=t_h, hessian_min_s=t_h_min, hessian_cpu_s=c_h,
@@ -137,6 +169,7 @@ def bench_net(name: str, widths, X, y, repeats: int, sweep: bool) -> dict:
         lapack_eigvalsh_s=t_l, lapack_eigvalsh_min_s=t_l_min,
         ratio_spectrum_over_lapack=t_v / t_l,
         top_k_lanczos=lanczos,
+        projected=projected,
     )
     if sweep:
         row["chunk_sweep_s"] = chunk_sweep(layers, X, y, repeats)
@@ -158,15 +191,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-sweep", action="store_true", help="skip the chunk sweep")
     parser.add_argument("--out", default="benchmarks/results/hessian.json")
+    parser.add_argument("--nets", default=",".join(NETS),
+                        help=f"comma-separated subset of {', '.join(NETS)}")
     args = parser.parse_args()
+    nets = {name: NETS[name] for name in args.nets.split(",")}
+    load_start = os.getloadavg()[0]
     toylab.use_cpu_cores()  # one-thread BLAS below BLAS_THREADS_FROM, as toylab runs
     sample = make("blobs", k=3).sample(0, N_POINTS)
     rows = [bench_net(name, widths, sample.X, sample.y, args.repeats,
-                      sweep=(i == 0 and not args.no_sweep))
-            for i, (name, widths) in enumerate(NETS.items())]
+                      sweep=(name == "2-32-32-3" and not args.no_sweep))
+            for name, widths in nets.items()]
 
     print(f"float64, {N_POINTS} points of 3 blobs, median of {args.repeats} runs "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+          f"(load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
+          f"on {os.cpu_count()} cores)")
     head = (f"{'net':>10} {'P':>6} {'hessian':>9} {'(hvp)':>9} {'spectrum':>9} {'exact':>8} "
             f"{'power100':>9} {'ratio':>6} {'eigh':>8} {'ratio':>6}")
     print(head)
@@ -200,13 +238,28 @@ def main() -> None:
                   f"k={k} {v['s']:.3f}s = {v['ratio_over_power']:.2f} (max residual "
                   f"{v['max_residual_norm']:.0e}, max |error| vs dense {v['max_error_vs_dense']:.0e})"
                   for k, v in r["top_k_lanczos"].items()))
-    if "chunk_sweep_s" in rows[0]:
-        print("chunk sweep (2-32-32-3, hvp method, median wall): " + ", ".join(
-            f"{c}: {t:.3f}s" for c, t in rows[0]["chunk_sweep_s"].items()))
+    for r in rows:
+        j = r["projected"]
+        z = j["range_size"]
+        print(f"{r['net']}: projected full spectrum (projected_spectrum: {z['regions']} regions, "
+              f"order {z['dim']} of P = {z['n_params']}, {j['exact_zeros']} exact zeros) "
+              f"{j['s']:.3f}s (CPU {j['cpu_s']:.3f}s) vs dense hessian + spectrum "
+              f"{r['exact_total_s']:.3f}s (CPU {r['hessian_cpu_s'] + r['eigvals_only_cpu_s']:.3f}s):"
+              f" {j['ratio_over_dense']:.3f} (CPU {j['cpu_ratio_over_dense']:.3f}); max |error| "
+              f"{j['max_error_vs_dense']:.0e} of max |lambda|; with vectors {j['with_vectors_s']:.3f}s"
+              f" (CPU {j['with_vectors_cpu_s']:.3f}s) vs {r['exact_with_vectors_s']:.3f}s: "
+              f"{j['with_vectors_ratio_over_dense']:.3f} (CPU "
+              f"{j['with_vectors_cpu_ratio_over_dense']:.3f}), max residual "
+              f"{j['max_relative_residual']:.0e} of max |lambda| ({j['checked_vectors']} vectors)")
+    for r in rows:
+        if "chunk_sweep_s" in r:
+            print("chunk sweep (2-32-32-3, hvp method, median wall): " + ", ".join(
+                f"{c}: {t:.3f}s" for c, t in r["chunk_sweep_s"].items()))
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(repeats=args.repeats, load_average=os.getloadavg()[0], cpus=os.cpu_count(),
+    meta = dict(repeats=args.repeats, load_average=os.getloadavg()[0],
+                load_average_start=load_start, cpus=os.cpu_count(),
                 openblas_threads=os.environ["OPENBLAS_NUM_THREADS"],
                 blas_threads_from=BLAS_THREADS_FROM,
                 machine=platform.processor() or platform.machine(), jax=jax.__version__,

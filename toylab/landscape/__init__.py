@@ -12,6 +12,9 @@ Submodules (one stage each, pure functions in, NamedTuples out):
   for piecewise-linear nets) and their matrix-free products.
 - :mod:`~toylab.landscape.spectra`: eigendecomposition, Lanczos top-k (ARPACK), stochastic
   Lanczos quadrature, residual norms of eigenpairs (matrix-free paths in ``O(P)`` memory).
+- :mod:`~toylab.landscape.regionrank`: the full exact Hessian spectrum from the projected
+  eigenproblem on the range that the occupied linear regions and the residual's layer blocks
+  span (much smaller than ``P`` when the data occupy few regions).
 - :mod:`~toylab.landscape.decompose`: ``H = G + R``, Papyan's class structure of ``G``.
 - :mod:`~toylab.landscape.subspace`: outliers, gradient / top-subspace overlap (Gur-Ari et
   al. 2018) at a point and along a trajectory.
@@ -57,6 +60,15 @@ from toylab.landscape.problem import (
     loss_value,
     population_loss,
 )
+from toylab.landscape.regionrank import (
+    PROJECTED_BELOW,
+    SPECTRUM_METHODS,
+    RangeSize,
+    hessian_spectrum,
+    projected_bytes,
+    projected_spectrum,
+    range_size,
+)
 from toylab.landscape.slices import (
     LinearPath,
     LossSlice,
@@ -92,16 +104,18 @@ from toylab.landscape.subspace import (
 )
 
 __all__ = [
-    "CURVATURES", "MATRIX_METHODS", "MAX_BYTES", "OUTPUT_FACTORS", "TOP_EIGEN_METHODS",
+    "CURVATURES", "MATRIX_METHODS", "MAX_BYTES", "OUTPUT_FACTORS", "PROJECTED_BELOW",
+    "SPECTRUM_METHODS", "TOP_EIGEN_METHODS", "RangeSize",
     "ClassStructure", "GaussNewtonSplit", "GradientOverlap", "LinearPath", "LossSlice",
     "NeuronMass", "PopulationLoss", "SpectralDensity", "Spectrum", "TrajectoryOverlap",
     "TrajectoryPCA",
     "captured_fraction", "class_structure", "count_outliers", "curvature_matrix",
     "curvature_operator", "eigendecomposition", "eigh_bytes", "empirical_fisher",
     "filter_normalize", "flat_loss", "gauss_newton_split", "gradient", "gradient_overlap",
-    "hessian", "lanczos_bytes", "lanczos_tridiagonal", "linear_path", "loss_slice", "loss_value",
+    "hessian", "hessian_spectrum", "lanczos_bytes", "lanczos_tridiagonal", "linear_path", "loss_slice", "loss_value",
     "matrix_bytes", "means_term", "neuron_mass", "neuron_shares", "neuron_table",
-    "participation_ratio", "population_loss", "project_trajectory", "random_direction",
+    "participation_ratio", "population_loss", "project_trajectory", "projected_bytes",
+    "projected_spectrum", "random_direction", "range_size",
     "rescaling_direction", "residual_norms", "spectral_density", "subspace_mass", "subspace_overlap", "top_eigen",
     "top_subspace_overlap", "trajectory_overlap", "trajectory_pca",
 ]

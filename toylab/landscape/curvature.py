@@ -178,8 +178,50 @@ GRAM_FACTORS: dict[str, Callable[[Array], Array]] = {
 for softmax cross-entropy, ``C`` for ``mse``): the rows of ``A`` in ``G = A^T A / n``."""
 
 
-@partial(jax.jit, static_argnames=("spec", "residual"))
-def _layer_factors(theta, X, y, weight, n_total, spec, residual):
+def _forward(layers, X: Array, activation: str):
+    """Layer inputs ``[h_{l-1}, 1]`` (one per layer), the pre-activations ``pre_l`` and slopes
+    ``D_l`` of every hidden layer's activation (``jax.jvp``'s derivative, one-sided at a
+    breakpoint), and the logits."""
+    act = get_activation(activation).fn
+    inputs, pres, slopes, h = [], [], [], X
+    for i, (W, b) in enumerate(layers):
+        inputs.append(jnp.concatenate([h, jnp.ones_like(h[:, :1])], axis=1))  # (n, in + 1)
+        pre = h @ W + b
+        if i < len(layers) - 1:
+            h, slope = jax.jvp(act, (pre,), (jnp.ones_like(pre),))
+            pres.append(pre)
+            slopes.append(slope)                                             # (n, out)
+    return inputs, pres, slopes, pre
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def piece_states(theta: Array, X: Array, spec: Spec):
+    """The linear piece every point lies on, for a piecewise-linear net.
+
+    Returns:
+        ``(slopes, offsets, z)``: per hidden layer ``l`` the ``(n, w_l)`` slopes ``D_l`` and
+        offsets ``o_l`` of the activation at the point's pre-activations, so that the
+        activation is ``D_l pre + o_l`` on that piece, and the ``(n, C)`` logits. Slopes are
+        ``jax.jvp``'s, as in the exact Hessian; offsets are the intercepts of the piece
+        (``Activation.pieces``) whose closed interval holds ``pre`` and whose slope is
+        ``D_l``, exact constants, so points on the same pieces get bitwise-equal offsets
+        (where no piece matches, e.g. jax's averaged slope at a kink of ``hard_tanh``, the
+        offset is ``act(pre) - D_l pre``). Points with equal slopes and offsets share one
+        affine map ``x -> z`` (one linear region, or a union of regions on the same pieces).
+    """
+    act = get_activation(spec.activation)
+    _, pres, slopes, z = _forward(unflatten(theta, spec.widths), X, spec.activation)
+    offsets = []
+    for pre, slope in zip(pres, slopes):
+        offset = act.fn(pre) - slope * pre
+        for lo, hi, s, c in act.pieces or ():
+            offset = jnp.where((pre >= lo) & (pre <= hi) & (slope == s), c, offset)
+        offsets.append(offset)
+    return slopes, offsets, z
+
+
+@partial(jax.jit, static_argnames=("spec", "residual", "gram"))
+def _layer_factors(theta, X, y, weight, n_total, spec, residual, gram=True):
     """Per-layer factors of ``G`` and ``R`` for the points ``X`` with weights ``weight`` (1, or
     0 for padding) out of ``n_total`` (Kronecker structure of an MLP's Jacobian, e.g. Martens &
     Grosse 2015, Sec. 3).
@@ -190,7 +232,8 @@ def _layer_factors(theta, X, y, weight, n_total, spec, residual):
     ``(W_l, b_l)`` is the outer product ``[h_{l-1}, 1] g_l^T``, already in the flat order.
 
     Returns:
-        ``(A, R_blocks)``: ``A: (n K, P)`` rows ``w_i J_i^T a_ik`` (:data:`GRAM_FACTORS`), and, with
+        ``(A, R_blocks)``: ``A: (n K, P)`` rows ``w_i J_i^T a_ik`` (:data:`GRAM_FACTORS`; ``None``
+        when ``gram`` is false, which only the residual needs), and, with
         ``residual``, for every pair of layers ``l < k`` the block of
         ``R = sum_ic r_ic d^2 z_ic`` between layer ``l``'s parameters and ``W_k`` (``r = dL/dz``,
         including the ``1/n``):
@@ -200,16 +243,10 @@ def _layer_factors(theta, X, y, weight, n_total, spec, residual):
         blocks with ``b_k`` and the diagonal layer blocks vanish.
     """
     layers = unflatten(theta, spec.widths)
-    act = get_activation(spec.activation).fn
-    inputs, slopes, h = [], [], X
-    for i, (W, b) in enumerate(layers):
-        inputs.append(jnp.concatenate([h, jnp.ones_like(h[:, :1])], axis=1))  # (n, in + 1)
-        pre = h @ W + b
-        if i < len(layers) - 1:
-            h, slope = jax.jvp(act, (pre,), (jnp.ones_like(pre),))
-            slopes.append(slope)                                             # (n, out)
-    z = pre
+    inputs, _, slopes, z = _forward(layers, X, spec.activation)
     a = GRAM_FACTORS[spec.loss](z) * weight[:, None, None]                   # (n, K, C)
+    if not gram:
+        a = a[:, :0]
     K = a.shape[1]
     if residual:  # LOSSES are means over the rows given: rescale to the mean over n_total
         r = jax.grad(lambda zz: LOSSES[spec.loss](zz, y))(z) * (X.shape[0] / n_total)
@@ -219,7 +256,7 @@ def _layer_factors(theta, X, y, weight, n_total, spec, residual):
         pulled.insert(0, (pulled[0] @ W.T) * slope[:, None, :])
     n = X.shape[0]
     A = jnp.concatenate([jnp.einsum("na,nkb->nkab", x, g[:, :K]).reshape(n * K, -1)
-                         for x, g in zip(inputs, pulled)], axis=1)
+                         for x, g in zip(inputs, pulled)], axis=1) if gram else None
     blocks = []
     if residual:
         gbar = [g[:, K] for g in pulled]
@@ -306,11 +343,9 @@ def _point_chunk(widths, n_points: int, rows_per_point: int) -> int:
     return int(np.clip(FACTOR_BYTES // (8 * rows_per_point * n_params(widths)), 1, n_points))
 
 
-def _blocks_matrix(p: Problem, curvature: str, chunk: int) -> np.ndarray:
-    """``G = A^T A / n`` from :func:`_layer_factors` point chunk by point chunk (one BLAS
-    product each), plus for the Hessian the residual's off-diagonal layer blocks and their
-    transposes."""
-    residual = curvature == "hessian"
+def _factor_chunks(p: Problem, residual: bool, gram: bool = True):
+    """:func:`_layer_factors` of the points of ``p``, :func:`_point_chunk` points per call
+    (the last call padded with weight-0 points): yields ``(A, R_parts)`` as NumPy arrays."""
     widths, n = p.spec.widths, p.X.shape[0]
     K = widths[-1] - 1 if p.spec.loss == "cross_entropy" else widths[-1]
     m = _point_chunk(widths, n, K)
@@ -319,20 +354,56 @@ def _blocks_matrix(p: Problem, curvature: str, chunk: int) -> np.ndarray:
     y = np.concatenate([p.y, np.zeros((pad,) + p.y.shape[1:], p.y.dtype)])
     weight = np.concatenate([np.ones(n), np.zeros(pad)])
     theta = jnp.asarray(p.theta)
+    for start in range(0, n + pad, m):
+        part = slice(start, start + m)
+        A, R_parts = _layer_factors(theta, jnp.asarray(X[part]), jnp.asarray(y[part]),
+                                    jnp.asarray(weight[part]), float(n), p.spec, residual,
+                                    gram)
+        yield (None if A is None else np.asarray(A)), [np.asarray(block) for block in R_parts]
+
+
+def _layer_pairs(widths) -> list[tuple[int, int]]:
+    """The pairs ``l < k`` of layers in the order of :func:`_layer_factors`' residual blocks."""
+    L = len(widths) - 1
+    return [(l, k) for l in range(L) for k in range(l + 1, L)]
+
+
+def layer_starts(widths) -> np.ndarray:
+    """``(L + 1,)`` flat index where each layer's ``(W_l, b_l)`` starts (and ``P`` last)."""
+    return np.cumsum([0] + [(a + 1) * b for a, b in zip(widths[:-1], widths[1:])])
+
+
+def residual_blocks(p: Problem) -> list[tuple[int, int, np.ndarray]]:
+    """The non-zero layer blocks of the Hessian's residual ``R = H - G`` of a piecewise-linear
+    net (call inside float64; :func:`_layer_factors` gives the closed form).
+
+    Returns:
+        ``[(l, k, U_lk), ...]`` for every pair of layers ``l < k``: ``U_lk`` of shape
+        ``((in_l + 1) out_l, in_k out_k)`` is the block of ``R`` between layer ``l``'s
+        ``(W_l, b_l)`` (rows, flat order) and ``W_k`` (columns); ``R`` is the sum of these
+        blocks and their transposes (every other block, ``b_k``'s and the diagonal layer
+        blocks included, is exactly zero).
+    """
+    blocks = None
+    for _, R_parts in _factor_chunks(p, residual=True, gram=False):
+        blocks = R_parts if blocks is None else [b + r for b, r in zip(blocks, R_parts)]
+    return [(l, k, block) for (l, k), block in zip(_layer_pairs(p.spec.widths), blocks)]
+
+
+def _blocks_matrix(p: Problem, curvature: str, chunk: int) -> np.ndarray:
+    """``G = A^T A / n`` from :func:`_layer_factors` point chunk by point chunk (one BLAS
+    product each), plus for the Hessian the residual's off-diagonal layer blocks and their
+    transposes."""
+    residual = curvature == "hessian"
+    widths, n = p.spec.widths, p.X.shape[0]
     M, blocks = np.zeros((p.n_params, p.n_params)), None
     with dense_blas(p.n_params):
-        for start in range(0, n + pad, m):
-            part = slice(start, start + m)
-            A, R_parts = _layer_factors(theta, jnp.asarray(X[part]), jnp.asarray(y[part]),
-                                        jnp.asarray(weight[part]), float(n), p.spec, residual)
-            A = np.asarray(A)
+        for A, R_parts in _factor_chunks(p, residual):
             M += A.T @ A
-            R_parts = [np.asarray(block) for block in R_parts]
             blocks = R_parts if blocks is None else [b + r for b, r in zip(blocks, R_parts)]
     M /= n
-    starts = np.cumsum([0] + [(a + 1) * b for a, b in zip(widths[:-1], widths[1:])])
-    pairs = [(l, k) for l in range(len(widths) - 1) for k in range(l + 1, len(widths) - 1)]
-    for (l, k), block in zip(pairs, blocks if residual else ()):
+    starts = layer_starts(widths)
+    for (l, k), block in zip(_layer_pairs(widths), blocks if residual else ()):
         rows = slice(starts[l], starts[l + 1])
         cols = slice(starts[k], starts[k] + widths[k] * widths[k + 1])  # W_k, not b_k
         M[rows, cols] += block
