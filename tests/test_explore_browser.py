@@ -253,9 +253,11 @@ def test_seed_ensemble_stop_train_again_and_save_views(app, browser, shots, tmp_
     set_input(d, "steps", "300")
     wait(lambda: model_value(d, "steps", "value") == 300, "steps")
     click(d, widget_element(d, "train", "button"))
-    wait(lambda: model_value(d, "status", "text").startswith("step 300:"), "a new run",
-         timeout=180)
-    assert len(source_column(d, "member_curves", "loss")) == 1
+    # the stopped run's status normally reads "step 300:" too: the new run is the one whose
+    # curves hold one seed (training clears the old curves in the callback that starts it)
+    wait(lambda: len(source_column(d, "member_curves", "loss")) == 1 and
+         model_value(d, "status", "text").startswith("step 300:"), "a new run", timeout=180)
+    assert model_value(d, "view_seed", "options") == ["0"]
     d.save_screenshot(str(shots / "11_trained_again.png"))
     check_view_downloads(d, tmp_path)
     assert console_errors(d) == []

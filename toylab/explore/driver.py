@@ -104,9 +104,11 @@ def widget_element(driver, name: str, selector: str):
 
 
 def click(driver, element) -> None:
+    """Click ``element`` with the mouse: a move onto it and a press, with no pointer-motion
+    animation (Selenium's default glides for 250 ms first, which timed clicks would count)."""
     from selenium.webdriver.common.action_chains import ActionChains
 
-    ActionChains(driver).click(element).perform()
+    ActionChains(driver, duration=0).click(element).perform()
 
 
 def set_input(driver, name: str, text: str) -> None:
