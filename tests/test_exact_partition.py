@@ -480,6 +480,12 @@ def test_point_segment_distances_and_nearest_segment():
     np.testing.assert_array_equal(geo.segment_distance(P, S[:3]), D[:, :3].min(1))
     assert np.all(np.isinf(geo.segment_distance(P[:3], np.zeros((0, 2, 2)))))
     assert geo.segment_distance(np.zeros((0, 2)), S).shape == (0,)
+    # past BRUTE_PAIRS the cell-pruned path runs: the same minimum, bit for bit
+    S_many = rng.normal(size=(300, 2, 2))
+    P_many = np.concatenate([rng.normal(size=(2000, 2)) * 3, P])
+    assert len(P_many) * len(S_many) > geo.BRUTE_PAIRS
+    np.testing.assert_array_equal(geo.segment_distance(P_many, S_many),
+                                  geo.point_segment_distances(P_many, S_many).min(1))
 
 
 # ----------------------------------------------------------------------------- scale-free exactness

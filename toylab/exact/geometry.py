@@ -474,11 +474,18 @@ def _brute_distance(X: np.ndarray, segs: np.ndarray, chunk: int = 1 << 20) -> np
                            for s in range(0, len(X), step)] + [np.zeros(0)])
 
 
+BRUTE_PAIRS = 1 << 18
+""":func:`segment_distance` compares every point with every segment up to this many pairs
+(a grid of cells would cost more than it prunes)."""
+
+
 def segment_distance(X, segs, *, cells: int = 64) -> np.ndarray:
     """Euclidean distance ``(n,)`` from points ``X (n, 2)`` to the union of segments
     ``segs (s, 2, 2)``; ``inf`` for an empty set. Exact up to float64 rounding.
 
-    Pruned brute force: the bounding box of ``X`` is cut into ``cells x cells`` cells; a
+    Up to :data:`BRUTE_PAIRS` point-segment pairs, brute force. Beyond, pruned brute force:
+    the bounding box of ``X`` is cut into ``c x c`` cells, ``c = min(cells, ceil(sqrt(n)))``
+    (no more cells than points); a
     segment is a candidate for a cell unless its distance from the cell centre minus the
     cell's half-diagonal ``h`` exceeds the cell's upper bound ``min_s dist(centre, s) + h``.
     The nearest segment of every point in the cell is always a candidate, so pruning changes
@@ -489,8 +496,9 @@ def segment_distance(X, segs, *, cells: int = 64) -> np.ndarray:
     segs = np.asarray(segs, np.float64).reshape(-1, 2, 2)
     if len(segs) == 0:
         return np.full(len(X), np.inf)
-    if len(X) == 0 or len(segs) <= 8:
+    if len(X) * len(segs) <= BRUTE_PAIRS or len(segs) <= 8:
         return _brute_distance(X, segs)
+    cells = int(min(cells, np.ceil(np.sqrt(len(X)))))
     lo, hi = X.min(0), X.max(0)
     size = np.maximum(hi - lo, 1e-12 * np.maximum(1.0, np.abs(X).max())) / cells
     axis = np.arange(cells) + 0.5
