@@ -453,6 +453,8 @@ def plot_modularity(result: StudyResult, config: Config):
                         label="permuted clusters (5-95%)" if m == 0 else None)
         ax_align.scatter(x, a["alignment"][kept, m], color=PALETTE[m], s=16, zorder=3,
                          label=f"{mode} ablation")
+        ax_align.scatter(x, a["alignment_init"][kept, m], s=16, zorder=3, facecolors="none",
+                         edgecolors=PALETTE[m], label=f"{mode}, initial net")
     ax_align.axhline(1, color="black", lw=0.6)
     ax_align.set(xlabel="seed", ylabel="effect ratio, own / other clusters",
                  title="(c) effects vs clusters", yscale="log")
