@@ -74,6 +74,18 @@ def test_overrides_reach_nested_fields_and_validate():
     assert apply_overrides(config, ["cut=None"]).cut is None
 
 
+def test_overrides_of_one_config_are_validated_together_in_any_order():
+    """``steps`` and ``snapshot_every`` must divide: setting both works in either order."""
+    for order in (["train.steps=200", "train.snapshot_every=25"],
+                  ["train.snapshot_every=25", "train.steps=200"]):
+        config = apply_overrides(Nested(), order)
+        assert (config.train.steps, config.train.snapshot_every) == (200, 25)
+    with pytest.raises(ValueError, match="--set train.steps: .*snapshot_every=10"):
+        apply_overrides(Nested(), ["train.steps=25"])
+    with pytest.raises(ValueError, match="also set"):
+        apply_overrides(Nested(), ["train.steps=30", "train=3"])
+
+
 @pytest.mark.parametrize("assignment, message", [
     ("train.lr=1", "no such key; valid keys: world.preset"),
     ("bogus=1", "train.learning_rate"),

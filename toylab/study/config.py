@@ -166,48 +166,74 @@ def config_keys(config, prefix: str = "") -> list[str]:
     return keys
 
 
-def _override(config, path: list[str], raw: str, full_key: str, root):
-    name, rest = path[0], path[1:]
+def _override(config, tree: dict, prefix: str, root):
+    """``config`` with the assignments in ``tree`` (field -> raw text, or -> sub-tree for a
+    nested config) applied in one ``dataclasses.replace``, so ``__post_init__`` sees them
+    together (``train.steps=200`` with ``train.snapshot_every=25`` in either order)."""
     fields = {f.name for f in dataclasses.fields(config)}
-    if name not in fields:
-        raise ValueError(f"--set {full_key}: no such key; valid keys: "
-                         f"{', '.join(config_keys(root))}")
-    hint = _hints(type(config))[name]
-    current = getattr(config, name)
-    if not rest:
-        new = _coerce(_literal(raw) if hint is not str else raw, hint, full_key)
-    elif dataclasses.is_dataclass(current):
-        new = _override(current, rest, raw, full_key, root)
-    elif _is_named_values(hint) and len(rest) == 1:
-        params = dict(current)
-        params[rest[0]] = _literal(raw)
-        new = tuple(params.items())
-    else:
-        raise ValueError(f"--set {full_key}: {name} has no sub-keys; valid keys: "
-                         f"{', '.join(config_keys(root))}")
-    return dataclasses.replace(config, **{name: new})
+    hints = _hints(type(config))
+    changes = {}
+    for name, sub in tree.items():
+        key = prefix + name
+        if name not in fields:
+            raise ValueError(f"--set {key}: no such key; valid keys: "
+                             f"{', '.join(config_keys(root))}")
+        hint, current = hints[name], getattr(config, name)
+        if isinstance(sub, str):
+            try:
+                changes[name] = _coerce(_literal(sub) if hint is not str else sub, hint, key)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"--set {key}={sub}: {err}") from None
+        elif dataclasses.is_dataclass(current) and all(isinstance(v, (str, dict))
+                                                       for v in sub.values()):
+            changes[name] = _override(current, sub, key + ".", root)
+        elif _is_named_values(hint) and all(isinstance(v, str) for v in sub.values()):
+            changes[name] = tuple({**dict(current),
+                                   **{k: _literal(v) for k, v in sub.items()}}.items())
+        else:
+            raise ValueError(f"--set {key}.{next(iter(sub))}: {name} has no sub-keys; valid "
+                             f"keys: {', '.join(config_keys(root))}")
+    try:
+        return dataclasses.replace(config, **changes)
+    except (TypeError, ValueError) as err:
+        message = str(err)
+        keys = ", ".join(prefix + name for name in tree)
+        raise ValueError(message if message.startswith("--set") else
+                         f"--set {keys}: {message}") from None
+
+
+def _assignment_tree(assignments: Sequence[str]) -> dict:
+    """Nested dict of the dotted keys of ``key=value`` assignments (a later one wins)."""
+    tree: dict = {}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set {assignment!r} must look like key=value, e.g. "
+                             "--set train.learning_rate=0.05")
+        *parents, leaf = key.split(".")
+        node = tree
+        for depth, part in enumerate(parents):
+            node = node.setdefault(part, {})
+            if isinstance(node, str):
+                raise ValueError(f"--set {key}: {'.'.join(parents[:depth + 1])} is also set "
+                                 "as a whole; set either it or its sub-keys")
+        if isinstance(node.get(leaf), dict):
+            raise ValueError(f"--set {key}: its sub-keys are also set; set either it or its "
+                             "sub-keys")
+        node[leaf] = raw
+    return tree
 
 
 def apply_overrides(config, assignments: Sequence[str]):
     """``config`` with ``key=value`` assignments applied (dotted keys reach nested configs).
 
     Values are Python literals (``0.05``, ``(2, 8, 3)``, ``None``) or bare words (``adam``);
-    tuples may also be written ``2,8,3``. Every changed config is validated by its own
-    ``__post_init__``.
+    tuples may also be written ``2,8,3``. The assignments to one config (or nested config) are
+    applied together and validated once by its ``__post_init__``, so their order does not
+    matter.
 
     Raises:
         ValueError: naming the assignment and listing the valid keys.
     """
-    for assignment in assignments:
-        key, sep, raw = assignment.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set {assignment!r} must look like key=value, e.g. "
-                             "--set train.learning_rate=0.05")
-        key = key.strip()
-        try:
-            config = _override(config, key.split("."), raw, key, config)
-        except (TypeError, ValueError) as err:
-            message = str(err)
-            raise ValueError(message if message.startswith("--set") else
-                             f"--set {assignment}: {message}") from None
-    return config
+    return _override(config, _assignment_tree(assignments), "", config)
