@@ -7,9 +7,12 @@ runs on a worker thread; results reach the document only through
 Flow of a training run: the settings are validated (a bad value shows a message naming the
 field and the fix, and the page stays usable); every seed trains in segments of one snapshot
 interval (:func:`toylab.train.train_segment`: one compiled program for all segments, and
-together bit-identical to one ``train_ensemble`` call), the progress line counting the steps;
-the *last* snapshot is analysed and drawn first (timings in benchmarks/README.md,
-``explore``), then the earlier snapshots are analysed one by one (the progress line counts
+together bit-identical to one ``train_ensemble`` call), the progress line counting the steps
+(at most every :data:`PROGRESS_SECONDS`); the *last* snapshot is analysed and drawn first
+(its regions and neuron tiles, then its exact folds, which take most of its analysis: the
+browser paints the rest meanwhile; timings in benchmarks/README.md, ``explore``), and once the
+browser has painted it
+(:class:`Painted`) the earlier snapshots are analysed one by one (the progress line counts
 them) to fill the exact population-accuracy curve and the snapshot slider. The seeds (``seeds``
 consecutive init seeds from ``seed``) train together; the curves show every seed, the views the
 one chosen in *seed shown*.
@@ -25,10 +28,13 @@ import base64
 import dataclasses
 import logging
 import threading
+import time
 from functools import partial
 
 import numpy as np
+from bokeh.core.properties import Int
 from bokeh.layouts import column, row
+from bokeh.model import DataModel
 from bokeh.models import (
     Button, ColumnDataSource, CustomJS, Div, FileInput, Range1d, Select, Slider, Span, Spinner,
     TabPanel, Tabs, TextInput,
@@ -44,7 +50,7 @@ from toylab.explore.settings import (
     parse_world,
 )
 from toylab.explore.views import (
-    MAX_REGIONS, NetView, clip_segments, net_view, neuron_detail, world_view,
+    MAX_REGIONS, NetView, clip_segments, net_view, neuron_detail, neuron_folds, world_view,
 )
 from toylab.explore.world import (
     EmpiricalWorld, PRESET_PARAMS, net_json, points_from_csv, world_from_text,
@@ -81,6 +87,31 @@ backend, and the SVG is built only when asked for)."""
 UNAVAILABLE = ("Density contours, Bayes boundary, population accuracy and excess risk are "
                "unavailable for an empirical world (they need the population).")
 
+PROGRESS_SECONDS = 0.5
+"""Least time between two lines of training progress: every change of the status line re-lays
+out the whole page in the browser (~0.05-0.1 s of its time on 2 busy cores), so a short run
+shows none and a long one about two a second."""
+
+PAINT_TIMEOUT = 3.0
+"""Longest wait, in seconds, for the browser to report the first view painted before the
+earlier snapshots are analysed anyway (a hidden tab paints no frames)."""
+
+PAINTED_JS = """
+requestAnimationFrame(() => requestAnimationFrame(() => { painted.done = painted.asked; }));
+"""
+"""The browser's answer to :class:`Painted`: two frames after the request (so after the first
+paint of everything sent before it), copy ``asked`` to ``done``."""
+
+
+class Painted(DataModel):
+    """A request from the server and the browser's answer that it has painted what came before
+    (:data:`PAINTED_JS`): the analysis of the earlier snapshots waits for it rather than
+    competing for the CPU with the browser's decoding and painting of the first view."""
+
+    asked = Int(0)
+    done = Int(0)
+
+
 ERROR_STYLE = {"color": "#8b0000", "background-color": "#fdecea", "padding": "6px",
                "border-radius": "4px", "white-space": "pre-wrap"}
 
@@ -100,7 +131,7 @@ class Explorer:
         self.file_world = world
         self.max_regions = max_regions
         self.stop = threading.Event()
-        self._drawn = threading.Event()
+        self._painted = threading.Event()
         self.busy = threading.Lock()
         self.views: dict[int, NetView] = {}
         self.run = None  # (TrainResult, config, world)
@@ -163,6 +194,10 @@ class Explorer:
         self.w_view_seed.on_change("value", lambda attr, old, new: self._seed_changed())
 
         self.figs = NetFigures()
+        self.painted = Painted()
+        self.painted.js_on_change("asked", CustomJS(args={"painted": self.painted},
+                                                    code=PAINTED_JS))
+        self.painted.on_change("done", lambda attr, old, new: self._painted.set())
         self.figs.src_tiles.selected.on_change(
             "indices", lambda attr, old, new: self._neuron_clicked())
 
@@ -253,6 +288,7 @@ class Explorer:
         tabs = Tabs(tabs=[TabPanel(child=row(views, neurons), title="network"),
                           TabPanel(child=landscape_tab, title="landscape")])
         self.doc.add_root(row(controls, tabs, name="explorer"))
+        self.doc.add_root(self.painted)
         self.doc.title = "toylab explore"
 
     # ------------------------------------------------------------------------- helpers
@@ -429,14 +465,17 @@ class Explorer:
         thread), then analyse what was trained."""
         segment = dataclasses.replace(config, steps=config.snapshot_every)
         segments, state = [], None
+        shown = time.monotonic()
         while state is None or state.step < config.steps:
             result, state = train_segment(sample.X, sample.y, seeds, config=segment,
                                           state=state, on_divergence="report")
             segments.append(result)
             if self.stop.is_set() or diverged_seeds(result):
                 break
-            self._call(self._set_status, f"training {len(seeds)} seed(s): step {state.step} "
-                                         f"of {config.steps} ...")
+            if time.monotonic() - shown >= PROGRESS_SECONDS:
+                shown = time.monotonic()
+                self._call(self._set_status, f"training {len(seeds)} seed(s): step "
+                                             f"{state.step} of {config.steps} ...")
         result = join_segments(segments)
         self._call(self._show_curves, result, config, seeds)
         bad = diverged_seeds(result)
@@ -448,8 +487,9 @@ class Explorer:
         self._analyse(result, config, dist, 0)
 
     def _analyse(self, result, config, dist, seed_row: int):
-        """Analyse the last snapshot, then the earlier ones (worker thread). Stop ends the
-        loop after the last snapshot is drawn: the trained net is always shown."""
+        """Analyse the last snapshot, then, once the browser has painted it, the earlier ones
+        (worker thread). Stop ends the loop after the last snapshot is drawn: the trained net
+        is always shown."""
         T = len(result.snapshot_steps)
         order = [T - 1] + list(range(T - 1))
         for done, t in enumerate(order):
@@ -457,11 +497,15 @@ class Explorer:
                 self._call(self._set_status, self._stopped_text(result, config, done))
                 return
             layers = [(W[seed_row, t], b[seed_row, t]) for W, b in result.snapshots]
-            view = net_view(layers, config.activation, dist, max_regions=self.max_regions)
-            self._drawn.clear()
+            view = net_view(layers, config.activation, dist, max_regions=self.max_regions,
+                            folds=done > 0)
+            if done == 0:  # the browser draws the rest while the folds are computed
+                self._call(self._draw, view, t)
+                view = view._replace(folds=neuron_folds(view.partition, view.neurons))
+            self._painted.clear()
             self._call(self._add_view, t, view, done + 1, T, seed_row)
-            if done == 0:  # let the loop send the first view before competing for the GIL
-                self._drawn.wait(timeout=5.0)
+            if done == 0:
+                self._painted.wait(timeout=PAINT_TIMEOUT)
 
     def _set_status(self, text: str):
         self.w_status.text = text
@@ -503,14 +547,16 @@ class Explorer:
                 "acc": [self.views[k].accuracy.value for k in analysed],
                 "excess": [(1 - self.views[k].accuracy.value) - self.world.bayes_error
                            for k in analysed]}
-        if done == 1:
-            self._draw(view, t)
+        if done == 1:  # drawn but for its folds (_analyse)
+            self.shown = view
+            self.figs.draw_folds(view, self.world.box)
             self.w_snapshot.disabled = False
             self.w_hessian.disabled = False
-            self.doc.add_next_tick_callback(self._drawn.set)  # runs after this update is sent
         self.w_status.text = (f"analysed {done}/{total} snapshots; showing step "
                               f"{steps[self.w_snapshot.value]}" if
                               done < total else self._summary(self.views[self.w_snapshot.value]))
+        if done == 1:
+            self.painted.asked += 1  # last: the browser answers once all of the above is painted
 
     def _summary(self, view: NetView) -> str:
         step = self.run[0].snapshot_steps[self.w_snapshot.value]

@@ -53,6 +53,19 @@ def segment_lines(segs: np.ndarray) -> dict:
     return {"xs": segs[:, :, 0].tolist(), "ys": segs[:, :, 1].tolist()}
 
 
+def tile_origins(neurons: np.ndarray) -> tuple[list[tuple[float, float]], int]:
+    """Lower-left corner of each neuron's tile in the neuron plot, for ``neurons (N, 2)``
+    ``(layer, index)`` in layer order (rows of :data:`TILE_COLUMNS`, a new row per layer),
+    and the number of rows."""
+    origins, row_, col, last_layer = [], 0, 0, 0
+    for layer, _ in neurons:
+        if layer != last_layer or col == TILE_COLUMNS:
+            row_, col, last_layer = row_ + 1, 0, layer
+        origins.append((col * (TILE + GAP), -row_ * (TILE + GAP)))
+        col += 1
+    return origins, row_ + 1
+
+
 def curve_columns(loss: np.ndarray, accuracy: np.ndarray) -> dict:
     """Every ensemble member's training curves as ``multi_line`` columns.
 
@@ -184,7 +197,8 @@ class NetFigures:
         self.w_formula.text, self.w_numbers.text = detail_html(d)
 
     def draw_net(self, view: NetView, box: np.ndarray, n_classes: int) -> None:
-        """Regions (with hover data), the learned boundary and the neuron tiles."""
+        """Regions (with hover data), the learned boundary, the neuron tiles and their folds
+        (none yet where ``view.folds`` is None: :meth:`draw_folds` adds them)."""
         self.src_regions.data = {
             "xs": [q[:, 0].tolist() for q in view.polygons],
             "ys": [q[:, 1].tolist() for q in view.polygons],
@@ -193,24 +207,29 @@ class NetFigures:
             "mass": view.mass, "mass_text": [f"{m:.6g}" for m in view.mass],
             "affine": view.affine}
         self.src_learned.data = segment_lines(clip_segments(view.boundary, box))
-        xs, ys, cx, cy, labels, images, fx, fy = [], [], [], [], [], [], [], []
-        row_, col, last_layer = 0, 0, 0
-        scale = box[:, 1] - box[:, 0]
-        for (layer, index), image, folds in zip(view.neurons, view.images, view.folds):
-            if layer != last_layer or col == TILE_COLUMNS:
-                row_, col, last_layer = row_ + 1, 0, layer
-            x0, y0 = col * (TILE + GAP), -row_ * (TILE + GAP)
+        origins, rows = tile_origins(view.neurons)
+        xs, ys = (list(v) for v in zip(*origins)) if origins else ([], [])
+        images = []
+        for image in view.images:  # float32: the colour map has 256 levels
             lo, hi = image.min(), image.max()
-            images.append((image - lo) / (hi - lo) if hi > lo else np.zeros_like(image))
-            xs.append(x0), ys.append(y0), cx.append(x0 + TILE / 2), cy.append(y0 + TILE / 2)
-            labels.append(f"L{layer + 1}.{index + 1}")
+            images.append(((image - lo) / (hi - lo) if hi > lo else np.zeros_like(image))
+                          .astype(np.float32))
+        self.src_images.data = {"image": images, "x": xs, "y": ys}
+        self.src_tiles.data = {"x": xs, "cx": [x + TILE / 2 for x in xs],
+                               "cy": [y + TILE / 2 for y in ys],
+                               "label": [f"L{l + 1}.{i + 1}" for l, i in view.neurons],
+                               "layer": view.neurons[:, 0], "index": view.neurons[:, 1],
+                               "mean": view.mean, "maximum": view.maximum}
+        self.draw_folds(view, box)
+        self.f_neurons.height = max(160, int(70 * rows + 60))
+
+    def draw_folds(self, view: NetView, box: np.ndarray) -> None:
+        """Each neuron's exact folds, scaled into its tile (none where ``view.folds`` is
+        None)."""
+        fx, fy = [], []
+        scale = box[:, 1] - box[:, 0]
+        for (x0, y0), folds in zip(tile_origins(view.neurons)[0], view.folds or []):
             segs = (clip_segments(folds, box) - box[:, 0]) / scale * TILE + [x0, y0]
             fx.extend(segs[:, :, 0].tolist())
             fy.extend(segs[:, :, 1].tolist())
-            col += 1
-        self.src_images.data = {"image": images, "x": xs, "y": ys}
-        self.src_tiles.data = {"x": xs, "cx": cx, "cy": cy, "label": labels,
-                               "layer": view.neurons[:, 0], "index": view.neurons[:, 1],
-                               "mean": view.mean, "maximum": view.maximum}
         self.src_folds.data = {"xs": fx, "ys": fy}
-        self.f_neurons.height = max(160, int(70 * (row_ + 1) + 60))

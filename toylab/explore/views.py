@@ -106,7 +106,8 @@ class NetView(NamedTuple):
         neurons: ``(N, 2)`` ``(layer, index)`` of every hidden neuron, in layer order.
         images: ``(N, IMAGE_PIXELS, IMAGE_PIXELS)`` each neuron's response on the plot
             window's pixel centres (rows along y).
-        folds: per neuron ``(s, 2, 2)`` exact fold segments.
+        folds: per neuron ``(s, 2, 2)`` exact fold segments (:func:`neuron_folds`); None from
+            ``net_view(..., folds=False)``.
         mean, mean_bound: ``(N,)`` exact population mean ``E[y_i]`` and its error bound
             (empirical world: the mean over the points, bound 0).
         maximum: ``(N,)`` exact maximum over the partition's domain.
@@ -141,7 +142,7 @@ def _affine_text(A: np.ndarray, c: np.ndarray) -> list[str]:
 
 
 def net_view(layers, activation: str, dist: GaussianMixture | EmpiricalWorld, box=None, *,
-             max_regions: int = MAX_REGIONS) -> NetView:
+             max_regions: int = MAX_REGIONS, folds: bool = True) -> NetView:
     """:class:`NetView` of a 2-input piecewise-linear network under ``dist``.
 
     Args:
@@ -150,6 +151,8 @@ def net_view(layers, activation: str, dist: GaussianMixture | EmpiricalWorld, bo
             (default ``dist.domain``).
         max_regions: a larger partition raises ``ValueError`` naming the widths (the page
             shows it as a message).
+        folds: False leaves ``folds`` None, for :func:`neuron_folds` to fill later (the exact
+            folds are most of the time of a small net's view: the page draws the rest first).
     """
     box = np.asarray(dist.domain if box is None else box, np.float64)
     empirical = isinstance(dist, EmpiricalWorld)
@@ -199,12 +202,18 @@ def net_view(layers, activation: str, dist: GaussianMixture | EmpiricalWorld, bo
         boundary=exact.decision_boundary(p),
         neurons=neurons,
         images=images,
-        folds=[exact.folds(p, tuple(n)) for n in neurons],
+        folds=neuron_folds(p, neurons) if folds else None,
         mean=mean,
         mean_bound=mean_bound,
         maximum=np.array([exact.neuron_extrema(p, tuple(n)).max for n in neurons]),
         accuracy=accuracy,
     )
+
+
+def neuron_folds(p: exact.Partition, neurons: np.ndarray) -> list[np.ndarray]:
+    """Exact fold segments ``(s, 2, 2)`` of each hidden neuron ``(layer, index)`` in
+    ``neurons (N, 2)`` (:attr:`NetView.folds`)."""
+    return [exact.folds(p, tuple(n)) for n in neurons]
 
 
 class NeuronDetail(NamedTuple):
