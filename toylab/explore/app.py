@@ -44,7 +44,7 @@ from bokeh.plotting import figure
 from toylab import landscape
 from toylab.compare import first_order_change
 from toylab.data import GaussianMixture
-from toylab.explore.figures import NetFigures, curve_columns, segment_lines
+from toylab.explore.figures import NetFigures, clear_sources, curve_columns, segment_lines
 from toylab.explore.settings import (
     FILE_WORLD, MAX_SEEDS, PL_ACTIVATIONS, POINTS_WORLD, build_world, parse_training,
     parse_world,
@@ -435,9 +435,8 @@ class Explorer:
     def _clear_net(self):
         self.views, self.run, self.hessian = {}, None, None
         self.figs.clear_net()
-        for src in (self.src_members, self.src_loss, self.src_popacc, self.src_spectrum,
-                    self.src_shares, self.src_motion, self.src_motion_boundary):
-            src.data = {k: [] for k in src.data}
+        clear_sources(self.src_members, self.src_loss, self.src_popacc, self.src_spectrum,
+                      self.src_shares, self.src_motion, self.src_motion_boundary)
         self.w_snapshot.disabled = self.w_download.disabled = True
         self.w_hessian.disabled = self.w_eigen.disabled = True
 
@@ -500,9 +499,9 @@ class Explorer:
             view = net_view(layers, config.activation, dist, max_regions=self.max_regions,
                             folds=done > 0)
             if done == 0:  # the browser draws the rest while the folds are computed
-                self._call(self._draw, view, t)
+                self._call(self._add_view, t, view, 0, T, seed_row)
                 view = view._replace(folds=neuron_folds(view.partition, view.neurons))
-            self._painted.clear()
+                self._painted.clear()
             self._call(self._add_view, t, view, done + 1, T, seed_row)
             if done == 0:
                 self._painted.wait(timeout=PAINT_TIMEOUT)
@@ -535,23 +534,28 @@ class Explorer:
         self.src_loss.data = {"step": members["xs"][seed_row],
                               "loss": members["loss"][seed_row],
                               "acc": members["acc"][seed_row]}
-        self.src_popacc.data = {"step": [], "acc": [], "excess": []}
+        clear_sources(self.src_popacc)
 
     def _add_view(self, t: int, view: NetView, done: int, total: int, seed_row: int):
+        """Record snapshot ``t``'s view, ``done`` of ``total`` analysed: its population
+        accuracy, then the progress line. The first view comes twice (:meth:`_analyse`):
+        ``done == 0`` without its folds, drawn; ``done == 1`` with them, and the browser is
+        asked to report it painted."""
         self.views[t] = view
         steps = self.run[0].snapshot_steps
-        analysed = sorted(self.views)
-        if view.accuracy is not None:  # None: an empirical world
+        if done == 1:
+            self.shown = view
+            self.figs.draw_folds(view, self.world.box)
+        elif view.accuracy is not None:  # None: an empirical world
+            analysed = sorted(self.views)
             self.src_popacc.data = {
                 "step": steps[analysed],
                 "acc": [self.views[k].accuracy.value for k in analysed],
                 "excess": [(1 - self.views[k].accuracy.value) - self.world.bayes_error
                            for k in analysed]}
-        if done == 1:  # drawn but for its folds (_analyse)
-            self.shown = view
-            self.figs.draw_folds(view, self.world.box)
-            self.w_snapshot.disabled = False
-            self.w_hessian.disabled = False
+        if done == 0:
+            self._draw(view, t)
+            return
         self.w_status.text = (f"analysed {done}/{total} snapshots; showing step "
                               f"{steps[self.w_snapshot.value]}" if
                               done < total else self._summary(self.views[self.w_snapshot.value]))
@@ -592,6 +596,7 @@ class Explorer:
     # ------------------------------------------------------------------------- drawing
 
     def _draw(self, view: NetView, t: int):
+        """Show ``view`` (snapshot ``t``) and enable what needs a shown net."""
         self.shown = view
         self.figs.draw_net(view, self.world.box, self.dist.n_classes)
         result, config, seeds = self.run
@@ -600,7 +605,7 @@ class Explorer:
                                                seed=seeds[self._seed_row], step=step,
                                                world=self.dist)],
                              "filename": [f"net-seed{seeds[self._seed_row]}-step{step}.json"]}
-        self.w_download.disabled = False
+        self.w_download.disabled = self.w_snapshot.disabled = self.w_hessian.disabled = False
         self.w_snapshot.title = f"snapshot: step {self.run[0].snapshot_steps[t]}"
         if self.figs.src_tiles.selected.indices:
             self._neuron_clicked()

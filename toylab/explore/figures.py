@@ -53,6 +53,14 @@ def segment_lines(segs: np.ndarray) -> dict:
     return {"xs": segs[:, :, 0].tolist(), "ys": segs[:, :, 1].tolist()}
 
 
+def clear_sources(*sources: ColumnDataSource) -> None:
+    """Empty every column of each source that holds rows (emptying an empty one would still
+    be sent to the browser and repaint its plot)."""
+    for src in sources:
+        if any(len(column) for column in src.data.values()):
+            src.data = {k: [] for k in src.data}
+
+
 def tile_origins(neurons: np.ndarray) -> tuple[list[tuple[float, float]], int]:
     """Lower-left corner of each neuron's tile in the neuron plot, for ``neurons (N, 2)``
     ``(layer, index)`` in layer order (rows of :data:`TILE_COLUMNS`, a new row per layer),
@@ -187,9 +195,8 @@ class NetFigures:
             rng.start, rng.end = lo, hi
 
     def clear_net(self) -> None:
-        for src in (self.src_learned, self.src_regions, self.src_tiles, self.src_images,
-                    self.src_folds):
-            src.data = {k: [] for k in src.data}
+        clear_sources(self.src_learned, self.src_regions, self.src_tiles, self.src_images,
+                      self.src_folds)
         self.w_formula.text = NO_NEURON
         self.w_numbers.text = ""
 
