@@ -18,7 +18,9 @@ from toylab.explore import load_world, preset_world, transformed  # noqa: E402
 from toylab.explore.settings import (  # noqa: E402
     MAX_SEEDS, parse_training, parse_world, snapshot_every,
 )
-from toylab.explore.views import clip_segments, net_view, neuron_detail, world_view  # noqa: E402
+from toylab.explore.views import (  # noqa: E402
+    clip_segments, net_view, neuron_detail, neuron_folds, world_view,
+)
 from toylab.explore.world import PRESET_PARAMS, world_from_text  # noqa: E402
 from toylab.models import activations, init_layers  # noqa: E402
 
@@ -187,6 +189,21 @@ def test_net_view_against_the_forward_pass(small_net):
     expected = ["|".join("".join(map(str, s[r])) for s in signs) for r in range(len(p))]
     assert view.patterns == expected
     assert 0 < view.accuracy.value <= 1
+
+
+def test_net_view_without_folds_then_its_folds(small_net):
+    """The page draws the first view without its folds, then adds them: together the same
+    view."""
+    dist, layers, view = small_net
+    first = net_view(layers, "relu", dist, folds=False)
+    assert first.folds is None
+    np.testing.assert_array_equal(first.images, view.images)
+    np.testing.assert_array_equal(first.mass, view.mass)
+    assert first.patterns == view.patterns and first.accuracy == view.accuracy
+    folds = neuron_folds(first.partition, first.neurons)
+    assert len(folds) == len(view.folds)
+    for a, b in zip(folds, view.folds):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_neuron_detail_against_the_library_and_sampling(small_net):
