@@ -6,11 +6,14 @@ The explorer is served in-process on a free loopback port and driven as a person
 * ``first_load``: from navigation to the page's widgets and plots existing (a fresh browser,
   the server already running), best of ``--repeats`` fresh tabs after one warm-up;
 * ``train_to_views``: a 2-16-16-3 ReLU on the ``blobs`` preset, 600 points, 1,000 full-batch
-  Adam steps: from the click on *Train* until the browser holds the new regions and neuron
-  tiles (the final snapshot, drawn first) and has painted two frames after them. *Warm*: the
-  same settings trained once before (compiled); best of ``--repeats``. The time for all 11
-  snapshots to be analysed (the curves filled) is reported beside it. Baseline in the same
-  process: the library calls alone (``train_ensemble`` + ``views.net_view``), no browser;
+  Adam steps: from the click on *Train* until the browser has painted the final snapshot's
+  whole view (regions, neuron tiles and their folds; the status line comes with the folds,
+  which come last), timed in the page (:data:`ARM_JS`). *Warm*: the same settings trained
+  once before (compiled); best of ``--repeats``, with the load average before it and the CPU
+  seconds this process (server and driver) and Chromium spent on it; alternating with runs
+  timed as before 2026-12-03, by Selenium polling the status line (``polled``). The time for
+  all 11 snapshots to be analysed (the curves filled) is reported beside it. Baseline in the
+  same process: the library calls alone (``train_ensemble`` + ``views.net_view``), no browser;
 * ``ensemble``: the same net as 8 seeds trained together (the page's largest ensemble), click
   to the first view, cold and warm;
 * ``big_partition``: a 2-32-32-32-3 ReLU (the same world, 1,000 steps): its region count, the
@@ -29,6 +32,7 @@ import json
 import os
 import platform
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +60,26 @@ const view = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name(arguments
 const start = performance.now();
 view.export(arguments[1]).to_blob().then((blob) => done([performance.now() - start, blob.size]));
 """
+ARM_JS = """
+const status = Bokeh.documents[0].get_model_by_name("status"), prefixes = arguments[0];
+const before = status.text;
+let clicked = null, changed = false;
+window.addEventListener("click", (e) => { clicked = e.timeStamp; }, {capture: true, once: true});
+window.__view = new Promise((resolve) => {
+  const tick = () => {
+    changed = changed || status.text !== before;
+    if (changed && prefixes.some((p) => status.text.startsWith(p)))
+      requestAnimationFrame(() => resolve([clicked, performance.now()]));
+    else
+      requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+});
+"""
+"""Before a click: ``window.__view`` resolves to the click's time and the time of the frame
+after the one that first shows a changed status line starting with one of ``arguments[0]``
+(the browser's clock, ms): no polling from outside the page."""
+VIEW_JS = "window.__view.then(arguments[arguments.length - 1]);"
 RECORD_JS = """
 window.__frames = [];
 const tick = (t) => { window.__frames.push(t); if (window.__frames.length < 100000 &&
@@ -64,21 +88,51 @@ window.__stop = false; requestAnimationFrame(tick);
 """
 
 
-def train_and_wait(d, steps: int) -> tuple[float, float]:
-    """Click Train; returns (seconds to the first drawn view + two frames, seconds to all
-    snapshots analysed)."""
+def chromium_cpu(d) -> float | None:
+    """CPU seconds used so far by the driver's Chromium and its child processes (None without
+    psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    total = 0.0
+    for proc in psutil.Process(d.service.process.pid).children(recursive=True):
+        with suppress(psutil.Error):  # a renderer may exit meanwhile
+            cpu = proc.cpu_times()
+            total += cpu.user + cpu.system
+    return total
+
+
+def train_and_wait(d, steps: int, *, polled: bool = False) -> tuple[float, float, dict]:
+    """Click Train; returns (seconds from the click to the final snapshot's whole view
+    painted, seconds to all snapshots analysed, {load average before, CPU seconds of this
+    process and of Chromium up to the view}).
+
+    Timed by the page itself (:data:`ARM_JS`: the click event to the frame after the view;
+    Selenium waits without polling), or, ``polled``, as before 2026-12-03: from before
+    Selenium's click until Selenium, polling every 20 ms (which takes CPU from the page on 2
+    cores), sees the status line, then two frames."""
     before = model_value(d, "status", "text")
+    prefixes = ["analysed", f"step {steps}:"]
+    if not polled:
+        d.execute_script(ARM_JS, prefixes)
+    load_before, cpu, browser = os.getloadavg()[0], time.process_time(), chromium_cpu(d)
     start = time.perf_counter()
     click(d, widget_element(d, "train", "button"))
-    # status and views arrive in one message; poll gently (2 cores are shared with the app)
-    wait(lambda: model_value(d, "status", "text") != before, "the run to start", poll=0.02)
-    wait(lambda: model_value(d, "status", "text").startswith(("analysed", f"step {steps}:")),
-         "the first view", timeout=300, poll=0.02)
-    d.execute_async_script(FRAMES_JS)
-    first = time.perf_counter() - start
+    if polled:
+        wait(lambda: model_value(d, "status", "text") != before, "the run to start", poll=0.02)
+        wait(lambda: model_value(d, "status", "text").startswith(tuple(prefixes)),
+             "the first view", timeout=300, poll=0.02)
+        d.execute_async_script(FRAMES_JS)
+        first = time.perf_counter() - start
+    else:
+        clicked, painted = d.execute_async_script(VIEW_JS)
+        first = (painted - clicked) / 1000
+    usage = {"load_average": load_before, "process_cpu_s": time.process_time() - cpu,
+             "chromium_cpu_s": None if browser is None else chromium_cpu(d) - browser}
     wait(lambda: model_value(d, "status", "text").startswith(f"step {steps}:"),
          "all snapshots", timeout=300, poll=0.05)
-    return first, time.perf_counter() - start
+    return first, time.perf_counter() - start, usage
 
 
 def library_only(hidden: str, steps: int, repeats: int) -> float:
@@ -106,6 +160,7 @@ def main() -> None:
     out = {}
     with Background(port=0) as app:
         d = start_chromium()
+        d.set_script_timeout(300)  # VIEW_JS waits for training and the view
         try:
             load(d, app.url)  # warm-up: the server's first session, the browser's cache
             loads = [load(d, app.url) for _ in range(args.repeats)]
@@ -115,20 +170,32 @@ def main() -> None:
             set_input(d, "hidden", "16,16")
             set_input(d, "steps", "1000")
             wait(lambda: model_value(d, "steps", "value") == 1000, "steps")
-            cold, cold_all = train_and_wait(d, 1000)
-            warm = [train_and_wait(d, 1000) for _ in range(args.repeats)]
-            first = min(w[0] for w in warm)
+            cold = train_and_wait(d, 1000)[0]
+            warm, polled = [], []
+            for _ in range(args.repeats):  # alternately, so both see the same load
+                warm.append(train_and_wait(d, 1000))
+                polled.append(train_and_wait(d, 1000, polled=True))
+            first, _, usage = min(warm, key=lambda w: w[0])
             out.update(train_to_views_cold_s=cold, train_to_views_warm_s=first,
+                       train_to_views_warm_all_s=[w[0] for w in warm],
+                       train_to_views_warm_usage=usage,
+                       train_to_views_warm_polled_s=min(w[0] for w in polled),
+                       train_to_views_warm_polled_all_s=[w[0] for w in polled],
                        all_snapshots_warm_s=min(w[1] for w in warm),
                        n_regions_16_16=len(source_column(d, "regions", "region")))
+            browser = ("" if usage["chromium_cpu_s"] is None else
+                       f", Chromium {usage['chromium_cpu_s']:.2f} s")
             print(f"train -> updated views, 2-16-16-3, 1000 steps: cold {cold:.2f} s, warm "
-                  f"best {first:.2f} s of {[round(w[0], 2) for w in warm]}; all 11 snapshots "
-                  f"analysed: {out['all_snapshots_warm_s']:.2f} s "
-                  f"({out['n_regions_16_16']} regions)")
+                  f"best {first:.2f} s of {[round(w[0], 2) for w in warm]} (load average "
+                  f"{usage['load_average']:.1f} before it; CPU: this process "
+                  f"{usage['process_cpu_s']:.2f} s{browser}); timed by Selenium polling as "
+                  f"before: best {out['train_to_views_warm_polled_s']:.2f} s of "
+                  f"{[round(w[0], 2) for w in polled]}; all 11 snapshots analysed: "
+                  f"{out['all_snapshots_warm_s']:.2f} s ({out['n_regions_16_16']} regions)")
             lib = library_only("16,16", 1000, args.repeats)
             out["library_only_s"] = lib
             print(f"  baseline, the library alone (train + final views): {lib:.2f} s; "
-                  f"browser and transport add {first - lib:.2f} s")
+                  f"browser and transport add {first - lib:.2f} s (ratio {first / lib:.1f})")
 
             set_input(d, "seeds", "8")
             wait(lambda: model_value(d, "seeds", "value") == 8, "seeds")
@@ -141,7 +208,7 @@ def main() -> None:
             wait(lambda: model_value(d, "seeds", "value") == 1, "seeds")
 
             set_input(d, "hidden", "32,32,32")
-            big_first, big_all = train_and_wait(d, 1000)
+            big_first, big_all, _ = train_and_wait(d, 1000)
             n_big = len(source_column(d, "regions", "region"))
             (x0, x1), (y0, y1) = np.asarray(toylab.make("blobs").domain)
             d.execute_script(RECORD_JS)
