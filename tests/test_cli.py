@@ -92,3 +92,20 @@ def test_export_of_a_study_without_representatives_is_a_clean_error(capsys, tmp_
     assert cli.main(["export", name, "--quick", "--out", str(tmp_path / "r"),
                      "--figures", str(tmp_path / "f")]) == 2
     assert "representatives" in capsys.readouterr().err
+
+
+def test_figures_jobs_runs_studies_in_child_processes_and_names_failures(capsys, tmp_path,
+                                                                         monkeypatch):
+    """``toylab figures --jobs 2`` runs each study as ``toylab run NAME`` in its own process and
+    reports every study's status and time; a failing one is named with its error and the
+    command exits non-zero (two unknown names: cheap, and both children must fail)."""
+    assert cli.main(["figures", "--jobs", "0"]) == 2
+    assert "--jobs=0" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_studies", lambda: ({"no-such-a": None, "no-such-b": None}, None))
+    assert cli.main(["figures", "--jobs", "2", "--out", str(tmp_path / "r"),
+                     "--figures", str(tmp_path / "f")]) == 1
+    err = capsys.readouterr().err
+    for name in ("no-such-a", "no-such-b"):
+        assert f"{name}: FAILED (exit 2) in " in err
+        assert f"toylab: error: study '{name}' is unknown" in err
+    assert "failed: no-such-a, no-such-b" in err

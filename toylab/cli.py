@@ -78,13 +78,48 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _study_process(name: str, args) -> tuple[str, int, float, str]:
+    """``toylab run NAME`` with the ``figures`` command's folders in a child process:
+    ``(name, exit status, wall seconds, its stderr's last line)``."""
+    import subprocess
+
+    command = [sys.executable, "-m", "toylab.cli", "run", name, "--out", str(args.out),
+               "--figures", str(args.figures)] + (["--force"] if args.force else [])
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    for line in done.stdout.splitlines():
+        if line.startswith("figure: "):
+            print(line, flush=True)
+    last = (done.stderr.strip().splitlines() or [""])[-1]
+    return name, done.returncode, time.perf_counter() - start, last
+
+
 def _cmd_figures(args) -> int:
+    if isinstance(args.jobs, bool) or args.jobs < 1:
+        raise ValueError(f"--jobs={args.jobs!r} must be a positive number of studies run at "
+                         "once, e.g. 2 (one per core)")
     studies, _ = _studies()
-    for name in progress(sorted(studies), desc="studies"):
-        _, paths = run_study(name, out=args.out, figures=args.figures, force=args.force)
-        for path in paths:
-            print(f"figure: {path}")
-    return 0
+    start = time.perf_counter()
+    if args.jobs == 1:
+        for name in progress(sorted(studies), desc="studies"):
+            _, paths = run_study(name, out=args.out, figures=args.figures, force=args.force)
+            for path in paths:
+                print(f"figure: {path}")
+        print(f"all studies done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        return 0
+    from concurrent.futures import ThreadPoolExecutor
+
+    check_writable(args.out, argument="--out")
+    check_writable(args.figures, argument="--figures")
+    with ThreadPoolExecutor(args.jobs) as pool:  # threads only wait on the child processes
+        runs = list(pool.map(lambda name: _study_process(name, args), sorted(studies)))
+    for name, status, seconds, last in runs:
+        print(f"{name}: {'ok' if status == 0 else f'FAILED (exit {status})'} in {seconds:.1f} s"
+              + ("" if status == 0 else f": {last}"), file=sys.stderr)
+    failed = [name for name, status, *_ in runs if status != 0]
+    print(f"all studies done in {time.perf_counter() - start:.1f} s ({args.jobs} at once)"
+          + (f"; failed: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def export_study(name: str, *, quick: bool = False, seeds: int | None = None, overrides=(),
@@ -132,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = {"run": ("run one study", _cmd_run),
                 "export": ("explorable offline HTML pages of a study's representative networks",
                            _cmd_export),
-                "figures": ("regenerate every paper figure from cached results", _cmd_figures)}
+                "figures": ("run every study (or reuse its cached result) and write its paper figures",
+                            _cmd_figures)}
     for name, (help_text, func) in commands.items():
         cmd = sub.add_parser(name, help=help_text)
         if name != "figures":
@@ -145,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--out", type=Path, default=Path("results"), help="results folder")
         cmd.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder")
         cmd.add_argument("--force", action="store_true", help="recompute even if cached")
+        if name == "figures":
+            cmd.add_argument("--jobs", type=int, default=1,
+                             help="studies run at once, each in its own process (default 1)")
         cmd.set_defaults(func=func)
     cmd = sub.add_parser("explore", help="the exact playground in the browser (127.0.0.1)")
     cmd.add_argument("--port", type=int, default=5006, help="port (0: any free port)")
