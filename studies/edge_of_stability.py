@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 import toylab.landscape as L
 from toylab.models import flatten
@@ -211,6 +212,10 @@ def plot_phases(result: StudyResult, config: Config):
         ax.axvline(2.0, color="black", linestyle="--", linewidth=0.8)
         ax.set(xscale="log", xlabel="eta lambda_max at init", ylim=(-0.02, 1.02),
                title=f"{preset.replace('_', ' ')} k={k}")
+        lo, hi = ax.get_xlim()  # plain labels at 1-2-5 steps (a short log axis labels its
+        ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if lo <= t <= hi]  # minors)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     axes[0].set_ylabel("mean gradient overlap in phase")
     axes[0].legend(loc="lower left", fontsize=5)
     return fig
