@@ -11,11 +11,10 @@ together bit-identical to one ``train_ensemble`` call), the progress line counti
 (at most every :data:`PROGRESS_SECONDS`); the *last* snapshot is analysed and drawn first
 (its regions and neuron tiles, then its exact folds, which take most of its analysis: the
 browser paints the rest meanwhile; timings in benchmarks/README.md, ``explore``), and once the
-browser has painted it
-(:class:`Painted`) the earlier snapshots are analysed one by one (the progress line counts
-them) to fill the exact population-accuracy curve and the snapshot slider. The seeds (``seeds``
-consecutive init seeds from ``seed``) train together; the curves show every seed, the views the
-one chosen in *seed shown*.
+browser has painted it (:class:`Painted`) the earlier snapshots are analysed one by one (the
+progress line counts them) to fill the exact population-accuracy curve and the snapshot
+slider. The seeds (``seeds`` consecutive init seeds from ``seed``) train together; the curves
+show every seed, the views the one chosen in *seed shown*.
 
 Stop, pressed during training, ends it after the segment in flight: the page shows the curves
 and the last snapshot up to that step and says where it stopped; pressed during the analysis,
