@@ -212,8 +212,9 @@ def plot_phases(result: StudyResult, config: Config):
         ax.axvline(2.0, color="black", linestyle="--", linewidth=0.8)
         ax.set(xscale="log", xlabel="eta lambda_max at init", ylim=(-0.02, 1.02),
                title=f"{preset.replace('_', ' ')} k={k}")
-        lo, hi = ax.get_xlim()  # plain labels at 1-2-5 steps (a short log axis labels its
-        ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if lo <= t <= hi]  # minors)
+        # plain labels at 1-2-5 steps: a log axis shorter than a decade labels its minor ticks
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if lo <= t <= hi]
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     axes[0].set_ylabel("mean gradient overlap in phase")

@@ -167,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = {"run": ("run one study", _cmd_run),
                 "export": ("explorable offline HTML pages of a study's representative networks",
                            _cmd_export),
-                "figures": ("run every study (or reuse its cached result) and write its paper figures",
-                            _cmd_figures)}
+                "figures": ("run every study (or reuse its cached result) and write its "
+                            "paper figures", _cmd_figures)}
     for name, (help_text, func) in commands.items():
         cmd = sub.add_parser(name, help=help_text)
         if name != "figures":

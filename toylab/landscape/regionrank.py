@@ -302,8 +302,13 @@ def problem_projected_spectrum(p: Problem, curvature: str = "hessian", *,
     """The full spectrum of a resolved problem's Hessian (or Gauss-Newton matrix) by the
     projected eigenproblem (module docstring; call inside float64)."""
     _check_applies(p, curvature)
+    return _solve_projected(p, curvature, _pieces(p), vectors=vectors, max_bytes=max_bytes)
+
+
+def _solve_projected(p: Problem, curvature: str, pc: _Pieces, *, vectors: bool,
+                     max_bytes: float) -> Spectrum:
+    """:func:`problem_projected_spectrum` given the points' pieces ``pc`` (:func:`_pieces`)."""
     residual = curvature == "hessian"
-    pc = _pieces(p)
     size = _size(p, pc, residual)
     check_memory(projected_bytes(size, p.spec.widths, vectors=vectors), max_bytes,
                  f"the projected {curvature} spectrum of P={p.n_params} parameters "
@@ -372,14 +377,12 @@ def problem_hessian_spectrum(p: Problem, *, vectors: bool = False, method: str =
     """:func:`hessian_spectrum` of a resolved problem (call inside float64)."""
     if method not in SPECTRUM_METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {SPECTRUM_METHODS}")
-    if method == "auto":
-        method = "dense"
-        if _why_not(p, "hessian") is None:
-            size = problem_range_size(p)
-            if size.dim < PROJECTED_BELOW * size.n_params:
-                method = "projected"
     if method == "projected":
         return problem_projected_spectrum(p, vectors=vectors, max_bytes=max_bytes)
+    if method == "auto" and _why_not(p, "hessian") is None:
+        pc = _pieces(p)  # once: the size decides, and the projected path reuses it
+        if _size(p, pc, True).dim < PROJECTED_BELOW * p.n_params:
+            return _solve_projected(p, "hessian", pc, vectors=vectors, max_bytes=max_bytes)
     H = problem_matrix(p, "hessian", max_bytes=max_bytes)
     return eigendecomposition(H, vectors=vectors, max_bytes=max_bytes)
 

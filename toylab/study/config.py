@@ -184,8 +184,7 @@ def _override(config, tree: dict, prefix: str, root):
                 changes[name] = _coerce(_literal(sub) if hint is not str else sub, hint, key)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"--set {key}={sub}: {err}") from None
-        elif dataclasses.is_dataclass(current) and all(isinstance(v, (str, dict))
-                                                       for v in sub.values()):
+        elif dataclasses.is_dataclass(current):
             changes[name] = _override(current, sub, key + ".", root)
         elif _is_named_values(hint) and all(isinstance(v, str) for v in sub.values()):
             changes[name] = tuple({**dict(current),
