@@ -182,6 +182,7 @@ def test_load_train_hover_click(app, browser, shots):
     assert console_errors(d) == []
 
 
+@pytest.mark.slow  # ~35 s: a 3,000-step run, stopped, trained again, saved twice
 def test_seed_ensemble_stop_train_again_and_save_views(app, browser, shots, tmp_path):
     """Three seeds train together: the curves show each, the views the chosen one (checked
     against the library's member). Stop pressed during a 3,000-step run ends the training

@@ -258,6 +258,10 @@ TABLE_ENTRIES = ([("optimizer", name) for name in OPTIMIZERS]
                  + [("loss", name) for name in models.LOSSES]
                  + [("bias_init", name) for name in INITS]
                  + [("parameterization", name) for name in PARAMETERIZATIONS])
+DEFAULT_RUN_ENTRIES = {("optimizer", "sgd"), ("loss", "mse"), ("bias_init", "data"),
+                       ("parameterization", "mean_field")}
+"""One non-default entry per field in the default test run (each entry compiles its own
+training program, ~6 s); all of them with ``pytest -m slow``."""
 
 
 def _init_of(config, seeds, X):
@@ -271,7 +275,9 @@ def _init_of(config, seeds, X):
         jnp.float32(config.bias_std))
 
 
-@pytest.mark.parametrize("field, name", TABLE_ENTRIES)
+@pytest.mark.parametrize("field, name", [
+    entry if entry in DEFAULT_RUN_ENTRIES else pytest.param(*entry, marks=pytest.mark.slow)
+    for entry in TABLE_ENTRIES])
 def test_every_table_entry_trains_from_its_own_init(blobs_data, field, name):
     """Each optimizer, loss, bias init and parameterisation: the recorded step-0 snapshot is
     the init of :func:`init_run` (output multiplier folded in), with the He weights of the

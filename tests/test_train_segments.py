@@ -71,7 +71,8 @@ def _assert_same_run(joined, whole, exact: bool):
         check(getattr(joined, name), getattr(whole, name))
 
 
-@pytest.mark.parametrize("name", ["adam", pytest.param("sgd_minibatch", marks=pytest.mark.slow),
+@pytest.mark.parametrize("name", [pytest.param("adam", marks=pytest.mark.slow),
+                                  pytest.param("sgd_minibatch", marks=pytest.mark.slow),
                                   "momentum_mean_field"])
 def test_segments_equal_one_run_bit_for_bit(blobs, whole_runs, name):
     """Parameters, optimizer state (Adam's moments and count, momentum) and minibatch draws
