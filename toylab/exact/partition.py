@@ -37,6 +37,7 @@ from functools import cached_property
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse
 
 from toylab.exact import geometry as geo
 from toylab.models import Activation, as_layers, check_finite_layers, get_activation
@@ -309,12 +310,12 @@ class _Work:
     cy`` and *reach* ``ex, ey`` (half-extents widened by the largest vertex error radius and
     the rounding of ``a . (cx, cy) + c``, see :func:`_reach`), ``src`` (row of the current
     layer's start table), ``piece`` (current neuron's piece index), ``pattern`` (this layer's
-    pieces so far).
+    pieces so far; a cut copies the row, so a region inherits its parent's pieces).
     """
 
-    _REGION_FIELDS = ("start", "count", "cx", "cy", "ex", "ey", "src", "piece", "pattern")
+    _REGION_FIELDS = ("start", "count", "cx", "cy", "ex", "ey", "src", "pattern")
 
-    def __init__(self, domain: np.ndarray, width: int):
+    def __init__(self, domain: np.ndarray):
         domain = _without_straight_corners(domain)
         lines = geo.edge_lines(domain)
         corners, rad = geo.intersect_lines(np.roll(lines, 1, 0), lines)
@@ -324,7 +325,6 @@ class _Work:
         self.count = np.array([len(domain)])
         self.cx, self.cy, self.ex, self.ey = _reach(*geo.bounds(corners, self.count),
                                                     rad.max(keepdims=True))
-        self.new_layer(width)
 
     def view(self, name: str) -> np.ndarray:
         return getattr(self, name)[: self.nr]
@@ -354,16 +354,17 @@ class _Work:
         lo, hi = geo.bounds(pieces.verts, counts)
         rmax = np.maximum.reduceat(pieces.rad, starts - starts[0])
         self.cx[rows], self.cy[rows], self.ex[rows], self.ey[rows] = _reach(lo, hi, rmax)
-        self.src[new], self.piece[new], self.pattern[new] = (
-            self.src[regions], self.piece[regions], self.pattern[regions])
+        self.src[new], self.pattern[new] = self.src[regions], self.pattern[regions]
         self.nr += k
+        return new
 
-    def new_layer(self, width: int):
-        """Reset the per-layer fields; the current regions become the next start table."""
+    def new_layer(self, pattern: np.ndarray):
+        """Start a layer: the current regions become its start table (``src`` = themselves),
+        each with the ``pattern (R0, w)`` of pieces it has wherever no line reaches it."""
         n = len(self.start)
         self.src = np.arange(n)
-        self.piece = np.zeros(n, np.int8)
-        self.pattern = np.zeros((n, width), np.int8)
+        self.pattern = np.zeros((n, pattern.shape[1]), np.int8)
+        self.pattern[: len(pattern)] = pattern
 
     def csr(self) -> geo.Pieces:
         """The regions, compacted, in region order."""
@@ -399,54 +400,95 @@ def _grown(arr: np.ndarray, need: int) -> np.ndarray:
     return out
 
 
-def _cut_regions(work: _Work, a0, a1, c) -> np.ndarray:
-    """Cut every region along its line ``u . (a0, a1)[r] + c[r] = 0`` (``(R,)`` each).
+def _cut_regions(work: _Work, regions: np.ndarray, a0, a1, c) -> tuple[np.ndarray, ...]:
+    """Cut each of ``regions (k,)`` along its line ``u . (a0, a1) + c = 0`` (``(k,)`` each).
 
-    Only regions whose bounding box (widened by its vertices' error radius and the rounding
-    of the test) the line can reach are looked at vertex by vertex, where the side of each
-    vertex is decided exactly (:func:`geometry.cut_sides`). A region is cut iff it has
-    vertices strictly on both sides, so both pieces are real (positive exact area).
-    Returns ``(R',)`` bool: each (new) region lies on the positive side.
+    A region is looked at vertex by vertex only where its bounding box (widened by its
+    vertices' error radius and the rounding of the test, :func:`_reach`) does not settle the
+    side; there the side of each vertex is decided exactly (:func:`geometry.cut_sides`). A
+    region is cut iff it has vertices strictly on both sides, so both pieces are real
+    (positive exact area). Returns ``(regions', positive, parent)``: the regions followed by
+    the pieces the cuts appended (on the negative side), whether each lies on the positive
+    side, and for each appended piece the position in ``regions`` of the region it came from.
     """
-    zc = a0 * work.view("cx") + a1 * work.view("cy") + c
-    reach = (np.abs(a0) * work.view("ex") + np.abs(a1) * work.view("ey")
+    zc = a0 * work.cx[regions] + a1 * work.cy[regions] + c
+    reach = (np.abs(a0) * work.ex[regions] + np.abs(a1) * work.ey[regions]
              + 8 * geo.UNIT_ROUNDOFF * np.abs(c))
     side = zc > 0  # where the reach test below decides; a constant line (a = 0): sign of c
-    cand = np.flatnonzero(~(np.abs(zc) > reach))  # NaN reach (0 * inf): look
-    if len(cand) == 0:
-        return side
+    look = np.flatnonzero(~(np.abs(zc) > reach))  # NaN reach (0 * inf): look
+    none = np.zeros(0, np.int64)
+    if len(look) == 0:
+        return regions, side, none
+    cand = regions[look]
     cnt = work.count[cand]
     idx = geo.gather_index(work.start[cand], cnt)
     verts, lines, rad = work.verts[idx], work.lines[idx], work.rad[idx]
-    L = np.repeat(geo.pow2_normalised(np.stack([a0[cand], a1[cand], c[cand]], 1)), cnt, axis=0)
+    L = np.repeat(geo.pow2_normalised(np.stack([a0[look], a1[look], c[look]], 1)), cnt, axis=0)
     vside = geo.cut_sides(geo.Pieces(verts, lines, rad, cnt), L)
     starts = cnt.cumsum() - cnt
     positive = np.logical_or.reduceat(vside > 0, starts)
     cut = positive & np.logical_or.reduceat(vside < 0, starts)
-    side[cand] = positive
+    side[look] = positive
     k = np.flatnonzero(cut)
-    if len(k):
-        vcut = np.repeat(cut, cnt)
-        pieces = geo.cut_polygons(verts[vcut], lines[vcut], rad[vcut], cnt[k], vside[vcut],
-                                  L[vcut])
-        work.cut(cand[k], pieces)
-        side = np.concatenate([side, np.zeros(len(k), bool)])
-    return side
+    if len(k) == 0:
+        return regions, side, none
+    vcut = np.repeat(cut, cnt)
+    pieces = geo.cut_polygons(verts[vcut], lines[vcut], rad[vcut], cnt[k], vside[vcut], L[vcut])
+    new = work.cut(cand[k], pieces)
+    return (np.concatenate([regions, new]), np.concatenate([side, np.zeros(len(k), bool)]),
+            look[k])
+
+
+_CHUNK_BYTES = 1 << 22
+"""Working-set size of one chunk of :func:`_start_tests` and :func:`_next_table` (a few MB: stays in cache)."""
+
+
+def _start_tests(work: _Work, A, c, breakpoints) -> tuple[np.ndarray, np.ndarray]:
+    """For every start region ``t`` (the ``R0`` current regions) and neuron ``j`` of the
+    layer: ``(pieces (R0, w) int8, reached (w, R0) bool)``. Where no breakpoint's line
+    ``z_j = beta`` reaches ``t``'s bounding box (:func:`_reach`, the test of
+    :func:`_cut_regions`), ``z_j`` keeps one side of every breakpoint on all of ``t`` and so
+    on every piece ``t`` is later cut into: its piece index is ``pieces[t, j]`` and neuron
+    ``j`` need not look at ``t``'s descendants at all (Serra et al. 2018 count regions the
+    same way: a neuron only splits the regions its hyperplane meets)."""
+    R0, w = c.shape
+    pieces = np.zeros((R0, w), np.int8)
+    reached = np.zeros((R0, w), bool)
+    step = max(64, _CHUNK_BYTES // (8 * w))
+    for lo in range(0, R0, step):  # in cache-sized chunks of start regions
+        rows = slice(lo, lo + step)
+        cx, cy, ex, ey = (work.view(name)[rows, None] for name in ("cx", "cy", "ex", "ey"))
+        a0, a1 = A[rows, 0], A[rows, 1]
+        dz = a0 * cx + a1 * cy
+        spread = np.abs(a0) * ex + np.abs(a1) * ey
+        for beta in breakpoints:
+            cb = c[rows] - beta
+            zc = dz + cb
+            reached[rows] |= ~(np.abs(zc) > spread + 8 * geo.UNIT_ROUNDOFF * np.abs(cb))
+            pieces[rows] += zc > 0
+    return pieces, np.ascontiguousarray(reached.T)
 
 
 def _refine_layer(work: _Work, A, c, breakpoints, layer, limits):
     """Cut by every neuron of one hidden layer. ``A (R0, 2, w)``, ``c (R0, w)``: its pre maps
-    per start-table region (``work.src`` indexes them)."""
-    At = np.ascontiguousarray(A.transpose(2, 1, 0))  # (w, 2, R0)
-    ct = np.ascontiguousarray(c.T)
+    per start-table region (``work.src`` indexes them). Neuron ``j`` looks only at the
+    descendants of the start regions its lines reach (:func:`_start_tests`). Returns the
+    start regions' reference pieces ``(R0, w)`` (:func:`_start_tests`)."""
+    pieces, reached = _start_tests(work, A, c, breakpoints)
+    work.new_layer(pieces)
     for j in range(A.shape[2]):
-        work.piece[:] = 0
+        regions = np.flatnonzero(reached[j][work.view("src")])
+        if len(regions) == 0:
+            continue
+        piece = np.zeros(len(regions), np.int8)
         for beta in breakpoints:
-            src = work.view("src")
-            side = _cut_regions(work, At[j, 0][src], At[j, 1][src], ct[j][src] - beta)
-            work.view("piece")[:] += side
-        work.view("pattern")[:, j] = work.view("piece")
+            t = work.src[regions]
+            regions, side, parent = _cut_regions(work, regions, A[t, 0, j], A[t, 1, j],
+                                                 c[t, j] - beta)
+            piece = np.concatenate([piece, piece[parent]]) + side
+        work.pattern[regions, j] = piece
         limits.check(work.nr, layer, j)
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -493,33 +535,94 @@ def _compose(chain: list[np.ndarray]) -> list[np.ndarray]:
     return out[::-1]
 
 
+_SPARSE_BELOW = 16
+""":func:`_next_table` corrects the start regions' products sparsely where fewer than
+1/16 of a chunk's pieces differ from the reference (measured: sparse products on this
+scale cost ~10x a dense one per multiply-add), else forms the chunk's products densely."""
+
+
+def _post_times(table: np.ndarray, pattern, slopes, intercepts, W) -> np.ndarray:
+    """``(T, 3, m)``: each row's post map (``table (T, 3, w)`` pre maps, ``pattern (T, w)``
+    pieces) times ``W (w, m)``, dense, in cache-sized chunks of rows."""
+    T, w, m = len(table), W.shape[0], W.shape[1]
+    out = np.empty((T, 3, m))
+    step = max(64, _CHUNK_BYTES // (24 * w))
+    for lo in range(0, T, step):
+        rows = slice(lo, lo + step)
+        maps = table[rows] * np.take(slopes, pattern[rows])[:, None, :]
+        maps[:, 2] += np.take(intercepts, pattern[rows])
+        out[rows] = (maps.reshape(-1, w) @ W).reshape(-1, 3, m)
+    return out
+
+
+def _next_table(table: np.ndarray, src, pattern, reference, slopes, intercepts, W,
+                b) -> np.ndarray:
+    """The next layer's pre maps in every region: ``(R, 3, m)``, rows ``A[0], A[1], c``.
+
+    ``table (R0, 3, w)`` holds this layer's pre maps per start region, ``src (R,)`` and
+    ``pattern (R, w)`` each region's start region and pieces; in region ``r`` the post map is
+    ``slope[p] * (u @ A + c) + intercept[p]`` and the next pre map that times ``W (w, m)``
+    plus ``b (m,)``. A region's pieces differ from its start region's ``reference (R0, w)``
+    (:func:`_start_tests`) only in the few neurons whose lines cross the start region, so the
+    product is formed once per start region (dense) and corrected per region by the
+    differing neurons' rank-one terms, a sparse ``(3 R, w)`` matrix times ``W``: ``O(R0 w m +
+    (differences) m)`` instead of ``O(R w m)``. Chunked over regions (memory ``O(R m)``)."""
+    R, w, m = len(src), W.shape[0], W.shape[1]
+    base = _post_times(table, reference, slopes, intercepts, W)
+    base[:, 2] += b
+    out = np.empty((R, 3, m))
+    step = max(64, _CHUNK_BYTES // w)
+    for lo in range(0, R, step):
+        rows = slice(lo, lo + step)
+        t = src[rows]
+        new = pattern[rows]
+        old = reference[t]
+        differ = new != old
+        if np.count_nonzero(differ) > differ.size // _SPARSE_BELOW:  # the first layers
+            out[rows] = _post_times(table[t], new, slopes, intercepts, W)
+            out[rows, 2] += b
+            continue
+        r, j = np.nonzero(differ)
+        tr, pn, po = t[r], new[r, j], old[r, j]
+        coef = table[tr, :, j] * (slopes[pn] - slopes[po])[:, None]
+        coef[:, 2] += intercepts[pn] - intercepts[po]
+        fix = scipy.sparse.csr_matrix(
+            (coef.ravel(), ((3 * r[:, None] + np.arange(3)).ravel(), np.repeat(j, 3))),
+            shape=(3 * len(t), w))
+        out[rows] = base[t] + (fix @ W).reshape(-1, 3, m)
+    return out
+
+
+def _split_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only views ``(A (T, 2, w), c (T, w))`` of a ``(T, 3, w)`` table (no copy)."""
+    table.flags.writeable = False
+    return table[:, :2], table[:, 2]
+
+
 def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     """Core: layers already sliced to 2-D inputs. Returns ``(pieces, areas, tables,
     table_rows, patterns)`` for :class:`Partition` (``pieces``: :class:`geometry.Pieces`)."""
     breakpoints, slopes, intercepts = activation_pieces(act)
     W0, b0 = layers[0]
-    table = (W0[None], b0[None])  # pre maps of layer 0 for the single start region
-    work = _Work(domain, W0.shape[1])
+    table = np.concatenate([W0, b0[None]])[None]  # layer 0's pre maps: one start region
+    work = _Work(domain)
     tables, chain, patterns = [], [], []
     for depth in range(len(layers) - 1):
-        A, c = table
-        _refine_layer(work, A, c, breakpoints, depth, limits)
+        A, c = _split_table(table)
+        reference = _refine_layer(work, A, c, breakpoints, depth, limits)
         src, pattern = work.view("src").copy(), work.view("pattern").copy()
-        tables.append(table)
+        tables.append((A, c))
         chain.append(src)
         patterns.append(pattern)
-        pA, pc = _post(A[src], c[src], pattern, slopes, intercepts)
-        W, b = layers[depth + 1]
-        table = ((pA.reshape(-1, pA.shape[2]) @ W).reshape(len(src), 2, -1), pc @ W + b)
-        work.new_layer(W.shape[1])
-    tables.append(table)
+        table = _next_table(table, src, pattern, reference, slopes, intercepts,
+                            *layers[depth + 1])
+    tables.append(_split_table(table))
     chain.append(np.arange(work.nr))
     anc = _compose(chain)
-    tables = tuple((_frozen(A), _frozen(c)) for A, c in tables)
     pats = tuple(_frozen(np.take(p, i, 0)) for p, i in zip(patterns, anc[1:]))
     pieces = work.csr()
     areas = geo.polygon_areas(pieces.verts, pieces.counts)
-    return pieces, areas, tables, tuple(map(_frozen, anc)), pats
+    return pieces, areas, tuple(tables), tuple(map(_frozen, anc)), pats
 
 
 def _check_max_bytes(max_bytes) -> float:
