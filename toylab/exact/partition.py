@@ -37,7 +37,6 @@ from functools import cached_property
 from typing import Sequence
 
 import numpy as np
-import scipy.sparse
 
 from toylab.exact import geometry as geo
 from toylab.models import Activation, as_layers, check_finite_layers, get_activation
@@ -445,7 +444,7 @@ _CHUNK_BYTES = 1 << 22
 
 def _start_tests(work: _Work, A, c, breakpoints) -> tuple[np.ndarray, np.ndarray]:
     """For every start region ``t`` (the ``R0`` current regions) and neuron ``j`` of the
-    layer: ``(pieces (R0, w) int8, reached (w, R0) bool)``. Where no breakpoint's line
+    layer: ``(pieces (R0, w) int8, reached (R0, w) bool)``. Where no breakpoint's line
     ``z_j = beta`` reaches ``t``'s bounding box (:func:`_reach`, the test of
     :func:`_cut_regions`), ``z_j`` keeps one side of every breakpoint on all of ``t`` and so
     on every piece ``t`` is later cut into: its piece index is ``pieces[t, j]`` and neuron
@@ -466,28 +465,47 @@ def _start_tests(work: _Work, A, c, breakpoints) -> tuple[np.ndarray, np.ndarray
             zc = dz + cb
             reached[rows] |= ~(np.abs(zc) > spread + 8 * geo.UNIT_ROUNDOFF * np.abs(cb))
             pieces[rows] += zc > 0
-    return pieces, np.ascontiguousarray(reached.T)
+    return pieces, reached
+
+
+def _rounds(reached: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(start regions, neurons)`` pairs of ``reached (R0, w)`` in rounds: round ``k``
+    holds each start region's ``k``-th reached neuron, so within a round every start region
+    (and so every current region) meets at most one neuron."""
+    t, j = np.nonzero(reached)  # sorted by t
+    rank = np.arange(len(t)) - np.searchsorted(t, t)
+    order = np.argsort(rank, kind="stable")
+    bounds = geo.offsets_of(np.bincount(rank))
+    return [(t[order[lo:hi]], j[order[lo:hi]]) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def _refine_layer(work: _Work, A, c, breakpoints, layer, limits):
     """Cut by every neuron of one hidden layer. ``A (R0, 2, w)``, ``c (R0, w)``: its pre maps
-    per start-table region (``work.src`` indexes them). Neuron ``j`` looks only at the
-    descendants of the start regions its lines reach (:func:`_start_tests`). Returns the
-    start regions' reference pieces ``(R0, w)`` (:func:`_start_tests`)."""
+    per start-table region (``work.src`` indexes them).
+
+    A neuron looks only at the descendants of the start regions its lines reach
+    (:func:`_start_tests`), and the order of a start region's neurons is free (the result is
+    the same arrangement), so the work goes in rounds (:func:`_rounds`): in round ``k``
+    every region is cut by its start region's ``k``-th reached neuron, all at once. So a layer
+    takes ``max_t (neurons reaching t)`` vectorised steps, not ``w``. Returns the start
+    regions' reference pieces ``(R0, w)`` (:func:`_start_tests`)."""
     pieces, reached = _start_tests(work, A, c, breakpoints)
     work.new_layer(pieces)
-    for j in range(A.shape[2]):
-        regions = np.flatnonzero(reached[j][work.view("src")])
-        if len(regions) == 0:
-            continue
+    neuron_of = np.full(len(pieces), -1)
+    for k, (starts, neurons) in enumerate(_rounds(reached)):
+        neuron_of[starts] = neurons
+        regions = np.flatnonzero(neuron_of[work.view("src")] >= 0)
+        j = neuron_of[work.src[regions]]
         piece = np.zeros(len(regions), np.int8)
         for beta in breakpoints:
             t = work.src[regions]
             regions, side, parent = _cut_regions(work, regions, A[t, 0, j], A[t, 1, j],
                                                  c[t, j] - beta)
-            piece = np.concatenate([piece, piece[parent]]) + side
+            j, piece = np.concatenate([j, j[parent]]), np.concatenate([piece, piece[parent]])
+            piece += side
         work.pattern[regions, j] = piece
-        limits.check(work.nr, layer, j)
+        neuron_of[starts] = -1
+        limits.check(work.nr, layer, f"at layer {layer}, round {k} of its cuts")
     return pieces
 
 
@@ -499,8 +517,7 @@ class _Limits:
     max_bytes: float
     per_region: tuple[int, ...]  # bytes_per_region of each hidden layer
 
-    def check(self, n: int, layer: int, neuron: int):
-        where = f"at layer {layer}, neuron {neuron}"
+    def check(self, n: int, layer: int, where: str):
         if n > self.max_regions:
             raise ValueError(
                 f"partition reached {n} regions {where}, above max_regions={self.max_regions}; "
@@ -536,9 +553,9 @@ def _compose(chain: list[np.ndarray]) -> list[np.ndarray]:
 
 
 _SPARSE_BELOW = 16
-""":func:`_next_table` corrects the start regions' products sparsely where fewer than
-1/16 of a chunk's pieces differ from the reference (measured: sparse products on this
-scale cost ~10x a dense one per multiply-add), else forms the chunk's products densely."""
+""":func:`_next_table` corrects the start regions' products term by term where fewer than
+1/16 of a chunk's pieces differ from the reference, else forms the chunk's products densely
+(a BLAS product beats ~w/16 gathered rank-one updates per region)."""
 
 
 def _post_times(table: np.ndarray, pattern, slopes, intercepts, W) -> np.ndarray:
@@ -565,13 +582,13 @@ def _next_table(table: np.ndarray, src, pattern, reference, slopes, intercepts, 
     plus ``b (m,)``. A region's pieces differ from its start region's ``reference (R0, w)``
     (:func:`_start_tests`) only in the few neurons whose lines cross the start region, so the
     product is formed once per start region (dense) and corrected per region by the
-    differing neurons' rank-one terms, a sparse ``(3 R, w)`` matrix times ``W``: ``O(R0 w m +
+    differing neurons' rank-one terms ``(delta slope * maps[:, j]) W[j]``: ``O(R0 w m +
     (differences) m)`` instead of ``O(R w m)``. Chunked over regions (memory ``O(R m)``)."""
     R, w, m = len(src), W.shape[0], W.shape[1]
     base = _post_times(table, reference, slopes, intercepts, W)
     base[:, 2] += b
     out = np.empty((R, 3, m))
-    step = max(64, _CHUNK_BYTES // w)
+    step = max(64, _CHUNK_BYTES // (8 * max(w, 3 * m)))
     for lo in range(0, R, step):
         rows = slice(lo, lo + step)
         t = src[rows]
@@ -582,14 +599,16 @@ def _next_table(table: np.ndarray, src, pattern, reference, slopes, intercepts, 
             out[rows] = _post_times(table[t], new, slopes, intercepts, W)
             out[rows, 2] += b
             continue
-        r, j = np.nonzero(differ)
+        r, j = np.nonzero(differ)  # sorted by r
         tr, pn, po = t[r], new[r, j], old[r, j]
         coef = table[tr, :, j] * (slopes[pn] - slopes[po])[:, None]
         coef[:, 2] += intercepts[pn] - intercepts[po]
-        fix = scipy.sparse.csr_matrix(
-            (coef.ravel(), ((3 * r[:, None] + np.arange(3)).ravel(), np.repeat(j, 3))),
-            shape=(3 * len(t), w))
-        out[rows] = base[t] + (fix @ W).reshape(-1, 3, m)
+        fixed = out[rows]
+        np.take(base, t, axis=0, out=fixed, mode="clip")  # t is in range; "raise" buffers
+        rank = np.arange(len(r)) - np.searchsorted(r, r)  # k-th differing neuron of its row
+        for k in range(rank.max(initial=-1) + 1):  # a row at most once per k
+            at = np.flatnonzero(rank == k)
+            fixed[r[at]] += coef[at, :, None] * W[j[at], None, :]
     return out
 
 
