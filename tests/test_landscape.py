@@ -271,7 +271,11 @@ def test_every_curvature_method_and_eigensolver_matches_its_definition(curvature
                                rtol=0, atol=1e-12 * scale * np.abs(v).sum())
     top = np.linalg.eigvalsh((ref + ref.T) / 2)[::-1][:3]
     for method in L.TOP_EIGEN_METHODS:
-        got = L.top_eigen(layers, X, y, 3, method=method, **kw)
+        try:
+            got = L.top_eigen(layers, X, y, 3, method=method, **kw)
+        except ValueError as err:  # factored: Gauss-Newton, or Hessians of piecewise-linear nets
+            assert method == "factored" and "does not apply" in str(err)
+            continue
         np.testing.assert_allclose(got.eigenvalues, top, rtol=1e-8, atol=1e-12 * scale,
                                    err_msg=method)
 
@@ -643,8 +647,10 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="non-finite"):
         L.gradient(inf_net, X, y, activation="relu")
     P = flat(layers).size
-    with pytest.raises(ValueError, match=f"k={P + 1}.*1 <= k <= {P - 1}"):
+    with pytest.raises(ValueError, match=f"k={P + 1}.*1 <= k <= {P} for .*factored"):
         L.top_eigen(layers, X, y, P + 1, activation="relu")
+    with pytest.raises(ValueError, match=f"k={P}.*1 <= k <= {P - 1}.*ARPACK needs k < P"):
+        L.top_eigen(layers, X, y, P, activation="relu", method="lanczos")
     with pytest.raises(ValueError, match=r"k=5 must be an integer with 1 <= k <= 4"):
         L.eigendecomposition(np.eye(4), k=5)
     with pytest.raises(ValueError, match=r"direction has shape \(3,\).*\(" + str(P) + r",\)"):

@@ -4,8 +4,9 @@ Three routes, from exact to matrix-free:
 
 - :func:`eigendecomposition` of an exact matrix (:func:`toylab.landscape.curvature_matrix`),
   LAPACK ``syevd``/``syevr`` with its working memory checked against ``max_bytes`` first;
-- :func:`top_eigen`: the top ``k`` eigenpairs, by ARPACK's Lanczos on jitted products
-  (never forming the matrix) or from the exact matrix (:data:`TOP_EIGEN_METHODS`);
+- :func:`top_eigen`: the top ``k`` eigenpairs, by Lanczos on exact products (never forming
+  the matrix: ARPACK on jitted HVPs, or full reorthogonalisation on layer-factored products)
+  or from the exact matrix (:data:`TOP_EIGEN_METHODS`);
 - :func:`spectral_density`: stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017) from
   :func:`lanczos_tridiagonal` on products only;
 - :func:`residual_norms`: ``||M v - lambda v||`` of any eigenpairs by exact products, a bound
@@ -27,9 +28,12 @@ from scipy.stats import norm
 from toylab.landscape.curvature import (
     DEFAULT_CHUNK,
     MAX_BYTES,
+    blocks_apply,
     check_curvature,
     check_memory,
     dense_blas,
+    factored_bytes,
+    problem_factored_operator,
     problem_matrix,
     problem_operator,
     product_bytes,
@@ -141,6 +145,56 @@ def _top_lanczos(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
     return Spectrum(values[order], vecs[:, order])
 
 
+LANCZOS_STEPS = 1000
+"""Most Lanczos steps (stored basis vectors) of ``top_eigen(method='factored')``; ~85 give
+10 pairs of a 1,251-parameter net to machine precision and ~150 of a 4,547-parameter one
+(benchmarks/hessian.py)."""
+
+
+CHECK_EVERY = 4
+"""``factored`` tests convergence every this many Lanczos steps: a test (the top ``k``
+eigenpairs of the tridiagonal matrix) costs about one product at P = 1,251."""
+
+
+def _ritz(alpha, beta, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top ``k`` eigenpairs ``(theta (k,) descending, S (m, k))`` of the tridiagonal
+    ``T`` (LAPACK ``stebz`` + ``stein``)."""
+    m = len(alpha)
+    theta, S = scipy.linalg.eigh_tridiagonal(np.asarray(alpha), np.asarray(beta), select="i",
+                                             select_range=(m - k, m - 1))
+    return theta[::-1], S[:, ::-1]
+
+
+def _top_factored(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
+                  chunk: int, max_bytes: float) -> Spectrum:
+    k = check_k(k, p.n_params, "top_eigen(method='factored')")
+    steps = min(p.n_params, LANCZOS_STEPS)
+    check_memory(lanczos_bytes(p.spec.widths, p.X.shape[0], steps)
+                 + factored_bytes(p.spec.widths, p.X.shape[0]), max_bytes,
+                 f"Lanczos with up to {steps} vectors of P={p.n_params} parameters on "
+                 f"{p.X.shape[0]} factored points")
+    # ARPACK's test (dsconv): Ritz estimate b |s_mi| <= tol max(eps^(2/3), |theta_i|)
+    eps = np.finfo(float).eps / 2  # LAPACK's dlamch('E'), ARPACK's tol=0
+    tol = tol or eps
+
+    def converged(alpha, beta, b) -> bool:
+        if len(alpha) < k or (len(alpha) % CHECK_EVERY and len(alpha) < steps):
+            return False
+        theta, S = _ritz(alpha, beta, k)
+        return bool(np.all(b * np.abs(S[-1]) <= tol * np.maximum(eps ** (2 / 3), np.abs(theta))))
+
+    rng = np.random.default_rng(seed)
+    alpha, beta, Q, b = _lanczos(problem_factored_operator(p, curvature).matvec,
+                                 rng.standard_normal(p.n_params), steps, breakdown=eps,
+                                 stop=converged, rng=rng)
+    if not converged(alpha, beta, b):
+        raise ValueError(f"top_eigen(method='factored') did not converge in {steps} Lanczos "
+                         f"steps to tol={tol!r}; use method='lanczos' (ARPACK, restarted) or "
+                         "method='exact'")
+    theta, S = _ritz(alpha, beta, k)
+    return Spectrum(theta, Q.T @ S)
+
+
 def _top_exact(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
                chunk: int, max_bytes: float) -> Spectrum:
     check_k(k, p.n_params, "top_eigen(method='exact')")
@@ -150,13 +204,27 @@ def _top_exact(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
 
 TOP_EIGEN_METHODS: dict[str, Callable[..., Spectrum]] = {
     "lanczos": _top_lanczos,
+    "factored": _top_factored,
     "exact": _top_exact,
 }
 """``lanczos``: ARPACK's implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``) on
-jitted products; ``exact``: full matrix then LAPACK ``syevr`` for the top ``k``."""
+jitted forward-over-reverse products (any curvature, any net); ``factored``: Lanczos with full
+reorthogonalisation and no restarts (:func:`_lanczos`, ARPACK's convergence test) on the exact
+layer-factored products of :func:`toylab.landscape.curvature.problem_factored_operator`
+(Hessian of piecewise-linear nets, Gauss-Newton of any; ~2-3x cheaper products and, unrestarted,
+about half ARPACK's count on clustered spectra); ``exact``: full matrix then LAPACK ``syevr``
+for the top ``k``. ``auto`` (the default of :func:`top_eigen`) takes ``factored`` where it
+applies and its memory fits ``max_bytes``, else ``lanczos``."""
 
 
-def problem_top_eigen(p: Problem, k: int, *, curvature: str = "hessian", method: str = "lanczos",
+def _auto_top_method(p: Problem, curvature: str, max_bytes: float) -> str:
+    steps = min(p.n_params, LANCZOS_STEPS)
+    fits = (lanczos_bytes(p.spec.widths, p.X.shape[0], steps)
+            + factored_bytes(p.spec.widths, p.X.shape[0])) <= max_bytes
+    return "factored" if fits and blocks_apply(p, curvature) is None else "lanczos"
+
+
+def problem_top_eigen(p: Problem, k: int, *, curvature: str = "hessian", method: str = "auto",
                       seed: int = 0, tol: float = 0.0, chunk: int = DEFAULT_CHUNK,
                       max_bytes: float = MAX_BYTES) -> Spectrum:
     """Top-``k`` eigenpairs of a resolved problem's curvature (call inside float64)."""
@@ -165,14 +233,17 @@ def problem_top_eigen(p: Problem, k: int, *, curvature: str = "hessian", method:
             and tol >= 0):
         raise ValueError(f"tol={tol!r} must be a finite number >= 0 (ARPACK's relative "
                          "accuracy; 0 means machine precision)")
-    if method not in TOP_EIGEN_METHODS:
-        raise ValueError(f"method={method!r} is unknown; choose one of {sorted(TOP_EIGEN_METHODS)}")
+    if method == "auto":
+        method = _auto_top_method(p, curvature, max_bytes)
+    elif method not in TOP_EIGEN_METHODS:
+        raise ValueError(f"method={method!r} is unknown; choose 'auto' or one of "
+                         f"{sorted(TOP_EIGEN_METHODS)}")
     return TOP_EIGEN_METHODS[method](p, k, curvature, seed=seed, tol=tol, chunk=chunk,
                                      max_bytes=max_bytes)
 
 
 @float64
-def top_eigen(net, X, y, k: int, *, curvature: str = "hessian", method: str = "lanczos",
+def top_eigen(net, X, y, k: int, *, curvature: str = "hessian", method: str = "auto",
               activation: str | None = None, loss: str = "cross_entropy", seed: int = 0,
               tol: float = 0.0, chunk: int = DEFAULT_CHUNK,
               max_bytes: float = MAX_BYTES) -> Spectrum:
@@ -182,14 +253,18 @@ def top_eigen(net, X, y, k: int, *, curvature: str = "hessian", method: str = "l
         net, X, y, activation, loss: as :func:`toylab.landscape.curvature_matrix`.
         k: number of eigenpairs; ``1 <= k < P`` for ``lanczos``.
         curvature: name in :data:`toylab.landscape.CURVATURES`.
-        method: name in :data:`TOP_EIGEN_METHODS`; ``lanczos`` never forms the matrix.
+        method: ``auto`` (``factored`` where it applies and fits ``max_bytes``, else
+            ``lanczos``) or a name in :data:`TOP_EIGEN_METHODS`; ``lanczos`` and ``factored``
+            never form the matrix.
         seed: seed of the Lanczos start vector (results are deterministic given it).
-        tol: ARPACK relative accuracy (0 = machine precision); :func:`residual_norms` bounds
-            the eigenvalue errors of the result.
+        tol: ARPACK's relative accuracy, also ``factored``'s (0 = machine precision);
+            :func:`residual_norms` bounds the eigenvalue errors of the result.
         chunk: basis vectors per batch when ``exact`` forms the matrix.
         max_bytes: limit for the estimated peak memory: for ``lanczos``
-            :func:`lanczos_bytes` with :func:`arpack_basis` vectors (``O(P)``), for ``exact``
-            the matrix and its eigendecomposition (``O(P^2)``).
+            :func:`lanczos_bytes` with :func:`arpack_basis` vectors (``O(P)``), for
+            ``factored`` with :data:`LANCZOS_STEPS` vectors plus
+            :func:`toylab.landscape.curvature.factored_bytes`, for ``exact`` the matrix and
+            its eigendecomposition (``O(P^2)``).
     Returns:
         :class:`Spectrum` with ``k`` descending eigenvalues and ``(P, k)`` eigenvectors.
     """
@@ -252,6 +327,34 @@ def lanczos_tridiagonal(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarr
     Returns:
         ``(alpha (m,), beta (m - 1,))``: diagonal and off-diagonal of ``T = Q^T M Q``.
     """
+    alpha, beta, _, _ = _lanczos(matvec, v0, n_steps, breakdown=1e-10)
+    return alpha, beta
+
+
+def _orthogonalise(w: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """``w`` minus its projection on the orthonormal rows of ``Q``, by classical Gram-Schmidt
+    applied twice ("twice is enough", Giraud et al. 2005)."""
+    for _ in range(2):
+        w = w - Q.T @ (Q @ w)
+    return w
+
+
+def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarray, n_steps: int, *,
+             breakdown: float, stop: Callable | None = None,
+             rng: np.random.Generator | None = None):
+    """Lanczos with full reorthogonalisation (:func:`lanczos_tridiagonal`), at most
+    ``n_steps`` steps.
+
+    A step whose new residual norm ``b`` is at most ``breakdown * max |alpha|`` has found an
+    invariant subspace: without ``rng`` the run ends there; with it, it goes on from a random
+    unit vector orthogonal to the basis, with ``beta = 0`` at the join (so that eigenvalues
+    of any multiplicity are reached). ``stop(alpha, beta, b)`` returning true ends the run
+    after the current step.
+
+    Returns:
+        ``(alpha (m,), beta (m - 1,), Q (m, P), b)``: ``T = Q M Q^T`` and the residual norm
+        ``b`` of the last step (``M Q^T = Q^T T + b q_{m+1} e_m^T``).
+    """
     size = v0.shape[0]
     Q = np.zeros((n_steps, size))
     alpha, beta = [], []
@@ -260,14 +363,18 @@ def lanczos_tridiagonal(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarr
         Q[j] = q
         w = matvec(q)
         alpha.append(q @ w)
-        for _ in range(2):
-            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
+        w = _orthogonalise(w, Q[: j + 1])
         b = np.linalg.norm(w)
-        if j == n_steps - 1 or b <= 1e-10 * max(np.abs(alpha).max(), np.finfo(float).tiny):
+        if j == n_steps - 1 or (stop is not None and stop(alpha, beta, b)):
             break
+        if b <= breakdown * max(np.abs(alpha).max(), np.finfo(float).tiny):
+            if rng is None:
+                break
+            w, b = _orthogonalise(rng.standard_normal(size), Q[: j + 1]), 0.0
         beta.append(b)
-        q = w / b
-    return np.asarray(alpha), np.asarray(beta)
+        q = w / np.linalg.norm(w)
+    m = len(alpha)
+    return np.asarray(alpha), np.asarray(beta), Q[:m], b
 
 
 class SpectralDensity(NamedTuple):
