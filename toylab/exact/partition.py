@@ -280,18 +280,18 @@ He nets, and amortised growth allocates up to twice that."""
 
 def bytes_per_region(width: int, next_width: int) -> int:
     """Estimated peak bytes per region while a hidden layer of ``width`` neurons feeding
-    ``next_width`` is refined (a bound: the measured peak of 2-w-w-w-3 He nets, w = 64 and
-    128, is 0.8x of it).
+    ``next_width`` is refined and its regions' next-layer maps are formed (a bound: see
+    benchmarks/README.md for the measured peaks).
 
     Counted: the vertex store (:data:`_VERTS_PER_REGION` x 48 bytes), region slots and the
-    layer's int8 pattern (twice, for amortised growth), and, in 8-byte floats, the transition
-    to the next layer: the gathered maps ``A[src], c[src]`` (3 per neuron), the per-neuron
-    slopes and intercepts (2), the post-activation maps (3), this layer's retained table (3)
-    and the next layer's table (3 per next neuron). So 2-400-400-400-3 needs ~47 kB per
-    region in its middle layer.
+    layer's int8 pattern (twice, for amortised growth) and its kept copy, and in 8-byte
+    floats this layer's table (3 per neuron, one row per start region, so at most one per
+    region) and the next layer's (3 per next neuron) with its per-start-region products
+    (:func:`_next_table`; the chunks' working set is a few MB in all). So 2-256-256-256-3
+    needs ~20 kB per region while its second layer is refined.
     """
-    return (_VERTS_PER_REGION * _VERTEX_BYTES + 2 * (_REGION_BYTES + width)
-            + 8 * (11 * width + 3 * next_width))
+    return (_VERTS_PER_REGION * _VERTEX_BYTES + 2 * (_REGION_BYTES + width) + width
+            + 8 * (3 * width + 6 * next_width))
 
 
 class _Work:
