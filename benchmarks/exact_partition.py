@@ -14,8 +14,16 @@ Nets: 2-w-w-w-3 ReLU, He-normal weights (std sqrt(2 / fan_in)), biases N(0, 0.5^
   give the same number of regions;
 * the memory estimate the partition's guard uses (``bytes_per_region`` of the middle layer).
 
+Also (issue 16 item 1): the regions after each layer, a grid with one sample per region on
+average (``ceil(sqrt(R))^2`` points, float32) against the partition, the memory guard's
+estimate of the peak (regions after each layer x :func:`toylab.exact.partition.bytes_per_region`)
+and the measured peak RSS (take it from a run with one width: it is the process's maximum so
+far); the logits from the regions' affine maps against a float64 forward pass at 10^5 random
+points, and the area sum against the box's. Larger nets: ``--widths 128 192 256 --repeats
+1``, deeper ones ``--depth 4``.
+
 Run: ``python benchmarks/exact_partition.py`` (writes benchmarks/results/exact_partition.json,
-one entry per ``OPENBLAS_NUM_THREADS`` setting). The per-layer affine-map products are small
+one entry per ``OPENBLAS_NUM_THREADS`` setting, depth and set of widths). The per-layer affine-map products are small
 matrix products; on 2 busy cores multi-threaded OpenBLAS spends far more time waiting than
 computing on them, so also run ``OPENBLAS_NUM_THREADS=1 python benchmarks/exact_partition.py``.
 """
@@ -26,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 
@@ -59,9 +68,27 @@ def best_time(fn, repeats, clock=time.perf_counter):
     return min(times), out
 
 
-def grid_eval_time(layers, dtype, repeats):
-    """Jitted JAX forward pass on a 1024 x 1024 grid of the box (after compilation)."""
-    g = np.linspace(-4, 4, 1024)
+def best_wall_and_cpu(fn, repeats):
+    """``(wall, cpu, result)`` of the call with the best wall time among ``repeats`` (after
+    a warm-up call). toylab.exact runs single-threaded numpy, so its CPU time is the wall
+    time it would take on an idle machine."""
+    out = fn()
+    best = (np.inf, np.inf)
+    for _ in range(repeats):
+        out = None  # one result alive at a time, so the peak RSS is one partition's
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        best = min(best, (time.perf_counter() - t, time.process_time() - c))
+    return best[0], best[1], out
+
+
+PRE_MAX_BYTES = 2**30
+"""``p.pre`` (every region's maps, 24 bytes per region and neuron) is timed only below this."""
+
+
+def grid_eval_time(layers, dtype, repeats, side=1024):
+    """Jitted JAX forward pass on a ``side x side`` grid of the box (after compilation)."""
+    g = np.linspace(-4, 4, side)
     U = jnp.asarray(np.stack(np.meshgrid(g, g), -1).reshape(-1, 2), dtype)
     params = [(jnp.asarray(W, dtype), jnp.asarray(b, dtype)) for W, b in layers]
     f = jax.jit(lambda params, U: apply(params, U, "relu"))
@@ -105,24 +132,36 @@ def _clip(q, s, eps=1e-12):
     return out if area > eps else None
 
 
-def run(width, repeats, seed, naive):
-    layers = he_net((2, width, width, width, 3), seed)
-    t_part, p = best_time(lambda: partition(layers, BOX, activation="relu"), repeats)
-    n = len(p)
-    # single-threaded numpy: CPU time is the wall time it would take on an idle machine
-    t_cpu = best_time(lambda: partition(layers, BOX, activation="relu"), repeats,
-                      time.process_time)[0]
-    fresh = partition(layers, BOX, activation="relu")
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux ``ru_maxrss`` is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run(width, repeats, seed, naive, depth=3):
+    widths = (2,) + (width,) * depth + (3,)
+    layers = he_net(widths, seed)
+    before = peak_rss_bytes()
+    t_part, t_cpu, fresh = best_wall_and_cpu(
+        lambda: partition(layers, BOX, activation="relu"), repeats)
+    n = len(fresh)
+    peak = peak_rss_bytes()  # before fresh.pre below, which materialises every region's maps
+    pre_bytes = 24 * n * sum(widths[1:])
     t0 = time.perf_counter()
-    _ = fresh.pre
-    t_pre = time.perf_counter() - t0
+    if pre_bytes < PRE_MAX_BYTES:
+        _ = fresh.pre
+    t_pre = time.perf_counter() - t0 if pre_bytes < PRE_MAX_BYTES else None
     U = np.random.default_rng(1).uniform(-4, 4, (10**6, 2))
     t0 = time.perf_counter()
     fresh.locate(U[:1])
     t_build = time.perf_counter() - t0
     t_locate = best_time(lambda: fresh.locate(U), max(1, repeats // 2))[0]
+    side = int(np.ceil(np.sqrt(n)))  # one grid sample per region on average
+    exact_logits = fresh.evaluate(U[:10**5])
+    with jax.enable_x64(True):
+        forward = np.asarray(apply([(jnp.asarray(W), jnp.asarray(b)) for W, b in layers],
+                                   jnp.asarray(U[:10**5]), "relu"))
     row = {
-        "widths": [2, width, width, width, 3],
+        "widths": list(widths),
         "regions": n,
         "partition_s": t_part,
         "regions_per_s": n / t_part,
@@ -130,6 +169,14 @@ def run(width, repeats, seed, naive):
         "regions_per_cpu_s": n / t_cpu,
         "materialise_pre_s": t_pre,
         "estimated_bytes_per_region": bytes_per_region(width, width),
+        "regions_per_layer": [len(A) for A, _ in fresh.tables[1:]],
+        "estimated_peak_bytes": max(len(A) * bytes_per_region(w, nw) for (A, _), w, nw
+                                    in zip(fresh.tables[1:], widths[1:-1], widths[2:])),
+        "peak_rss_bytes": peak,
+        "peak_rss_before_bytes": before,
+        "evaluate_vs_forward_max_rel_error_1e5": float(
+            np.abs(exact_logits - forward).max() / np.abs(forward).max()),
+        "area_sum_rel_error": float(abs(fresh.areas.sum() - 64.0) / 64.0),
         "locator_build_s": t_build,
         "locate_1e6_s": t_locate,
         "grid_1024_float32_s": grid_eval_time(layers, jnp.float32, repeats),
@@ -137,6 +184,9 @@ def run(width, repeats, seed, naive):
     with jax.enable_x64(True):
         row["grid_1024_float64_s"] = grid_eval_time(layers, jnp.float64, repeats)
     row["partition_over_grid_float32"] = t_part / row["grid_1024_float32_s"]
+    row["grid_one_per_region_side"] = side
+    row["grid_one_per_region_float32_s"] = grid_eval_time(layers, jnp.float32, repeats, side)
+    row["partition_over_grid_one_per_region"] = t_part / row["grid_one_per_region_float32_s"]
     if naive:
         t0 = time.perf_counter()
         n_naive = naive_partition(layers)
@@ -152,8 +202,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--widths", type=int, nargs="+", default=[32, 64])
+    ap.add_argument("--depth", type=int, default=3, help="hidden layers (default 3)")
     args = ap.parse_args()
-    rows = [run(w, args.repeats, args.seed, naive=(w == 32)) for w in args.widths]
+    rows = [run(w, args.repeats, args.seed, naive=(w == 32 and args.depth == 3),
+                depth=args.depth) for w in sorted(args.widths)]
     head = (f"{'net':<16}{'regions':>8}{'partition':>11}{'regions/s':>11}{'cpu':>8}"
             f"{'grid f32':>10}{'part/grid':>10}{'grid f64':>10}{'pre':>8}{'locate':>8}"
             f"{'naive':>8}")
@@ -162,10 +214,22 @@ def main():
     for r in rows:
         name = "-".join(map(str, r["widths"]))
         naive = f"{r['naive_s']:7.2f}s" if "naive_s" in r else f"{'-':>8}"
+        pre = np.nan if r["materialise_pre_s"] is None else r["materialise_pre_s"]
         print(f"{name:<16}{r['regions']:>8}{r['partition_s']:>10.3f}s{r['regions_per_s']:>11.0f}"
               f"{r['partition_cpu_s']:>7.3f}s{r['grid_1024_float32_s']:>9.3f}s{r['partition_over_grid_float32']:>10.2f}"
-              f"{r['grid_1024_float64_s']:>9.3f}s{r['materialise_pre_s']:>7.3f}s"
+              f"{r['grid_1024_float64_s']:>9.3f}s{pre:>7.3f}s"
               f"{r['locate_1e6_s']:>7.3f}s{naive}")
+    for r in rows:
+        name = "-".join(map(str, r["widths"]))
+        print(f"{name}: regions per layer {r['regions_per_layer']}; grid of "
+              f"{r['grid_one_per_region_side']}^2 (one sample per region) "
+              f"{r['grid_one_per_region_float32_s']:.3f}s, partition / that grid "
+              f"{r['partition_over_grid_one_per_region']:.1f}; memory estimate "
+              f"{r['estimated_peak_bytes'] / 2**30:.2f} GiB, peak RSS so far "
+              f"{r['peak_rss_bytes'] / 2**30:.2f} GiB ({r['peak_rss_before_bytes'] / 2**30:.2f} "
+              "before the first partition); logits vs the float64 forward pass at 10^5 points: "
+              f"max error {r['evaluate_vs_forward_max_rel_error_1e5']:.1e} of max |logit|; "
+              f"area sum - 64: {r['area_sum_rel_error']:.1e} relative")
     for r in rows:
         if "naive_s" in r:
             print(f"naive per-polygon loop ({'-'.join(map(str, r['widths']))}): "
@@ -180,9 +244,11 @@ def main():
             "openblas_num_threads": blas}
     runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runs = runs if "meta" not in runs else {}  # older single-run format
-    runs[f"openblas_threads={blas}"] = {"meta": meta, "rows": rows}
+    key = f"openblas_threads={blas}" + (f",depth={args.depth}" if args.depth != 3 else "")
+    key += "" if sorted(args.widths) == [32, 64] else f",widths={sorted(args.widths)}"
+    runs[key] = {"meta": meta, "rows": rows}
     RESULTS.write_text(json.dumps(runs, indent=2) + "\n")
-    print(f"wrote {RESULTS} (entry openblas_threads={blas})")
+    print(f"wrote {RESULTS} (entry {key})")
 
 
 if __name__ == "__main__":
