@@ -24,6 +24,7 @@ from toylab.train import (
     sharded_program,
     train_ensemble,
 )
+from toylab.train.kernel import POINTS_LAST_LOSSES, _points_last_losses
 
 SMALL = TrainConfig(widths=(2, 8, 3), steps=60, snapshot_every=20, learning_rate=3e-2)
 
@@ -250,6 +251,33 @@ def test_seed_batched_apply_and_gradient_equal_the_per_seed_ones(activation, sha
         for (dW, db), (dW_ref, db_ref) in zip(got, want):
             np.testing.assert_allclose(dW, dW_ref, rtol=1e-11, atol=1e-12)
             np.testing.assert_allclose(db, db_ref, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("labels", ["shared", "per_run", "targets"])
+def test_points_last_losses_equal_the_model_losses(labels):
+    """The kernel's losses on its ``(S, C, n)`` layout give :data:`toylab.models.LOSSES` of
+    each run's ``(n, C)`` outputs (and the argmax accuracy) in float64, for every loss."""
+    assert POINTS_LAST_LOSSES.keys() == models.LOSSES.keys()
+    rng = np.random.default_rng(0)
+    S, C, n = 3, 4, 9
+    with jax.enable_x64(True):
+        h = jnp.asarray(rng.normal(size=(S, C, n)) * 3.0)
+        y = {"shared": rng.integers(0, C, n), "per_run": rng.integers(0, C, (S, n)),
+             "targets": rng.normal(size=(n, C))}[labels]
+        y = jnp.asarray(y)
+        outputs = jnp.swapaxes(h, 1, 2)
+        per_run = 0 if y.ndim == 2 and labels == "per_run" else None
+        for loss, fn in models.LOSSES.items():
+            if loss == "cross_entropy" and labels == "targets":
+                continue  # integer labels only
+            got, acc = _points_last_losses(loss, h, y)
+            want = jax.vmap(fn, in_axes=(0, per_run))(outputs, y)
+            np.testing.assert_allclose(got, want, rtol=1e-13)
+            if labels == "targets":
+                assert np.isnan(acc).all()
+            else:
+                hits = jnp.argmax(outputs, -1) == (y if per_run == 0 else y[None])
+                np.testing.assert_array_equal(acc, hits.mean(-1))
 
 
 # ----------------------------------------------------------------------------- inits

@@ -17,11 +17,13 @@ the call. :mod:`toylab.train.runner` compiles it, sharded over devices.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import optax
 
-from toylab.models import LOSSES, Layers, get_activation
+from toylab.models import Layers, get_activation
 from toylab.train.config import DTYPES, OPTIMIZERS, Hyper, TrainSpec
 from toylab.train.inits import PARAMETERIZATIONS, init_run
 
@@ -32,11 +34,6 @@ SMALL_WIDTH = 4
 
 MAX_UNROLL = 32
 """Longest sum that is unrolled; longer contractions always use a batched dot."""
-
-
-def _accuracy(outputs: Array, y: Array) -> Array:
-    """Fraction of argmax predictions equal to integer labels (NaN for regression targets)."""
-    return jnp.mean(jnp.argmax(outputs, -1) == y) if y.ndim == 1 else jnp.nan
 
 
 def _unrolled(contracted: int, other: int) -> bool:
@@ -82,6 +79,45 @@ def _dense_bwd(residuals, d):
 _seed_batched_dense.defvjp(_dense_fwd, _dense_bwd)
 
 
+def _seed_batched_logits(layers: Layers, X: Array, activation: str,
+                         output_multiplier: float | None) -> Array:
+    """:func:`seed_batched_apply` in the kernel's own layout: outputs ``(S, out, n)``."""
+    act = get_activation(activation).fn
+    h = jnp.swapaxes(X, -1, -2)
+    for i, (W, b) in enumerate(layers):
+        z = _seed_batched_dense(W, h)
+        if i == len(layers) - 1 and output_multiplier is not None:
+            z = z * jnp.asarray(output_multiplier, z.dtype)
+        h = z + b[:, :, None]
+        if i < len(layers) - 1:
+            h = act(h)
+    return h
+
+
+POINTS_LAST_LOSSES: dict[str, Callable[[Array, Array], Array]] = {
+    "cross_entropy": lambda h, t: jax.nn.logsumexp(h, axis=1) - jnp.sum(h * t, axis=1),
+    "mse": lambda h, t: 0.5 * jnp.sum((h - t) ** 2, axis=1),
+}
+""":data:`toylab.models.LOSSES` per point on the kernel's layout: outputs ``h (S, C, n)``,
+targets ``t`` (one-hot for labels) ``(S or 1, C, n)`` -> ``(S, n)``. The class reductions
+run across vectors of points; the logits never go through a ``C``-minor transpose."""
+
+
+def _points_last_losses(loss: str, h: Array, y: Array) -> tuple[Array, Array]:
+    """Per-run mean losses and accuracies ``(S,)`` of outputs ``h (S, C, n)`` against ``y``:
+    integer labels ``(n,)`` / ``(S, n)`` or float targets ``(n, C)`` / ``(S, n, C)``
+    (accuracy NaN); the values of :data:`toylab.models.LOSSES` on ``(n, C)`` outputs."""
+    if jnp.issubdtype(y.dtype, jnp.integer):
+        labels = y[None] if y.ndim == 1 else y
+        targets = jax.nn.one_hot(labels, h.shape[1], axis=1, dtype=h.dtype)
+        acc = jnp.mean(jnp.argmax(h, axis=1) == labels, axis=-1)
+    else:
+        targets = jnp.swapaxes(y, -1, -2)
+        targets = targets[None] if targets.ndim == 2 else targets
+        acc = jnp.full(h.shape[0], jnp.nan, h.dtype)
+    return POINTS_LAST_LOSSES[loss](h, targets).mean(-1), acc
+
+
 def seed_batched_apply(layers: Layers, X: Array, activation: str = "relu",
                        output_multiplier: float | None = None) -> Array:
     """Forward pass of S networks at once (the training kernel; equals
@@ -96,16 +132,7 @@ def seed_batched_apply(layers: Layers, X: Array, activation: str = "relu",
     Returns:
         outputs ``(S, n, out)``.
     """
-    act = get_activation(activation).fn
-    h = jnp.swapaxes(X, -1, -2)
-    for i, (W, b) in enumerate(layers):
-        z = _seed_batched_dense(W, h)
-        if i == len(layers) - 1 and output_multiplier is not None:
-            z = z * jnp.asarray(output_multiplier, z.dtype)
-        h = z + b[:, :, None]
-        if i < len(layers) - 1:
-            h = act(h)
-    return jnp.swapaxes(h, 1, 2)
+    return jnp.swapaxes(_seed_batched_logits(layers, X, activation, output_multiplier), 1, 2)
 
 
 def _take_rows(a: Array, idx: Array, per_seed: bool) -> Array:
@@ -165,7 +192,6 @@ def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainS
     :func:`toylab.train.train_segment`).
     """
     dtype = DTYPES[spec.dtype]
-    loss_fn = LOSSES[spec.loss]
     param = PARAMETERIZATIONS[spec.parameterization]
     multiplier = param.output_multiplier(spec.widths)
     factors = param.update_factors(spec.widths, spec.optimizer)
@@ -180,10 +206,8 @@ def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainS
 
     def losses(params, Xb, yb, per_run_data):
         """Per-run mean losses and accuracies ``(c,)`` on shared or per-run data."""
-        outputs = seed_batched_apply(params, Xb, spec.activation, multiplier)
-        axis = 0 if per_run_data else None
-        return (jax.vmap(loss_fn, in_axes=(0, axis))(outputs, yb),
-                jax.vmap(_accuracy, in_axes=(0, axis))(outputs, yb))
+        h = _seed_batched_logits(params, Xb, spec.activation, multiplier)
+        return _points_last_losses(spec.loss, h, yb)
 
     def total_loss(params, Xb, yb, per_run_data):
         # the runs share no parameters, so the gradient of the sum is every run's own gradient
