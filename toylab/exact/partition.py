@@ -11,6 +11,16 @@ splits along the lines ``z = beta`` for each breakpoint ``beta`` of the activati
 polygons are cut at once by :func:`toylab.exact.geometry.cut_polygons` (numpy, no Python
 loop over polygons).
 
+What makes it scale (10^5-10^6 regions, benchmarks/README.md). A layer starts with one
+vectorised test of every (start region, neuron) pair: a line that misses a start region's
+box leaves all of that region's later pieces on one side, so a neuron only looks at the
+descendants of the few start regions it reaches (a few per region past the first layer), and
+since a region's neurons can be applied in any order, the cuts go in rounds, every region
+cut by its own next neuron at once (:func:`_refine_layer`). The next layer's maps are formed
+once per start region and corrected per region by the few neurons whose pieces differ
+(:func:`_next_table`), in cache-sized chunks; memory per region is
+:func:`bytes_per_region`.
+
 What is exact. The lines the algorithm cuts along are float64: the first layer's are the
 weights themselves (for a slice of a d-D input, the float64 products ``directions @ W``,
 ``origin @ W + b``), a deeper layer's are the float64 products of the earlier
@@ -439,7 +449,8 @@ def _cut_regions(work: _Work, regions: np.ndarray, a0, a1, c) -> tuple[np.ndarra
 
 
 _CHUNK_BYTES = 1 << 22
-"""Working-set size of one chunk of :func:`_start_tests` and :func:`_next_table` (a few MB: stays in cache)."""
+"""Working-set size of one chunk of :func:`_start_tests` and :func:`_next_table` (a few MB,
+so the chunk's temporaries stay in cache and no large array is allocated per step)."""
 
 
 def _start_tests(work: _Work, A, c, breakpoints) -> tuple[np.ndarray, np.ndarray]:
