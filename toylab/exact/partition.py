@@ -296,12 +296,12 @@ def bytes_per_region(width: int, next_width: int) -> int:
     Counted: the vertex store (:data:`_VERTS_PER_REGION` x 48 bytes), region slots and the
     layer's int8 pattern (twice, for amortised growth) and its kept copy, and in 8-byte
     floats this layer's table (3 per neuron, one row per start region, so at most one per
-    region) and the next layer's (3 per next neuron) with its per-start-region products
-    (:func:`_next_table`; the chunks' working set is a few MB in all). So 2-256-256-256-3
-    needs ~20 kB per region while its second layer is refined.
+    region) and the next layer's (3 per next neuron, :func:`_next_table`; the chunks'
+    working set is a few MB in all). So 2-256-256-256-3 needs ~14 kB per region while its
+    second layer is refined.
     """
     return (_VERTS_PER_REGION * _VERTEX_BYTES + 2 * (_REGION_BYTES + width) + width
-            + 8 * (3 * width + 6 * next_width))
+            + 8 * (3 * width + 3 * next_width))
 
 
 class _Work:
@@ -498,8 +498,7 @@ def _refine_layer(work: _Work, A, c, breakpoints, layer, limits):
     (:func:`_start_tests`), and the order of a start region's neurons is free (the result is
     the same arrangement), so the work goes in rounds (:func:`_rounds`): in round ``k``
     every region is cut by its start region's ``k``-th reached neuron, all at once. So a layer
-    takes ``max_t (neurons reaching t)`` vectorised steps, not ``w``. Returns the start
-    regions' reference pieces ``(R0, w)`` (:func:`_start_tests`)."""
+    takes ``max_t (neurons reaching t)`` vectorised steps, not ``w``."""
     pieces, reached = _start_tests(work, A, c, breakpoints)
     work.new_layer(pieces)
     neuron_of = np.full(len(pieces), -1)
@@ -517,7 +516,6 @@ def _refine_layer(work: _Work, A, c, breakpoints, layer, limits):
         work.pattern[regions, j] = piece
         neuron_of[starts] = -1
         limits.check(work.nr, layer, f"at layer {layer}, round {k} of its cuts")
-    return pieces
 
 
 @dataclass(frozen=True)
@@ -564,58 +562,58 @@ def _compose(chain: list[np.ndarray]) -> list[np.ndarray]:
 
 
 _SPARSE_BELOW = 16
-""":func:`_next_table` corrects the start regions' products term by term where fewer than
-1/16 of a chunk's pieces differ from the reference, else forms the chunk's products densely
-(a BLAS product beats ~w/16 gathered rank-one updates per region)."""
+""":func:`_next_table` corrects the kept slots' products term by term where fewer than 1/16
+of a chunk's pieces differ from their start region's kept slot, else forms the chunk's
+products densely (a BLAS product beats ~w/16 gathered rank-one updates per region)."""
 
 
-def _post_times(table: np.ndarray, pattern, slopes, intercepts, W) -> np.ndarray:
-    """``(T, 3, m)``: each row's post map (``table (T, 3, w)`` pre maps, ``pattern (T, w)``
-    pieces) times ``W (w, m)``, dense, in cache-sized chunks of rows."""
-    T, w, m = len(table), W.shape[0], W.shape[1]
-    out = np.empty((T, 3, m))
+def _post_times(table: np.ndarray, pattern, slopes, intercepts, W, b, out: np.ndarray):
+    """``out (T, 3, m)`` = each row's post map (``table (T, 3, w)`` pre maps, ``pattern (T,
+    w)`` pieces) times ``W (w, m)``, plus ``b`` on the offsets; dense, in cache-sized chunks of
+    rows."""
+    w, m = W.shape
     step = max(64, _CHUNK_BYTES // (24 * w))
-    for lo in range(0, T, step):
+    for lo in range(0, len(table), step):
         rows = slice(lo, lo + step)
         maps = table[rows] * np.take(slopes, pattern[rows])[:, None, :]
         maps[:, 2] += np.take(intercepts, pattern[rows])
         out[rows] = (maps.reshape(-1, w) @ W).reshape(-1, 3, m)
-    return out
+        out[rows, 2] += b
 
 
-def _next_table(table: np.ndarray, src, pattern, reference, slopes, intercepts, W,
-                b) -> np.ndarray:
+def _next_table(table: np.ndarray, src, pattern, slopes, intercepts, W, b) -> np.ndarray:
     """The next layer's pre maps in every region: ``(R, 3, m)``, rows ``A[0], A[1], c``.
 
     ``table (R0, 3, w)`` holds this layer's pre maps per start region, ``src (R,)`` and
-    ``pattern (R, w)`` each region's start region and pieces; in region ``r`` the post map is
-    ``slope[p] * (u @ A + c) + intercept[p]`` and the next pre map that times ``W (w, m)``
-    plus ``b (m,)``. A region's pieces differ from its start region's ``reference (R0, w)``
-    (:func:`_start_tests`) only in the few neurons whose lines cross the start region, so the
-    product is formed once per start region (dense) and corrected per region by the
-    differing neurons' rank-one terms ``(delta slope * maps[:, j]) W[j]``: ``O(R0 w m +
-    (differences) m)`` instead of ``O(R w m)``. Chunked over regions (memory ``O(R m)``)."""
-    R, w, m = len(src), W.shape[0], W.shape[1]
-    base = _post_times(table, reference, slopes, intercepts, W)
-    base[:, 2] += b
+    ``pattern (R, w)`` each region's start region and pieces (region ``t < R0`` is the piece
+    of start region ``t`` that kept its slot); in region ``r`` the post map is ``slope[p] *
+    (u @ A + c) + intercept[p]`` and the next pre map that times ``W (w, m)`` plus ``b
+    (m,)``. It is formed densely for the ``R0`` kept slots only; every other piece differs
+    from its start region's kept slot in the few neurons whose lines cross the start region,
+    so its map is that slot's corrected by their rank-one terms ``(delta slope * maps[:, j])
+    W[j]``: ``O(R0 w m + (differences) m)`` instead of ``O(R w m)``, in chunks, with no
+    memory beyond the result (on some machines the first touch of fresh memory costs more
+    than the arithmetic)."""
+    R0, R, (w, m) = len(table), len(src), W.shape
     out = np.empty((R, 3, m))
+    kept = out[:R0]
+    _post_times(table, pattern[:R0], slopes, intercepts, W, b, kept)
     step = max(64, _CHUNK_BYTES // (8 * max(w, 3 * m)))
-    for lo in range(0, R, step):
+    for lo in range(R0, R, step):
         rows = slice(lo, lo + step)
         t = src[rows]
         new = pattern[rows]
-        old = reference[t]
+        old = pattern[t]
         differ = new != old
+        fixed = out[rows]
         if np.count_nonzero(differ) > differ.size // _SPARSE_BELOW:  # the first layers
-            out[rows] = _post_times(table[t], new, slopes, intercepts, W)
-            out[rows, 2] += b
+            _post_times(table[t], new, slopes, intercepts, W, b, fixed)
             continue
         r, j = np.nonzero(differ)  # sorted by r
         tr, pn, po = t[r], new[r, j], old[r, j]
         coef = table[tr, :, j] * (slopes[pn] - slopes[po])[:, None]
         coef[:, 2] += intercepts[pn] - intercepts[po]
-        fixed = out[rows]
-        np.take(base, t, axis=0, out=fixed, mode="clip")  # t is in range; "raise" buffers
+        np.take(kept, t, axis=0, out=fixed, mode="clip")  # t is in range; "raise" buffers
         rank = np.arange(len(r)) - np.searchsorted(r, r)  # k-th differing neuron of its row
         for k in range(rank.max(initial=-1) + 1):  # a row at most once per k
             at = np.flatnonzero(rank == k)
@@ -639,13 +637,12 @@ def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     tables, chain, patterns = [], [], []
     for depth in range(len(layers) - 1):
         A, c = _split_table(table)
-        reference = _refine_layer(work, A, c, breakpoints, depth, limits)
+        _refine_layer(work, A, c, breakpoints, depth, limits)
         src, pattern = work.view("src").copy(), work.view("pattern").copy()
         tables.append((A, c))
         chain.append(src)
         patterns.append(pattern)
-        table = _next_table(table, src, pattern, reference, slopes, intercepts,
-                            *layers[depth + 1])
+        table = _next_table(table, src, pattern, slopes, intercepts, *layers[depth + 1])
     tables.append(_split_table(table))
     chain.append(np.arange(work.nr))
     anc = _compose(chain)
