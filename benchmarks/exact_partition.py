@@ -16,7 +16,7 @@ Nets: 2-w-w-w-3 ReLU, He-normal weights (std sqrt(2 / fan_in)), biases N(0, 0.5^
 
 Also (issue 16 item 1): the regions after each layer, a grid with one sample per region on
 average (``ceil(sqrt(R))^2`` points, float32) against the partition, the memory guard's
-estimate of the peak (regions after each layer x :func:`toylab.exact.partition.bytes_per_region`)
+estimate of the peak (:func:`toylab.exact.partition.peak_bytes_estimate`)
 and the measured peak RSS (take it from a run with one width: it is the process's maximum so
 far); the logits from the regions' affine maps against a float64 forward pass at 10^5 random
 points, and the area sum against the box's. Larger nets: ``--widths 128 192 256 --repeats
@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toylab.exact import partition
-from toylab.exact.partition import bytes_per_region
+from toylab.exact.partition import bytes_per_region, peak_bytes_estimate
 from toylab.models import apply
 
 RESULTS = Path(__file__).parent / "results" / "exact_partition.json"
@@ -170,8 +170,7 @@ def run(width, repeats, seed, naive, depth=3):
         "materialise_pre_s": t_pre,
         "estimated_bytes_per_region": bytes_per_region(width, width),
         "regions_per_layer": [len(A) for A, _ in fresh.tables[1:]],
-        "estimated_peak_bytes": max(len(A) * bytes_per_region(w, nw) for (A, _), w, nw
-                                    in zip(fresh.tables[1:], widths[1:-1], widths[2:])),
+        "estimated_peak_bytes": peak_bytes_estimate(fresh),
         "peak_rss_bytes": peak,
         "peak_rss_before_bytes": before,
         "evaluate_vs_forward_max_rel_error_1e5": float(

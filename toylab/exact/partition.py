@@ -290,18 +290,33 @@ He nets, and amortised growth allocates up to twice that."""
 
 def bytes_per_region(width: int, next_width: int) -> int:
     """Estimated peak bytes per region while a hidden layer of ``width`` neurons feeding
-    ``next_width`` is refined and its regions' next-layer maps are formed (a bound: see
+    ``next_width`` is refined and its regions' next-layer maps are formed (an estimate: see
     benchmarks/README.md for the measured peaks).
 
     Counted: the vertex store (:data:`_VERTS_PER_REGION` x 48 bytes), region slots and the
-    layer's int8 pattern (twice, for amortised growth) and its kept copy, and in 8-byte
-    floats this layer's table (3 per neuron, one row per start region, so at most one per
-    region) and the next layer's (3 per next neuron, :func:`_next_table`; the chunks'
-    working set is a few MB in all). So 2-256-256-256-3 needs ~14 kB per region while its
-    second layer is refined.
+    layer's int8 pattern (twice, for amortised growth) and its kept copy, and the next
+    layer's table, 3 floats per next neuron (:func:`_next_table`; the chunks' working set is
+    a few MB in all). The memory guard adds what is already held: this layer's table (one
+    row per start region) and the earlier layers' tables and patterns
+    (:func:`peak_bytes_estimate`). So 2-256-256-256-3 needs ~8 kB per region while its second
+    layer is refined, on top of the 0.19 GB held by then.
     """
     return (_VERTS_PER_REGION * _VERTEX_BYTES + 2 * (_REGION_BYTES + width) + width
-            + 8 * (3 * width + 3 * next_width))
+            + 24 * next_width)
+
+
+def peak_bytes_estimate(p: "Partition") -> int:
+    """The memory guard's estimate of the peak bytes of computing ``p`` (the largest over its
+    hidden layers of the tables and patterns held plus the regions after the layer times
+    :func:`bytes_per_region`), to compare with a measured peak."""
+    held, peak = 0, 0
+    widths = p.widths[1:]
+    for layer, (w, m) in enumerate(zip(widths[:-1], widths[1:])):
+        held += 24 * len(p.tables[layer][0]) * w
+        regions = len(p.tables[layer + 1][0])
+        peak = max(peak, held + regions * bytes_per_region(w, m))
+        held += regions * w
+    return peak
 
 
 class _Work:
@@ -490,7 +505,7 @@ def _rounds(reached: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(t[order[lo:hi]], j[order[lo:hi]]) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def _refine_layer(work: _Work, A, c, breakpoints, layer, limits):
+def _refine_layer(work: _Work, A, c, breakpoints, layer, limits, held: int):
     """Cut by every neuron of one hidden layer. ``A (R0, 2, w)``, ``c (R0, w)``: its pre maps
     per start-table region (``work.src`` indexes them).
 
@@ -498,7 +513,8 @@ def _refine_layer(work: _Work, A, c, breakpoints, layer, limits):
     (:func:`_start_tests`), and the order of a start region's neurons is free (the result is
     the same arrangement), so the work goes in rounds (:func:`_rounds`): in round ``k``
     every region is cut by its start region's ``k``-th reached neuron, all at once. So a layer
-    takes ``max_t (neurons reaching t)`` vectorised steps, not ``w``."""
+    takes ``max_t (neurons reaching t)`` vectorised steps, not ``w``. ``held``: bytes the
+    earlier layers' maps and patterns keep (for the memory guard)."""
     pieces, reached = _start_tests(work, A, c, breakpoints)
     work.new_layer(pieces)
     neuron_of = np.full(len(pieces), -1)
@@ -515,30 +531,31 @@ def _refine_layer(work: _Work, A, c, breakpoints, layer, limits):
             piece += side
         work.pattern[regions, j] = piece
         neuron_of[starts] = -1
-        limits.check(work.nr, layer, f"at layer {layer}, round {k} of its cuts")
+        limits.check(work.nr, layer, f"at layer {layer}, round {k} of its cuts", held)
 
 
 @dataclass(frozen=True)
 class _Limits:
-    """The region cap and the memory guard, checked after every neuron's cuts."""
+    """The region cap and the memory guard, checked after every round of cuts."""
 
     max_regions: int
     max_bytes: float
     per_region: tuple[int, ...]  # bytes_per_region of each hidden layer
 
-    def check(self, n: int, layer: int, where: str):
+    def check(self, n: int, layer: int, where: str, held: int):
         if n > self.max_regions:
             raise ValueError(
                 f"partition reached {n} regions {where}, above max_regions={self.max_regions}; "
                 f"raise the cap with max_regions= (memory ~{self.per_region[layer]} bytes per "
                 "region in this layer) or shrink the domain"
             )
-        need = n * self.per_region[layer]
+        need = held + n * self.per_region[layer]
         if need > self.max_bytes:
             raise ValueError(
                 f"partition reached {n} regions {where}; it needs about {format_bytes(need)} "
-                f"({self.per_region[layer]} bytes per region in this layer), above "
-                f"max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
+                f"({self.per_region[layer]} bytes per region in this layer plus "
+                f"{format_bytes(held)} for the maps and patterns of this and earlier "
+                f"layers), above max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
                 "machine has the memory), a smaller domain, or a region cap max_regions="
             )
 
@@ -635,10 +652,13 @@ def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     table = np.concatenate([W0, b0[None]])[None]  # layer 0's pre maps: one start region
     work = _Work(domain)
     tables, chain, patterns = [], [], []
+    held = 0  # bytes of the tables and patterns kept so far (the memory guard counts them)
     for depth in range(len(layers) - 1):
         A, c = _split_table(table)
-        _refine_layer(work, A, c, breakpoints, depth, limits)
+        held += table.nbytes
+        _refine_layer(work, A, c, breakpoints, depth, limits, held)
         src, pattern = work.view("src").copy(), work.view("pattern").copy()
+        held += pattern.nbytes
         tables.append((A, c))
         chain.append(src)
         patterns.append(pattern)
@@ -853,6 +873,7 @@ def partition_line(net, origin, direction, t_range=(0.0, 1.0), *,
     table = ((direction @ W0)[None], (origin @ W0 + b0)[None])
     src = np.zeros(1, np.int64)
     tables, chain, patterns = [], [], []
+    held = 0  # bytes of the tables and patterns kept so far (the memory guard counts them)
     for depth in range(len(layers) - 1):
         a, c = table
         pattern = np.zeros((len(src), a.shape[1]), np.int8)
