@@ -279,13 +279,16 @@ class Partition:
 _VERTEX_BYTES = 8 * (2 + 3 + 1)
 """Per stored vertex: coordinates, the line of its outgoing edge, its error radius."""
 
-_REGION_BYTES = 8 * 8 + 1
-"""Per region slot: start, count, box centre and reach (4), src; piece index."""
+_REGION_BYTES = 8 * 7
+"""Per region slot: start, count, box centre and reach (4), src."""
 
-_VERTS_PER_REGION = 17
-"""Vertex-store entries allocated per region: each cut appends both pieces' vertices (the
-replaced ones stay as garbage until the end), 8.5 per final region measured for 2-w-w-w-3
-He nets, and amortised growth allocates up to twice that."""
+_VERTS_PER_REGION = 8.5
+"""Vertex-store entries per region: each cut appends both pieces' vertices (the replaced
+ones stay as garbage until the end), 8.5 per final region measured for 2-w-w-w-3 He nets."""
+
+_GROWTH = 3
+"""Amortised growth doubles a full buffer and copies it while the old one is alive: up to 3x
+the used size at that moment."""
 
 
 def bytes_per_region(width: int, next_width: int) -> int:
@@ -294,15 +297,15 @@ def bytes_per_region(width: int, next_width: int) -> int:
     benchmarks/README.md for the measured peaks).
 
     Counted: the vertex store (:data:`_VERTS_PER_REGION` x 48 bytes), region slots and the
-    layer's int8 pattern (twice, for amortised growth) and its kept copy, and the next
+    layer's int8 pattern (each up to :data:`_GROWTH` times) and its kept copy, and the next
     layer's table, 3 floats per next neuron (:func:`_next_table`; the chunks' working set is
     a few MB in all). The memory guard adds what is already held: this layer's table (one
     row per start region) and the earlier layers' tables and patterns
-    (:func:`peak_bytes_estimate`). So 2-256-256-256-3 needs ~8 kB per region while its second
+    (:func:`peak_bytes_estimate`). So 2-256-256-256-3 needs ~8.6 kB per region while its second
     layer is refined, on top of the 0.19 GB held by then.
     """
-    return (_VERTS_PER_REGION * _VERTEX_BYTES + 2 * (_REGION_BYTES + width) + width
-            + 24 * next_width)
+    return int(_GROWTH * (_VERTS_PER_REGION * _VERTEX_BYTES + _REGION_BYTES + width) + width
+               + 24 * next_width)
 
 
 def peak_bytes_estimate(p: "Partition") -> int:
