@@ -85,9 +85,12 @@ def best_of(run, repeats: int):
     return min(times), result
 
 
-def shape_row(X, y, widths, seeds: int, steps: int, repeats: int) -> dict:
-    """The ensemble of ``seeds`` x ``steps`` Adam steps of one architecture: wall time after
-    compilation (best of ``repeats``) and effective matmul GFLOP/s."""
+def shape_row(widths, seeds: int, steps: int, repeats: int) -> dict:
+    """The ensemble of ``seeds`` x ``steps`` Adam steps of one architecture on 512 points of
+    as many blobs as it has outputs: wall time after compilation (best of ``repeats``) and
+    effective matmul GFLOP/s."""
+    sample = data.blobs(widths[-1]).sample(0, 512)
+    X, y = sample.X.astype(np.float32), sample.y
     config = TrainConfig(widths=widths, steps=steps, snapshot_every=steps // 10)
     run = lambda: train_ensemble(X, y, seeds, config=config)  # noqa: E731
     start = time.perf_counter()
@@ -128,7 +131,7 @@ def main(argv=None) -> dict:
     flops = matmul_flops(WIDTHS, len(X), args.steps, args.seeds)
 
     shapes = [] if args.no_shapes else [
-        shape_row(X, y, widths, args.seeds, args.steps, args.repeats) for widths in STUDY_SHAPES]
+        shape_row(widths, args.seeds, args.steps, args.repeats) for widths in STUDY_SHAPES]
 
     loop_s = per_seed_loop(jnp.asarray(X), jnp.asarray(y), range(args.loop_seeds), config)
     loop_extrapolated = loop_s / args.loop_seeds * args.seeds
