@@ -94,6 +94,7 @@ def test_export_of_a_study_without_representatives_is_a_clean_error(capsys, tmp_
     assert "representatives" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # ~19 s: two child processes each import JAX and run a quick study
 def test_figures_jobs_runs_studies_in_child_processes_and_names_failures(capsys, tmp_path,
                                                                          monkeypatch):
     """``toylab figures --jobs 2`` runs each study as ``toylab run NAME`` in its own process and

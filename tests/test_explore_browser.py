@@ -308,6 +308,7 @@ def check_view_downloads(d, folder: Path) -> None:
     assert width == height and width >= 430, (width, height)  # square plot, x device pixels
 
 
+@pytest.mark.slow  # ~18 s: a second app session with uploaded points
 def test_points_upload(app, browser, shots, tmp_path):
     """A CSV of points becomes an empirical world: a bad file shows the row and column, a good
     one trains; regions and neuron means are the library's (over the points), population

@@ -46,7 +46,9 @@ def _reference(net, X, y, lr, steps, k, every, projection):
     return theta, np.array(losses)
 
 
-@pytest.mark.parametrize("projection", PROJECTIONS)
+@pytest.mark.parametrize("projection", [
+    name if name != "bulk" else pytest.param(name, marks=pytest.mark.slow)  # ~8 s each
+    for name in PROJECTIONS])
 def test_matches_a_dense_numpy_loop(problem, projection):
     net, X, y = problem
     run = projected_gd(net, X, y, activation="relu", learning_rate=0.2, steps=12, k=3, every=4,
