@@ -477,8 +477,9 @@ def _start_tests(work: _Work, A, c, breakpoints) -> tuple[np.ndarray, np.ndarray
     ``z_j = beta`` reaches ``t``'s bounding box (:func:`_reach`, the test of
     :func:`_cut_regions`), ``z_j`` keeps one side of every breakpoint on all of ``t`` and so
     on every piece ``t`` is later cut into: its piece index is ``pieces[t, j]`` and neuron
-    ``j`` need not look at ``t``'s descendants at all (Serra et al. 2018 count regions the
-    same way: a neuron only splits the regions its hyperplane meets)."""
+    ``j`` need not look at ``t``'s descendants at all. The box contains the exact polygon
+    ``t`` (its reach covers the vertices' error radii) and every later piece lies in it, so
+    this is exact, like the per-region test."""
     R0, w = c.shape
     pieces = np.zeros((R0, w), np.int8)
     reached = np.zeros((R0, w), bool)
