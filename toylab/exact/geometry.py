@@ -717,9 +717,9 @@ def build_locator(verts, counts, domain, *, cells_per_region: float = 8.0,
     # (region, cell) pairs in batches of ~2^20 (a few large regions' boxes cover many cells)
     ends = np.searchsorted(np.cumsum(n_pairs), np.arange(1, n_pairs.sum() // _PAIRS + 2)
                            * _PAIRS, side="right")
-    bounds_ = np.unique(np.concatenate([[0], np.minimum(ends, R), [R]]))
+    batches = np.unique(np.concatenate([[0], np.minimum(ends, R), [R]]))
     met = [_cells_met(hp, i0, nj, n_pairs, lo, size, gy, tol, a, b)
-           for a, b in zip(bounds_[:-1], bounds_[1:])]
+           for a, b in zip(batches[:-1], batches[1:])]
     cell = np.concatenate([m[0] for m in met])
     reg = np.concatenate([m[1] for m in met])
     order = np.argsort(cell, kind="stable")

@@ -336,7 +336,7 @@ class _Work:
     Per region: ``start``, ``count`` (its vertices in the store), bounding box centre ``cx,
     cy`` and *reach* ``ex, ey`` (half-extents widened by the largest vertex error radius and
     the rounding of ``a . (cx, cy) + c``, see :func:`_reach`), ``src`` (row of the current
-    layer's start table), ``piece`` (current neuron's piece index), ``pattern`` (this layer's
+    layer's start table), ``pattern`` (this layer's
     pieces so far; a cut copies the row, so a region inherits its parent's pieces).
     """
 
@@ -498,12 +498,17 @@ def _start_tests(work: _Work, A, c, breakpoints) -> tuple[np.ndarray, np.ndarray
     return pieces, reached
 
 
+def _rank_within(keys: np.ndarray) -> np.ndarray:
+    """For sorted ``keys (n,)``: each entry's position among the entries with its key."""
+    return np.arange(len(keys)) - np.searchsorted(keys, keys)
+
+
 def _rounds(reached: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """The ``(start regions, neurons)`` pairs of ``reached (R0, w)`` in rounds: round ``k``
     holds each start region's ``k``-th reached neuron, so within a round every start region
     (and so every current region) meets at most one neuron."""
     t, j = np.nonzero(reached)  # sorted by t
-    rank = np.arange(len(t)) - np.searchsorted(t, t)
+    rank = _rank_within(t)
     order = np.argsort(rank, kind="stable")
     bounds = geo.offsets_of(np.bincount(rank))
     return [(t[order[lo:hi]], j[order[lo:hi]]) for lo, hi in zip(bounds[:-1], bounds[1:])]
@@ -559,8 +564,9 @@ class _Limits:
                 f"partition reached {n} regions {where}; it needs about {format_bytes(need)} "
                 f"({self.per_region[layer]} bytes per region in this layer plus "
                 f"{format_bytes(held)} for the maps and patterns of this and earlier "
-                f"layers), above max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
-                "machine has the memory), a smaller domain, or a region cap max_regions="
+                f"layers), above max_bytes={format_bytes(self.max_bytes)}; pass a larger "
+                "max_bytes= (if the machine has the memory), a smaller domain, or a region cap "
+                "max_regions="
             )
 
 
@@ -635,7 +641,7 @@ def _next_table(table: np.ndarray, src, pattern, slopes, intercepts, W, b) -> np
         coef = table[tr, :, j] * (slopes[pn] - slopes[po])[:, None]
         coef[:, 2] += intercepts[pn] - intercepts[po]
         np.take(kept, t, axis=0, out=fixed, mode="clip")  # t is in range; "raise" buffers
-        rank = np.arange(len(r)) - np.searchsorted(r, r)  # k-th differing neuron of its row
+        rank = _rank_within(r)  # k-th differing neuron of its row
         for k in range(rank.max(initial=-1) + 1):  # a row at most once per k
             at = np.flatnonzero(rank == k)
             fixed[r[at]] += coef[at, :, None] * W[j[at], None, :]
@@ -877,7 +883,6 @@ def partition_line(net, origin, direction, t_range=(0.0, 1.0), *,
     table = ((direction @ W0)[None], (origin @ W0 + b0)[None])
     src = np.zeros(1, np.int64)
     tables, chain, patterns = [], [], []
-    held = 0  # bytes of the tables and patterns kept so far (the memory guard counts them)
     for depth in range(len(layers) - 1):
         a, c = table
         pattern = np.zeros((len(src), a.shape[1]), np.int8)

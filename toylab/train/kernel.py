@@ -204,14 +204,15 @@ def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainS
     n = X.shape[-2]
     full_batch = spec.batch_size is None or spec.batch_size >= n
 
-    def losses(params, Xb, yb, per_run_data):
-        """Per-run mean losses and accuracies ``(c,)`` on shared or per-run data."""
+    def losses(params, Xb, yb):
+        """Per-run mean losses and accuracies ``(c,)`` on shared or per-run data (told apart
+        by their shapes, :func:`_points_last_losses`)."""
         h = _seed_batched_logits(params, Xb, spec.activation, multiplier)
         return _points_last_losses(spec.loss, h, yb)
 
-    def total_loss(params, Xb, yb, per_run_data):
+    def total_loss(params, Xb, yb):
         # the runs share no parameters, so the gradient of the sum is every run's own gradient
-        loss, acc = losses(params, Xb, yb, per_run_data)
+        loss, acc = losses(params, Xb, yb)
         return loss.sum(), (loss, acc)
 
     def batch_rows(key, run_step):
@@ -222,16 +223,15 @@ def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainS
     def step_fn(carry, step):
         params, opt_state = carry
         if full_batch:  # one forward pass serves both the gradient and the curves
-            (_, (loss, acc)), grads = jax.value_and_grad(total_loss, has_aux=True)(
-                params, X, y, per_seed_data)
+            (_, (loss, acc)), grads = jax.value_and_grad(total_loss, has_aux=True)(params, X, y)
         else:
-            loss, acc = losses(params, X, y, per_seed_data)
+            loss, acc = losses(params, X, y)
             if start is None:
                 idx = jax.vmap(lambda key: batch_rows(key, step))(batch_keys)
             else:  # each run continues its own minibatch sequence
                 idx = jax.vmap(lambda key, s: batch_rows(key, s + step))(batch_keys, first_step)
             batch = (_take_rows(X, idx, per_seed_data), _take_rows(y, idx, per_seed_data))
-            grads = jax.grad(lambda p: total_loss(p, *batch, True)[0])(params)
+            grads = jax.grad(lambda p: total_loss(p, *batch)[0])(params)
         updates, opt_state = jax.vmap(
             lambda h, g, s, p: optimizer(h).update(g, s, p))(hyper, grads, opt_state, params)
         if factors is not None:  # per-tensor step sizes of the parameterisation
@@ -251,7 +251,7 @@ def _train_chunk(seeds: Array, hyper: Hyper, X: Array, y: Array, *, spec: TrainS
         chunk_fn, (layers, opt_state), jnp.arange(n_chunks))
     snapshots = jax.tree.map(lambda s0, s: jnp.moveaxis(jnp.concatenate([s0[None], s]), 0, 1),
                              layers, snaps)
-    final_loss, final_acc = losses(final, X, y, per_seed_data)
+    final_loss, final_acc = losses(final, X, y)
     curve = lambda a: a.reshape(spec.steps, -1).T  # (chunks, every, c) -> (c, steps)
     out = (_standard_form(final, multiplier), curve(loss), curve(acc),
            _standard_form(snapshots, multiplier), final_loss, final_acc)
