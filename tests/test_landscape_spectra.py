@@ -163,6 +163,19 @@ def test_factored_on_degenerate_nets_restarts_past_invariant_subspaces(problem):
         check_factored(net, X, y, (H + H.T) / 2, 12, **KW)
 
 
+def test_factored_basis_growth_and_restarts_at_any_step(problem, monkeypatch):
+    """The device Lanczos with a small basis buffer (three sizes: 24, 48, 72 rows) and tests
+    every 5 steps, so that growth, invariant subspaces and convergence tests fall at
+    different steps than with the defaults: the same dense eigenpairs."""
+    from toylab.landscape import spectra
+    monkeypatch.setattr(spectra, "BASIS_ROWS", 24)
+    monkeypatch.setattr(spectra, "CHECK_EVERY", 5)
+    layers, X, y, H = problem
+    zero = [(np.zeros_like(W), np.zeros_like(b)) for W, b in layers]
+    check_factored(zero, X, y, L.hessian(zero, X, y, **KW), 12, **KW)
+    check_factored(layers, X, y, (H + H.T) / 2, 20, **KW)
+
+
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**16), zero=st.floats(0, 0.7),
        activation=st.sampled_from(["relu", "hard_tanh"]))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
@@ -555,11 +556,11 @@ def problem_operator(p: Problem, curvature: str = "hessian") -> scipy.sparse.lin
     return _linear_operator(p.n_params, lambda v: _product(theta, v, X, y, p.spec, curvature))
 
 
-@partial(jax.jit, static_argnames=("widths",))
 def _factored_product(inputs, pulled, parts, v, widths):
     """``M v = A^T (A v) / n + R v`` from the factors of :func:`_gram_factors` (``A``'s rows
     ``[h_{l-1}, 1] kron g_lk`` per point, never formed) and the residual parts of
-    :func:`_residual_parts` (none for the Gauss-Newton matrix)."""
+    :func:`_residual_parts` (none for the Gauss-Newton matrix). Traceable; jitted by
+    :class:`FactoredProduct` or inside a caller's loop."""
     starts = layer_starts(widths)
     V = [v[s:e].reshape(a + 1, b)
          for s, e, a, b in zip(starts[:-1], starts[1:], widths[:-1], widths[1:])]
@@ -577,6 +578,24 @@ def _factored_product(inputs, pulled, parts, v, widths):
     return jnp.concatenate([o.reshape(-1) for o in out])
 
 
+@dataclass(frozen=True)
+class FactoredProduct:
+    """The exact product ``(data, v) -> M v`` of :func:`_factored_product` for nets of
+    ``widths``, with ``data = (inputs, pulled, parts)``: hashable by value, so a jitted loop
+    that takes it as a static argument (:func:`toylab.landscape.spectra._lanczos_steps`)
+    compiles once per shape, not once per call."""
+
+    widths: tuple[int, ...]
+
+    def __call__(self, data, v: Array) -> Array:
+        return _factored_product(*data, v, self.widths)
+
+
+@partial(jax.jit, static_argnames=("product",))
+def _apply(product: FactoredProduct, data, v: Array) -> Array:
+    return product(data, v)
+
+
 def factored_bytes(widths, n_points: int) -> int:
     """Estimated bytes of :func:`problem_factored_operator`'s data: per layer the ``n_points``
     inputs and ``C`` pulled-back factors (:func:`_gram_factors`), the residual parts (compact
@@ -592,15 +611,14 @@ def factored_bytes(widths, n_points: int) -> int:
     return 8 * (n_points * units + parts) + product_bytes(widths, n_points)
 
 
-def problem_factored_operator(p: Problem,
-                              curvature: str = "hessian") -> scipy.sparse.linalg.LinearOperator:
-    """Exact ``v -> M v`` from the layer factors of a resolved problem (call inside float64):
-    ``A^T (A v) / n`` with ``A``'s rows kept as per-point layer inputs and pulled-back output
-    factors (two matrix products per layer, ``2 n P`` multiply-adds; the forward and backward
-    passes that an HVP redoes every time are done once here), plus the residual's
-    closed-form layer blocks for the Hessian. Where ``blocks`` applies (:func:`blocks_apply`).
-    Measured 0.3-0.4 ms against 0.7-1.0 ms per jitted HVP at P = 1,251 and 0.7-0.9 ms against
-    1.7-2.5 ms at P = 4,547 (512 points, shared 2-core CPU, 2026-12-03)."""
+def problem_factored_product(p: Problem, curvature: str = "hessian"
+                             ) -> tuple[FactoredProduct, tuple]:
+    """``(product, data)`` with ``product(data, v) = M v`` exact, from the layer factors of a
+    resolved problem (call inside float64): ``A^T (A v) / n`` with ``A``'s rows kept as
+    per-point layer inputs and pulled-back output factors (two matrix products per layer,
+    ``2 n P`` multiply-adds; the forward and backward passes that an HVP redoes every time are
+    done once here), plus the residual's closed-form layer blocks for the Hessian. Where
+    ``blocks`` applies (:func:`blocks_apply`)."""
     check_curvature(curvature)
     reason = blocks_apply(p, curvature)
     if reason is not None:
@@ -609,8 +627,17 @@ def problem_factored_operator(p: Problem,
     theta, X, y = jnp.asarray(p.theta), jnp.asarray(p.X), jnp.asarray(p.y)
     inputs, pulled = _gram_factors(theta, X, y, p.spec)
     parts = [jnp.asarray(part) for part in _residual_parts(p)] if curvature == "hessian" else []
-    return _linear_operator(p.n_params,
-                            lambda v: _factored_product(inputs, pulled, parts, v, p.spec.widths))
+    return FactoredProduct(p.spec.widths), (inputs, pulled, parts)
+
+
+def problem_factored_operator(p: Problem,
+                              curvature: str = "hessian") -> scipy.sparse.linalg.LinearOperator:
+    """``scipy`` LinearOperator of :func:`problem_factored_product` (call inside float64).
+    Measured 0.3-0.4 ms against 0.7-1.0 ms per jitted HVP at P = 1,251 and 0.7-0.9 ms against
+    1.7-2.5 ms at P = 4,547 (512 points, shared 2-core CPU, 2026-12-03); inside a jitted loop
+    (:func:`toylab.landscape.spectra._lanczos_steps`) 0.14 and 0.44 ms."""
+    product, data = problem_factored_product(p, curvature)
+    return _linear_operator(p.n_params, lambda v: _apply(product, data, v))
 
 
 def curvature_operator(net, X, y, *, curvature: str = "hessian", activation: str | None = None,

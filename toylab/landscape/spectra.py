@@ -18,8 +18,11 @@ The matrix-free routes hold ``O(P)`` memory (:func:`lanczos_bytes`, checked agai
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
@@ -33,7 +36,7 @@ from toylab.landscape.curvature import (
     check_memory,
     dense_blas,
     factored_bytes,
-    problem_factored_operator,
+    problem_factored_product,
     problem_matrix,
     problem_operator,
     product_bytes,
@@ -151,9 +154,17 @@ LANCZOS_STEPS = 1000
 (benchmarks/hessian.py)."""
 
 
-CHECK_EVERY = 4
-"""``factored`` tests convergence every this many Lanczos steps: a test (the top ``k``
-eigenpairs of the tridiagonal matrix) costs about one product at P = 1,251."""
+CHECK_EVERY = 8
+"""``factored`` tests convergence every this many Lanczos steps (one jitted call of
+:func:`_lanczos_steps` each): a test (the top ``k`` eigenpairs of the tridiagonal matrix,
+0.2-0.6 ms) costs about two steps at P = 1,251, so testing every 4 steps was ~15% slower."""
+
+
+BASIS_ROWS = 64
+"""The device Lanczos basis starts with room for this many vectors and doubles when full (each
+size compiles :func:`_lanczos_steps` once, ~1 s): every step projects against the whole buffer
+(zero rows past the basis), at most twice the rows in use but one matrix product, which here
+beats XLA's dynamic slices of only the rows in use."""
 
 
 def _ritz(alpha, beta, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +174,93 @@ def _ritz(alpha, beta, k: int) -> tuple[np.ndarray, np.ndarray]:
     theta, S = scipy.linalg.eigh_tridiagonal(np.asarray(alpha), np.asarray(beta), select="i",
                                              select_range=(m - k, m - 1))
     return theta[::-1], S[:, ::-1]
+
+
+def _project_out(Q: jax.Array, w: jax.Array) -> jax.Array:
+    """``w`` minus its projection on the rows of ``Q (cap, P)`` (orthonormal basis vectors,
+    then zero rows), by classical Gram-Schmidt."""
+    return w - (Q @ w) @ Q
+
+
+REORTHOGONALISE_BELOW = 2 ** -0.5
+"""A second Gram-Schmidt pass is made when the first shrinks the vector below this fraction
+of its norm (Daniel, Gragg, Kaufman & Stewart 1976): a large cancellation can leave
+components of the basis in it; otherwise one pass leaves them at rounding level."""
+
+
+@partial(jax.jit, static_argnames=("product",), donate_argnames=("Q", "alpha", "beta"))
+def _lanczos_steps(product, data, Q, alpha, beta, j, stop, breakdown):
+    """Lanczos steps ``j .. stop - 1`` with full reorthogonalisation, in one compiled loop
+    (Golub & Van Loan 2013, Alg. 10.1.1, then one pass of :func:`_project_out` against the
+    whole basis, two where it cancels): step ``i`` sets ``alpha[i] = q_i . M q_i`` and
+    ``beta[i]``, the norm of ``M q_i`` projected off the basis, and stores the next basis
+    vector in ``Q[i + 1]`` (``Q (cap, P)``; ``product(data, v) = M v``). Stops after a step
+    whose ``beta`` is at most ``breakdown * max |alpha|`` (an invariant subspace). Returns
+    ``(Q, alpha, beta, steps done so far, broke down)``."""
+    cap = Q.shape[0]
+
+    def step(state):
+        i, Q, alpha, beta, _ = state
+        q = Q[i]
+        w = product(data, q)
+        a = q @ w
+        alpha = alpha.at[i].set(a)
+        w = w - a * q - jnp.where(i > 0, beta[i - 1], 0.0) * Q[i - 1]  # the three-term step
+        before = jnp.linalg.norm(w)
+        w = _project_out(Q, w)
+        w = jax.lax.cond(jnp.linalg.norm(w) < REORTHOGONALISE_BELOW * before,
+                         lambda w: _project_out(Q, w), lambda w: w, w)
+        b = jnp.linalg.norm(w)
+        beta = beta.at[i].set(b)
+        broke = b <= breakdown * jnp.maximum(jnp.abs(alpha).max(), np.finfo(float).tiny)
+        # no next vector at a breakdown or past the end (out-of-range scatters are dropped)
+        Q = Q.at[jnp.where(broke, cap, i + 1)].set(w / jnp.where(broke, 1.0, b))
+        return i + 1, Q, alpha, beta, broke
+
+    j, Q, alpha, beta, broke = jax.lax.while_loop(lambda s: (s[0] < stop) & ~s[4], step,
+                                                  (j, Q, alpha, beta, jnp.zeros((), bool)))
+    return Q, alpha, beta, j, broke
+
+
+def _grown_basis(Q: jax.Array, alpha, beta, rows: int):
+    """The Lanczos state with room for ``rows`` basis vectors (zero rows appended)."""
+    pad = rows - Q.shape[0]
+    return (jnp.pad(Q, ((0, pad), (0, 0))), jnp.pad(alpha, (0, pad)), jnp.pad(beta, (0, pad)))
+
+
+def _device_lanczos(product, data, v0: np.ndarray, n_steps: int, *, breakdown: float,
+                    stop: Callable, rng: np.random.Generator):
+    """Lanczos with full reorthogonalisation on a jitted product, on the device: the steps
+    run :data:`CHECK_EVERY` at a time in :func:`_lanczos_steps`; ``stop(alpha, beta, b)``
+    (host) is asked after each call. At an invariant subspace the run goes on from a random
+    unit vector orthogonal to the basis with ``beta = 0`` at the join (so that eigenvalues of
+    any multiplicity are reached).
+
+    Returns:
+        ``(alpha (m,), beta (m - 1,), Q (m, P), b)``: ``T = Q M Q^T`` and the residual norm
+        ``b`` of the last step (``M Q^T = Q^T T + b q_{m+1} e_m^T``).
+    """
+    size = v0.shape[0]
+    full = -(-n_steps // BASIS_ROWS) * BASIS_ROWS
+    rows = min(BASIS_ROWS, full)
+    Q = jnp.zeros((rows, size)).at[0].set(v0 / np.linalg.norm(v0))
+    alpha, beta = jnp.zeros(rows), jnp.zeros(rows)
+    m = 0
+    while True:
+        end = min(m + CHECK_EVERY, n_steps)
+        if end >= Q.shape[0] and Q.shape[0] < full:  # room for the vector after step end - 1
+            Q, alpha, beta = _grown_basis(Q, alpha, beta, min(2 * Q.shape[0], full))
+        Q, alpha, beta, m, broke = _lanczos_steps(product, data, Q, alpha, beta, m, end,
+                                                  breakdown)
+        m = int(m)
+        a, b = np.asarray(alpha)[:m], np.asarray(beta)[:m]
+        if m == n_steps or stop(a, b[:-1], b[-1]):
+            return a, b[:-1], Q[:m], b[-1]
+        if bool(broke):
+            basis = np.asarray(Q[:m])
+            w = _orthogonalise(rng.standard_normal(size), basis)
+            Q = Q.at[m].set(w / np.linalg.norm(w))
+            beta = beta.at[m - 1].set(0.0)
 
 
 def _top_factored(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
@@ -178,21 +276,21 @@ def _top_factored(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
     tol = tol or eps
 
     def converged(alpha, beta, b) -> bool:
-        if len(alpha) < k or (len(alpha) % CHECK_EVERY and len(alpha) < steps):
+        if len(alpha) < k:
             return False
         theta, S = _ritz(alpha, beta, k)
         return bool(np.all(b * np.abs(S[-1]) <= tol * np.maximum(eps ** (2 / 3), np.abs(theta))))
 
     rng = np.random.default_rng(seed)
-    alpha, beta, Q, b = _lanczos(problem_factored_operator(p, curvature).matvec,
-                                 rng.standard_normal(p.n_params), steps, breakdown=eps,
-                                 stop=converged, rng=rng)
+    product, data = problem_factored_product(p, curvature)
+    alpha, beta, Q, b = _device_lanczos(product, data, rng.standard_normal(p.n_params), steps,
+                                        breakdown=eps, stop=converged, rng=rng)
     if not converged(alpha, beta, b):
         raise ValueError(f"top_eigen(method='factored') did not converge in {steps} Lanczos "
                          f"steps to tol={tol!r}; use method='lanczos' (ARPACK, restarted) or "
                          "method='exact'")
     theta, S = _ritz(alpha, beta, k)
-    return Spectrum(theta, Q.T @ S)
+    return Spectrum(theta, np.asarray(Q.T @ S))
 
 
 def _top_exact(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
@@ -209,8 +307,9 @@ TOP_EIGEN_METHODS: dict[str, Callable[..., Spectrum]] = {
 }
 """``lanczos``: ARPACK's implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``) on
 jitted forward-over-reverse products (any curvature, any net); ``factored``: Lanczos with full
-reorthogonalisation and no restarts (:func:`_lanczos`, ARPACK's convergence test) on the exact
-layer-factored products of :func:`toylab.landscape.curvature.problem_factored_operator`
+reorthogonalisation and no restarts (:func:`_device_lanczos`, one compiled loop per
+:data:`CHECK_EVERY` steps; ARPACK's convergence test) on the exact layer-factored products of
+:func:`toylab.landscape.curvature.problem_factored_product`
 (Hessian of piecewise-linear nets, Gauss-Newton of any; ~2-3x cheaper products and, unrestarted,
 about half ARPACK's count on clustered spectra); ``exact``: full matrix then LAPACK ``syevr``
 for the top ``k``. ``auto`` (the default of :func:`top_eigen`) takes ``factored`` where it
@@ -315,7 +414,9 @@ def residual_norms(net, X, y, spectrum: Spectrum, *, curvature: str = "hessian",
 def lanczos_tridiagonal(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarray,
                         n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Lanczos tridiagonalisation with full reorthogonalisation (Golub & Van Loan 2013,
-    Alg. 10.1.1 + classical Gram-Schmidt applied twice against all previous vectors).
+    Alg. 10.1.1 + classical Gram-Schmidt applied twice against all previous vectors), on the
+    host, for any ``matvec`` (``top_eigen``'s ``factored`` method runs its own steps on the
+    device, :func:`_device_lanczos`).
 
     Stops early on breakdown (an invariant Krylov subspace), where the quadrature it feeds is
     exact. scipy's ARPACK does not expose the tridiagonal matrix, hence this routine.
@@ -327,36 +428,7 @@ def lanczos_tridiagonal(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarr
     Returns:
         ``(alpha (m,), beta (m - 1,))``: diagonal and off-diagonal of ``T = Q^T M Q``.
     """
-    alpha, beta, _, _ = _lanczos(matvec, v0, n_steps, breakdown=1e-10)
-    return alpha, beta
-
-
-def _orthogonalise(w: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """``w`` minus its projection on the orthonormal rows of ``Q``, by classical Gram-Schmidt
-    applied twice ("twice is enough", Giraud et al. 2005)."""
-    for _ in range(2):
-        w = w - Q.T @ (Q @ w)
-    return w
-
-
-def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarray, n_steps: int, *,
-             breakdown: float, stop: Callable | None = None,
-             rng: np.random.Generator | None = None):
-    """Lanczos with full reorthogonalisation (:func:`lanczos_tridiagonal`), at most
-    ``n_steps`` steps.
-
-    A step whose new residual norm ``b`` is at most ``breakdown * max |alpha|`` has found an
-    invariant subspace: without ``rng`` the run ends there; with it, it goes on from a random
-    unit vector orthogonal to the basis, with ``beta = 0`` at the join (so that eigenvalues
-    of any multiplicity are reached). ``stop(alpha, beta, b)`` returning true ends the run
-    after the current step.
-
-    Returns:
-        ``(alpha (m,), beta (m - 1,), Q (m, P), b)``: ``T = Q M Q^T`` and the residual norm
-        ``b`` of the last step (``M Q^T = Q^T T + b q_{m+1} e_m^T``).
-    """
-    size = v0.shape[0]
-    Q = np.zeros((n_steps, size))
+    Q = np.zeros((n_steps, v0.shape[0]))
     alpha, beta = [], []
     q = v0 / np.linalg.norm(v0)
     for j in range(n_steps):
@@ -365,16 +437,19 @@ def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], v0: np.ndarray, n_steps
         alpha.append(q @ w)
         w = _orthogonalise(w, Q[: j + 1])
         b = np.linalg.norm(w)
-        if j == n_steps - 1 or (stop is not None and stop(alpha, beta, b)):
+        if j == n_steps - 1 or b <= 1e-10 * max(np.abs(alpha).max(), np.finfo(float).tiny):
             break
-        if b <= breakdown * max(np.abs(alpha).max(), np.finfo(float).tiny):
-            if rng is None:
-                break
-            w, b = _orthogonalise(rng.standard_normal(size), Q[: j + 1]), 0.0
         beta.append(b)
-        q = w / np.linalg.norm(w)
-    m = len(alpha)
-    return np.asarray(alpha), np.asarray(beta), Q[:m], b
+        q = w / b
+    return np.asarray(alpha), np.asarray(beta)
+
+
+def _orthogonalise(w: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """``w`` minus its projection on the orthonormal rows of ``Q``, by classical Gram-Schmidt
+    applied twice ("twice is enough", Giraud et al. 2005)."""
+    for _ in range(2):
+        w = w - Q.T @ (Q @ w)
+    return w
 
 
 class SpectralDensity(NamedTuple):
