@@ -426,6 +426,27 @@ def test_bad_inputs_name_the_problem():
         partition_line(layers, np.zeros(2), np.ones(2), (1.0, 1.0), activation="relu")
 
 
+def test_numpy_hugepage_setting_is_restored_after_a_partition_and_an_error():
+    """partition turns numpy's huge-page advice off while it runs (a speed setting of this
+    VM's kernel) and must leave numpy's global state as it found it, error or not."""
+    import sys
+    switch = sys.modules["toylab.exact.partition"]._hugepage_switch()
+    if switch is None:
+        pytest.skip("this numpy has no _set_madvise_hugepage")
+    layers = random_net(np.random.default_rng(0), [2, 16, 16, 2])
+    original = switch(True)
+    try:
+        for setting in (True, False):
+            switch(setting)
+            partition(layers, activation="relu")
+            assert switch(setting) is setting
+            with pytest.raises(ValueError, match="max_regions=10"):
+                partition(layers, activation="relu", max_regions=10)
+            assert switch(setting) is setting
+    finally:
+        switch(original)
+
+
 @pytest.mark.parametrize("scale", [1.0, 1e-200, 1e-310])
 def test_tiny_weights_still_fold(scale):
     """A neuron with tiny (even subnormal) weights still splits the domain: the crossing
