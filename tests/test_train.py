@@ -244,10 +244,11 @@ def test_seed_batched_apply_and_gradient_equal_the_per_seed_ones(activation, sha
         def objective(forward):  # a non-linear scalar of all outputs, so gradients are generic
             return lambda p: jnp.sum(jnp.sin(3.0 * forward(p, X)))
 
-        np.testing.assert_allclose(seed_batched_apply(layers, X, activation), per_seed(layers, X),
+        kernel = lambda p, x: seed_batched_apply(p, x, activation)
+        np.testing.assert_allclose(jax.jit(kernel)(layers, X), jax.jit(per_seed)(layers, X),
                                    rtol=1e-12, atol=1e-12)
-        got = jax.grad(objective(lambda p, x: seed_batched_apply(p, x, activation)))(layers)
-        want = jax.grad(objective(per_seed))(layers)
+        got = jax.jit(jax.grad(objective(kernel)))(layers)  # jitted: one compile, not one per op
+        want = jax.jit(jax.grad(objective(per_seed)))(layers)
         for (dW, db), (dW_ref, db_ref) in zip(got, want):
             np.testing.assert_allclose(dW, dW_ref, rtol=1e-11, atol=1e-12)
             np.testing.assert_allclose(db, db_ref, rtol=1e-11, atol=1e-12)
