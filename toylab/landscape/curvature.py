@@ -22,8 +22,9 @@ residual ``R`` has closed-form off-diagonal layer blocks (its diagonal layer blo
 zero); see :func:`_layer_factors`. An estimate of the peak memory is checked against
 ``max_bytes`` before anything is allocated. :func:`curvature_operator` gives the matrix-free
 products that the iterative eigen-solvers of :mod:`toylab.landscape.spectra` use;
-:func:`problem_factored_operator` gives the same products from the ``blocks`` factors
-without forming ``A`` (where ``blocks`` applies).
+:func:`problem_factored_product` (and its LinearOperator, :func:`problem_factored_operator`)
+gives the same products from the ``blocks`` factors without forming ``A`` (where ``blocks``
+applies).
 """
 
 from __future__ import annotations
@@ -593,6 +594,7 @@ class FactoredProduct:
 
 @partial(jax.jit, static_argnames=("product",))
 def _apply(product: FactoredProduct, data, v: Array) -> Array:
+    """One jitted product (compiled once per ``product`` and shapes)."""
     return product(data, v)
 
 
