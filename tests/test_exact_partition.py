@@ -426,6 +426,22 @@ def test_bad_inputs_name_the_problem():
         partition_line(layers, np.zeros(2), np.ones(2), (1.0, 1.0), activation="relu")
 
 
+@pytest.mark.parametrize("where", ["weights", "offsets"])
+def test_float64_overflow_is_an_error_not_infinite_maps(where):
+    """Finite layers whose products overflow float64 -- in a slope (huge weights) or only in an
+    offset (huge biases times moderate weights, with every slope finite) -- stop the planar and
+    the line partition with an error naming the layer, instead of returning inf maps."""
+    big = np.array([[1e300, 0.0], [0.0, 1e300]]) if where == "weights" else np.eye(2)
+    layers = [(big, np.full(2, 1e308 if where == "offsets" else 0.0)),
+              (np.full((2, 1), 1e10), np.zeros(1))]
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        with pytest.raises(ValueError, match="overflowed float64 in the pre-activation maps of "
+                                             "layer 1.*rescale"):
+            partition(layers, activation="relu")
+        with pytest.raises(ValueError, match="overflowed float64 .*layer 1"):
+            partition_line(layers, np.zeros(2), np.ones(2), activation="relu")
+
+
 def test_numpy_hugepage_setting_is_restored_after_a_partition_and_an_error():
     """partition turns numpy's huge-page advice off while it runs (a speed setting of this
     VM's kernel) and must leave numpy's global state as it found it, error or not."""

@@ -656,6 +656,21 @@ def _split_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return table[:, :2], table[:, 2]
 
 
+def _overflow(layers, extent: float, where: str) -> ValueError:
+    return ValueError(
+        f"the partition overflowed float64 {where} (inputs up to {extent:.3g} in size, weights "
+        f"up to {max(np.abs(W).max() for W, _ in layers):.3g}, biases up to "
+        f"{max(np.abs(b).max() for _, b in layers):.3g}); rescale the inputs or the weights"
+    )
+
+
+def _check_finite_maps(maps, layer: int, layers, extent: float):
+    """Stop at the first layer whose pre-activation maps (slopes or offsets) overflowed: every
+    later cut and map would be computed from them."""
+    if not all(np.isfinite(m).all() for m in maps):
+        raise _overflow(layers, extent, f"in the pre-activation maps of layer {layer}")
+
+
 def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     """Core: layers already sliced to 2-D inputs. Returns ``(pieces, areas, tables,
     table_rows, patterns)`` for :class:`Partition` (``pieces``: :class:`geometry.Pieces`)."""
@@ -666,6 +681,7 @@ def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     tables, chain, patterns = [], [], []
     held = 0  # bytes of the tables and patterns kept so far (the memory guard counts them)
     for depth in range(len(layers) - 1):
+        _check_finite_maps([table], depth, layers, np.abs(domain).max())
         A, c = _split_table(table)
         held += table.nbytes
         _refine_layer(work, A, c, breakpoints, depth, limits, held)
@@ -675,6 +691,7 @@ def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
         chain.append(src)
         patterns.append(pattern)
         table = _next_table(table, src, pattern, slopes, intercepts, *layers[depth + 1])
+    _check_finite_maps([table], len(layers) - 1, layers, np.abs(domain).max())
     tables.append(_split_table(table))
     chain.append(np.arange(work.nr))
     anc = _compose(chain)
@@ -762,12 +779,8 @@ def partition(net, domain=None, *, activation: str | None = None, origin=None,
     sliced = [(directions @ W0, origin @ W0 + b0)] + list(layers[1:])
     with _without_hugepage_advice():
         pieces, areas, tables, rows, pats = _partition_2d(sliced, act, dom, limits)
-    if not (np.isfinite(areas).all() and all(np.isfinite(A).all() for A, _ in tables)):
-        raise ValueError(
-            f"the partition overflowed float64 (domain up to {np.abs(dom).max():.3g} in size, "
-            f"weights up to {max(np.abs(W).max() for W, _ in layers):.3g}); rescale the "
-            "domain or the weights"
-        )
+    if not np.isfinite(areas).all():
+        raise _overflow(layers, np.abs(dom).max(), "in the region areas")
     return Partition(
         vertices=_frozen(pieces.verts),
         offsets=_frozen(geo.offsets_of(pieces.counts)),
@@ -917,7 +930,9 @@ def partition_line(net, origin, direction, t_range=(0.0, 1.0), *,
     table = ((direction @ W0)[None], (origin @ W0 + b0)[None])
     src = np.zeros(1, np.int64)
     tables, chain, patterns = [], [], []
+    extent = max(np.abs(origin + lo * direction).max(), np.abs(origin + hi * direction).max())
     for depth in range(len(layers) - 1):
+        _check_finite_maps(table, depth, layers, extent)
         a, c = table
         pattern = np.zeros((len(src), a.shape[1]), np.int8)
         for j in range(a.shape[1]):
@@ -931,6 +946,7 @@ def partition_line(net, origin, direction, t_range=(0.0, 1.0), *,
         W, b = layers[depth + 1]
         table = (pa @ W, pc @ W + b)
         src = np.arange(len(src))
+    _check_finite_maps(table, len(layers) - 1, layers, extent)
     tables.append(table)
     chain.append(src)
     anc = _compose(chain)
