@@ -158,7 +158,8 @@ LANCZOS_STEPS = 1000
 CHECK_EVERY = 8
 """``factored`` tests convergence every this many Lanczos steps (one jitted call of
 :func:`_lanczos_steps` each): a test (the top ``k`` eigenpairs of the tridiagonal matrix,
-0.2-0.6 ms) costs about two steps at P = 1,251, so testing every 4 steps was ~15% slower."""
+0.2-0.6 ms) costs about two steps at P = 1,251, so testing every 4 steps was
+12-23% slower for k = 10 (A/B in one process, benchmarks/README.md)."""
 
 
 BASIS_ROWS = 64
