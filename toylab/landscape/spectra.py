@@ -224,6 +224,19 @@ def _lanczos_steps(product, data, Q, alpha, beta, j, stop, breakdown):
     return Q, alpha, beta, j, broke
 
 
+def _full_basis_rows(n_steps: int) -> int:
+    """Rows of the largest basis buffer :func:`_device_lanczos` may grow to."""
+    return -(-n_steps // BASIS_ROWS) * BASIS_ROWS
+
+
+def _factored_bytes(p: Problem, steps: int) -> int:
+    """Estimated peak bytes of ``factored`` with up to ``steps`` Lanczos steps: the factors
+    and the basis at its peak, the largest buffer and the half-size one it is copied from."""
+    rows = _full_basis_rows(steps) * 3 // 2
+    return (lanczos_bytes(p.spec.widths, p.X.shape[0], rows)
+            + factored_bytes(p.spec.widths, p.X.shape[0]))
+
+
 def _grown_basis(Q: jax.Array, alpha, beta, rows: int):
     """The Lanczos state with room for ``rows`` basis vectors (zero rows appended)."""
     pad = rows - Q.shape[0]
@@ -243,7 +256,7 @@ def _device_lanczos(product, data, v0: np.ndarray, n_steps: int, *, breakdown: f
         ``b`` of the last step (``M Q^T = Q^T T + b q_{m+1} e_m^T``).
     """
     size = v0.shape[0]
-    full = -(-n_steps // BASIS_ROWS) * BASIS_ROWS
+    full = _full_basis_rows(n_steps)
     rows = min(BASIS_ROWS, full)
     Q = jnp.zeros((rows, size)).at[0].set(v0 / np.linalg.norm(v0))
     alpha, beta = jnp.zeros(rows), jnp.zeros(rows)
@@ -269,8 +282,7 @@ def _top_factored(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
                   chunk: int, max_bytes: float) -> Spectrum:
     k = check_k(k, p.n_params, "top_eigen(method='factored')")
     steps = min(p.n_params, LANCZOS_STEPS)
-    check_memory(lanczos_bytes(p.spec.widths, p.X.shape[0], steps)
-                 + factored_bytes(p.spec.widths, p.X.shape[0]), max_bytes,
+    check_memory(_factored_bytes(p, steps), max_bytes,
                  f"Lanczos with up to {steps} vectors of P={p.n_params} parameters on "
                  f"{p.X.shape[0]} factored points")
     # ARPACK's test (dsconv): Ritz estimate b |s_mi| <= tol max(eps^(2/3), |theta_i|)
@@ -319,9 +331,7 @@ applies and its memory fits ``max_bytes``, else ``lanczos``."""
 
 
 def _auto_top_method(p: Problem, curvature: str, max_bytes: float) -> str:
-    steps = min(p.n_params, LANCZOS_STEPS)
-    fits = (lanczos_bytes(p.spec.widths, p.X.shape[0], steps)
-            + factored_bytes(p.spec.widths, p.X.shape[0])) <= max_bytes
+    fits = _factored_bytes(p, min(p.n_params, LANCZOS_STEPS)) <= max_bytes
     return "factored" if fits and blocks_apply(p, curvature) is None else "lanczos"
 
 
@@ -363,9 +373,9 @@ def top_eigen(net, X, y, k: int, *, curvature: str = "hessian", method: str = "a
         chunk: basis vectors per batch when ``exact`` forms the matrix.
         max_bytes: limit for the estimated peak memory: for ``lanczos``
             :func:`lanczos_bytes` with :func:`arpack_basis` vectors (``O(P)``), for
-            ``factored`` with :data:`LANCZOS_STEPS` vectors plus
-            :func:`toylab.landscape.curvature.factored_bytes`, for ``exact`` the matrix and
-            its eigendecomposition (``O(P^2)``).
+            ``factored`` with the basis buffer for :data:`LANCZOS_STEPS` steps (1.5x at its
+            growth) plus :func:`toylab.landscape.curvature.factored_bytes`, for ``exact`` the
+            matrix and its eigendecomposition (``O(P^2)``).
     Returns:
         :class:`Spectrum` with ``k`` descending eigenvalues and ``(P, k)`` eigenvectors.
     """
