@@ -599,7 +599,7 @@ def _apply(product: FactoredProduct, data, v: Array) -> Array:
 
 
 def factored_bytes(widths, n_points: int) -> int:
-    """Estimated bytes of :func:`problem_factored_operator`'s data: per layer the ``n_points``
+    """Estimated bytes of :func:`problem_factored_product`'s data: per layer the ``n_points``
     inputs and ``C`` pulled-back factors (:func:`_gram_factors`), the residual parts (compact
     ``(in_l + 1) out_l out_k`` for adjacent layers, dense blocks with their per-point
     ``T: (n, out_l, in_k)`` otherwise) and one product's intermediates (:func:`product_bytes`).

@@ -229,7 +229,7 @@ def _full_basis_rows(n_steps: int) -> int:
     return -(-n_steps // BASIS_ROWS) * BASIS_ROWS
 
 
-def _factored_bytes(p: Problem, steps: int) -> int:
+def _factored_lanczos_bytes(p: Problem, steps: int) -> int:
     """Estimated peak bytes of ``factored`` with up to ``steps`` Lanczos steps: the factors
     and the basis at its peak, the largest buffer and the half-size one it is copied from."""
     rows = _full_basis_rows(steps) * 3 // 2
@@ -282,7 +282,7 @@ def _top_factored(p: Problem, k: int, curvature: str, *, seed: int, tol: float,
                   chunk: int, max_bytes: float) -> Spectrum:
     k = check_k(k, p.n_params, "top_eigen(method='factored')")
     steps = min(p.n_params, LANCZOS_STEPS)
-    check_memory(_factored_bytes(p, steps), max_bytes,
+    check_memory(_factored_lanczos_bytes(p, steps), max_bytes,
                  f"Lanczos with up to {steps} vectors of P={p.n_params} parameters on "
                  f"{p.X.shape[0]} factored points")
     # ARPACK's test (dsconv): Ritz estimate b |s_mi| <= tol max(eps^(2/3), |theta_i|)
@@ -331,7 +331,7 @@ applies and its memory fits ``max_bytes``, else ``lanczos``."""
 
 
 def _auto_top_method(p: Problem, curvature: str, max_bytes: float) -> str:
-    fits = _factored_bytes(p, min(p.n_params, LANCZOS_STEPS)) <= max_bytes
+    fits = _factored_lanczos_bytes(p, min(p.n_params, LANCZOS_STEPS)) <= max_bytes
     return "factored" if fits and blocks_apply(p, curvature) is None else "lanczos"
 
 
