@@ -93,10 +93,10 @@ def test_memory_guard_stops_with_the_estimate_the_limit_and_the_fix():
               for a, b in zip(widths[:-1], widths[1:])]
     with pytest.raises(ValueError, match=r"needs about [0-9.]+ MiB \([0-9]+ bytes per region "
                                          r"in this layer plus [0-9.]+ [KM]iB for the maps and "
-                                         r"patterns of this and earlier layers\), above "
-                                         r"max_bytes=2 MiB; pass a larger max_bytes=.*smaller "
-                                         r"domain.*max_regions="):
-        partition(layers, activation="relu", max_bytes=2 * 2**20)
+                                         r"patterns of this and earlier layers and the "
+                                         r"working chunks\), above max_bytes=20 MiB; pass a "
+                                         r"larger max_bytes=.*smaller domain.*max_regions="):
+        partition(layers, activation="relu", max_bytes=20 * 2**20)
     assert len(partition(layers, activation="relu", max_bytes=1 << 30)) > 100
 
 

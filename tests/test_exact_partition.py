@@ -463,6 +463,32 @@ def test_numpy_hugepage_setting_is_restored_after_a_partition_and_an_error():
         switch(original)
 
 
+@pytest.mark.parametrize("widths", [[2, 24, 24, 3], [2, 48, 48, 48, 3]])
+def test_memory_guard_admits_exactly_its_estimate_and_the_estimate_bounds_the_peak(widths):
+    """The guard checks, as the partition grows, the same sums :func:`peak_bytes_estimate`
+    reports for the finished partition (its final step included: the compacted vertices and
+    every final region's pieces per layer, 1.4 GB at 10^6 regions of 2-256^6): a limit of
+    the estimate passes, one byte less stops. And the estimate bounds the peak of what numpy
+    allocated (tracemalloc), final step included, by at most twice it beyond the fixed
+    allowance for the working chunks."""
+    import sys
+    import tracemalloc
+
+    module = sys.modules["toylab.exact.partition"]
+    layers = random_net(np.random.default_rng(3), widths)
+    tracemalloc.start()
+    try:
+        p = partition(layers, activation="relu")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    need = module.peak_bytes_estimate(p)
+    assert peak <= need <= module._WORKING_BYTES + 2 * peak  # a bound, and not a loose one
+    assert len(partition(layers, activation="relu", max_bytes=need)) == len(p)
+    with pytest.raises(ValueError, match=r"above max_bytes="):
+        partition(layers, activation="relu", max_bytes=need - 1)
+
+
 @pytest.mark.parametrize("scale", [1.0, 1e-200, 1e-310])
 def test_tiny_weights_still_fold(scale):
     """A neuron with tiny (even subnormal) weights still splits the domain: the crossing

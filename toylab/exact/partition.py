@@ -300,9 +300,9 @@ def bytes_per_region(width: int, next_width: int) -> int:
 
     Counted: the vertex store (:data:`_VERTS_PER_REGION` x 48 bytes), region slots and the
     layer's int8 pattern (each up to :data:`_GROWTH` times) and its kept copy, and the next
-    layer's table, 3 floats per next neuron (:func:`_next_table`; the chunks' working set is
-    a few MB in all). The memory guard adds what is already held: this layer's table (one
-    row per start region) and the earlier layers' tables and patterns
+    layer's table, 3 floats per next neuron (:func:`_next_table`). The memory guard adds what
+    is already held: this layer's table (one row per start region), the earlier layers'
+    tables, patterns and parent indices, and the chunks' working set :data:`_WORKING_BYTES`
     (:func:`peak_bytes_estimate`). So 2-256-256-256-3 needs ~8.6 kB per region while its second
     layer is refined, on top of the 0.19 GB held by then.
     """
@@ -310,18 +310,35 @@ def bytes_per_region(width: int, next_width: int) -> int:
                + 24 * next_width)
 
 
+_FINAL_VERTEX_BYTES = _VERTEX_BYTES + 8 + 4 * 8
+"""Per vertex of the final regions: its compacted copy, its gather index and the area sum's
+float temporaries (:func:`geometry.polygon_areas`)."""
+
+
+def final_bytes(n_regions: int, n_vertices: int, hidden_widths) -> int:
+    """Bytes that the last step of :func:`partition` allocates on top of the maps and
+    patterns it holds: the compacted vertices of the ``n_regions`` final regions, their areas
+    and offsets, their start region in every layer and their pieces in every hidden layer
+    (``(n_regions, width)`` int8 each)."""
+    n_layers = len(hidden_widths) + 1
+    return (n_vertices * _FINAL_VERTEX_BYTES
+            + n_regions * (sum(hidden_widths) + 8 * (n_layers + 2)))
+
+
 def peak_bytes_estimate(p: "Partition") -> int:
-    """The memory guard's estimate of the peak bytes of computing ``p`` (the largest over its
-    hidden layers of the tables and patterns held plus the regions after the layer times
-    :func:`bytes_per_region`), to compare with a measured peak."""
-    held, peak = 0, 0
+    """The memory guard's estimate of the peak bytes of computing ``p``: the largest over its
+    hidden layers of the maps, patterns and parent indices held plus the regions after the
+    layer times :func:`bytes_per_region`, and at the end all of those held plus
+    :func:`final_bytes`; to compare with a measured peak."""
+    held, peak = _WORKING_BYTES, 0
     widths = p.widths[1:]
     for layer, (w, m) in enumerate(zip(widths[:-1], widths[1:])):
         held += 24 * len(p.tables[layer][0]) * w
         regions = len(p.tables[layer + 1][0])
         peak = max(peak, held + regions * bytes_per_region(w, m))
-        held += regions * w
-    return peak
+        held += regions * (w + 8)
+    held += 24 * len(p.tables[-1][0]) * widths[-1]
+    return max(peak, held + final_bytes(len(p), len(p.vertices), widths[:-1]))
 
 
 class _Work:
@@ -472,6 +489,9 @@ _CHUNK_BYTES = 1 << 22
 """Working-set size of one chunk of :func:`_start_tests` and :func:`_next_table` (a few MB,
 so the chunk's temporaries stay in cache and no large array is allocated per step)."""
 
+_WORKING_BYTES = 4 * _CHUNK_BYTES
+"""What the memory guard adds for the temporaries of one chunk (a few at a time)."""
+
 
 def _start_tests(work: _Work, A, c, breakpoints) -> tuple[np.ndarray, np.ndarray]:
     """For every start region ``t`` (the ``R0`` current regions) and neuron ``j`` of the
@@ -553,6 +573,18 @@ class _Limits:
     max_bytes: float
     per_region: tuple[int, ...]  # bytes_per_region of each hidden layer
 
+    def check_final(self, n: int, n_vertices: int, hidden_widths, held: int):
+        need = held + final_bytes(n, n_vertices, hidden_widths)
+        if need > self.max_bytes:
+            raise ValueError(
+                f"partition reached its {n} final regions; storing them needs about "
+                f"{format_bytes(need)} ({format_bytes(need - held)} for their vertices and "
+                f"per-layer patterns plus {format_bytes(held)} for the maps and patterns of "
+                f"all layers and the working chunks), above max_bytes={format_bytes(self.max_bytes)}; pass a larger "
+                "max_bytes= (if the machine has the memory), a smaller domain, or a region cap "
+                "max_regions="
+            )
+
     def check(self, n: int, layer: int, where: str, held: int):
         if n > self.max_regions:
             raise ValueError(
@@ -566,9 +598,9 @@ class _Limits:
                 f"partition reached {n} regions {where}; it needs about {format_bytes(need)} "
                 f"({self.per_region[layer]} bytes per region in this layer plus "
                 f"{format_bytes(held)} for the maps and patterns of this and earlier "
-                f"layers), above max_bytes={format_bytes(self.max_bytes)}; pass a larger "
-                "max_bytes= (if the machine has the memory), a smaller domain, or a region cap "
-                "max_regions="
+                "layers and the working chunks), above "
+                f"max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
+                "machine has the memory), a smaller domain, or a region cap max_regions="
             )
 
 
@@ -679,24 +711,29 @@ def _partition_2d(layers, act: Activation, domain, limits: _Limits) -> tuple:
     table = np.concatenate([W0, b0[None]])[None]  # layer 0's pre maps: one start region
     work = _Work(domain)
     tables, chain, patterns = [], [], []
-    held = 0  # bytes of the tables and patterns kept so far (the memory guard counts them)
+    held = _WORKING_BYTES  # + the tables and patterns kept so far (the guard counts them)
     for depth in range(len(layers) - 1):
         _check_finite_maps([table], depth, layers, np.abs(domain).max())
         A, c = _split_table(table)
         held += table.nbytes
         _refine_layer(work, A, c, breakpoints, depth, limits, held)
         src, pattern = work.view("src").copy(), work.view("pattern").copy()
-        held += pattern.nbytes
+        held += pattern.nbytes + src.nbytes
         tables.append((A, c))
         chain.append(src)
         patterns.append(pattern)
         table = _next_table(table, src, pattern, slopes, intercepts, *layers[depth + 1])
     _check_finite_maps([table], len(layers) - 1, layers, np.abs(domain).max())
     tables.append(_split_table(table))
-    chain.append(np.arange(work.nr))
+    held += table.nbytes
+    n = work.nr
+    limits.check_final(n, int(work.view("count").sum()), [p.shape[1] for p in patterns], held)
+    pieces = work.csr()
+    del work  # the vertex store and region slots go before the per-region copies below
+    chain.append(np.arange(n))
     anc = _compose(chain)
     pats = tuple(_frozen(np.take(p, i, 0)) for p, i in zip(patterns, anc[1:]))
-    pieces = work.csr()
+    del patterns
     areas = geo.polygon_areas(pieces.verts, pieces.counts)
     return pieces, areas, tuple(tables), tuple(map(_frozen, anc)), pats
 
