@@ -100,6 +100,30 @@ def test_memory_guard_stops_with_the_estimate_the_limit_and_the_fix():
     assert len(partition(layers, activation="relu", max_bytes=1 << 30)) > 100
 
 
+def test_region_maps_form_layer_by_layer_and_refuse_what_memory_cannot_hold(monkeypatch):
+    """``p.pre`` / ``p.post`` form a layer's per-region maps when it is read: the logits'
+    maps of a partition fit where a hidden layer's would not (at 10^6 regions of 2-256^6
+    every layer at once is 36 GB), and a layer that does not fit is a MemoryError naming
+    the size and the alternatives, not a process killed by the kernel."""
+    import sys
+
+    module = sys.modules["toylab.exact.partition"]
+    p = partition(_net(), activation="relu")
+    logits = 24 * len(p) * 3  # bytes of the logits' maps; the first layer's: 24 * len(p) * 5
+    monkeypatch.setattr(module, "default_max_bytes", lambda: logits + 24 * len(p))
+    A, c = p.pre[-1]
+    assert A.shape == (len(p), 2, 3) and p.post[-1] is p.pre[-1]
+    for what in ("pre", "post"):
+        with pytest.raises(MemoryError, match=rf"p\.{what}\[0\] would form the affine maps of "
+                                              rf"{len(p)} regions x 5 neurons.*p\.evaluate\(U, "
+                                              r"0, .*p\.tables\[0\] at rows p\.table_rows"):
+            getattr(p, what)[0]
+    with pytest.raises(IndexError, match="layer 3 out of range for 3 layers"):
+        p.pre[3]
+    monkeypatch.undo()
+    assert len(p.pre[:-1]) == 2 and p.post[0][0].shape == (len(p), 2, 5)
+
+
 def test_a_domain_with_a_straight_corner_is_the_same_domain():
     """A polygon listing a point in the middle of an edge (where it does not turn): its
     edge lines there are parallel, so that point is dropped, not used as a vertex."""

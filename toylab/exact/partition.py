@@ -46,7 +46,7 @@ import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -117,6 +117,46 @@ def _post(A, c, pattern, slopes, intercepts):
 
 
 # ----------------------------------------------------------------------------- result
+
+
+class LayerMaps(Sequence):
+    """Per-layer affine maps of a partition's regions, ``(A (R, 2, w), c (R, w))`` per layer
+    (logits last), each layer formed by ``form(layer)`` on first access and kept: reading
+    the logits' maps (``p.pre[-1]``) forms ``24 R C`` bytes, not the ``24 R sum(widths)`` of
+    every layer. Indexing, slicing (a tuple), iteration and ``len`` as a tuple."""
+
+    def __init__(self, n_layers: int, form):
+        self._n, self._form, self._formed = n_layers, form, {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, layer):
+        if isinstance(layer, slice):
+            return tuple(self[i] for i in range(*layer.indices(self._n)))
+        i = int(layer) + (self._n if int(layer) < 0 else 0)
+        if not 0 <= i < self._n:
+            raise IndexError(f"layer {layer} out of range for {self._n} layers (the logits last)")
+        if i not in self._formed:
+            self._formed[i] = self._form(i)
+        return self._formed[i]
+
+    def __repr__(self) -> str:
+        return f"LayerMaps({self._n} layers, formed: {sorted(self._formed)})"
+
+
+def _check_maps_fit(n_regions: int, width: int, layer: int, what: str, per_entry: int):
+    """Refuse to form ``n_regions x width`` affine maps (``per_entry`` bytes each, with the
+    temporaries) where that passes :func:`default_max_bytes`."""
+    need = per_entry * n_regions * width
+    if need > default_max_bytes():
+        raise MemoryError(
+            f"p.{what}[{layer}] would form the affine maps of {n_regions} regions x {width} "
+            f"neurons, about {format_bytes(need)}, above {format_bytes(default_max_bytes())} "
+            f"(half the physical memory); read them at points with p.evaluate(U, {layer}, "
+            f"pre={what == 'pre'}), per region from the compact p.tables[{layer}] at rows "
+            f"p.table_rows[{layer}], or for fewer regions"
+        )
 
 
 def _layer_index(layer, n_hidden: int) -> int:
@@ -200,10 +240,17 @@ class Partition:
         return len(self.tables) - 1
 
     @cached_property
-    def pre(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-        """Per layer incl. the logits, pre-activation maps ``(A (R, 2, w), c (R, w))``."""
-        return tuple((_frozen(np.take(A, rows, 0)), _frozen(np.take(c, rows, 0)))
-                     for (A, c), rows in zip(self.tables, self.table_rows))
+    def pre(self) -> LayerMaps:
+        """Per layer incl. the logits, pre-activation maps ``(A (R, 2, w), c (R, w))``, each
+        layer formed from the compact tables when first read (:class:`LayerMaps`); a
+        ``MemoryError`` naming the alternatives where a layer's maps would pass half the
+        physical memory."""
+        return LayerMaps(len(self.tables), self._pre_maps)
+
+    def _pre_maps(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        (A, c), rows = self.tables[layer], self.table_rows[layer]
+        _check_maps_fit(len(rows), A.shape[2], layer, "pre", 24)
+        return _frozen(np.take(A, rows, 0)), _frozen(np.take(c, rows, 0))
 
     @cached_property
     def polygons(self) -> list[np.ndarray]:
@@ -211,14 +258,19 @@ class Partition:
         return geo.split_list(self.vertices, self.counts)
 
     @cached_property
-    def post(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-        """Per layer, post-activation affine maps ``(A (R, 2, w), c (R, w))``; logits: = pre."""
+    def post(self) -> LayerMaps:
+        """Per layer, post-activation affine maps ``(A (R, 2, w), c (R, w))``; logits: = pre.
+        Each layer formed when first read, as :attr:`pre`."""
+        return LayerMaps(len(self.tables), self._post_maps)
+
+    def _post_maps(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        if layer == self.n_hidden:
+            return self.pre[layer]
+        (A, c), rows = self.tables[layer], self.table_rows[layer]
+        _check_maps_fit(len(rows), A.shape[2], layer, "post", 48)  # with the pre maps
         _, slopes, intercepts = activation_pieces(get_activation(self.activation))
-        hidden = tuple(
-            tuple(_frozen(x) for x in _post(A, c, pat, slopes, intercepts))
-            for (A, c), pat in zip(self.pre[:-1], self.patterns)
-        )
-        return hidden + (self.pre[-1],)
+        pre = np.take(A, rows, 0), np.take(c, rows, 0)
+        return tuple(_frozen(x) for x in _post(*pre, self.patterns[layer], slopes, intercepts))
 
     @cached_property
     def region_of_vertex(self) -> np.ndarray:
