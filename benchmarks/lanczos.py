@@ -19,10 +19,10 @@ process:
 
 Memory: the estimate :func:`toylab.landscape.lanczos_bytes` (checked by the library against
 ``max_bytes`` before it runs) and the process's peak resident set size (``ru_maxrss``) are
-printed; ``--estimate`` also prints the estimate for a net of about 10^6 parameters
-(2-1000-1000-3) without running it. Agreement with the dense path at small size is tested in
-tests/test_landscape_spectra.py. Each timing is one run (the machine this was written on is
-shared; see benchmarks/README.md).
+printed, and for another net also the estimate for the net of about 10^6 parameters
+(2-1000-1000-3) without running it (``--widths 2-1000-1000-3`` runs it: ~2 s per HVP).
+Agreement with the dense path at small size is tested in tests/test_landscape_spectra.py.
+Each timing is one run (the machine this was written on is shared; see benchmarks/README.md).
 
     python benchmarks/lanczos.py [--widths 2-316-316-3] [--points 10000] [--k 1]
         [--slq-steps 10] [--power-steps 10] [--out benchmarks/results/lanczos.json]
@@ -116,11 +116,14 @@ def main() -> None:
           f"peak RSS {readable_bytes(rss)} (before the HVPs {readable_bytes(rss_before)}); a "
           f"dense Hessian would need {readable_bytes(8 * P * P)}")
     big = n_params(MILLION_NET)
-    print(f"estimate for 2-1000-1000-3 (P = {big:,}) on {args.points:,} points: top-{args.k} "
-          f"{readable_bytes(L.lanczos_bytes(MILLION_NET, args.points, arpack_basis(args.k, big)))}"
-          f", SLQ {args.slq_steps} steps "
-          f"{readable_bytes(L.lanczos_bytes(MILLION_NET, args.points, args.slq_steps))} "
-          f"(dense: {readable_bytes(8 * big * big)}); not run")
+    if widths != MILLION_NET:  # else the 10^6 net itself was just run
+        top_bytes = L.lanczos_bytes(MILLION_NET, args.points, arpack_basis(args.k, big))
+        slq_bytes = L.lanczos_bytes(MILLION_NET, args.points, args.slq_steps)
+        print(f"estimate for 2-1000-1000-3 (P = {big:,}) on {args.points:,} points: "
+              f"top-{args.k} {readable_bytes(top_bytes)}, SLQ {args.slq_steps} steps "
+              f"{readable_bytes(slq_bytes)} "
+              f"(dense: {readable_bytes(8 * big * big)}); not run (--widths 2-1000-1000-3 "
+              "runs it)")
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -632,9 +632,9 @@ class _Limits:
                 f"partition reached its {n} final regions; storing them needs about "
                 f"{format_bytes(need)} ({format_bytes(need - held)} for their vertices and "
                 f"per-layer patterns plus {format_bytes(held)} for the maps and patterns of "
-                f"all layers and the working chunks), above max_bytes={format_bytes(self.max_bytes)}; pass a larger "
-                "max_bytes= (if the machine has the memory), a smaller domain, or a region cap "
-                "max_regions="
+                "all layers and the working chunks), above "
+                f"max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
+                "machine has the memory), a smaller domain, or a region cap max_regions="
             )
 
     def check(self, n: int, layer: int, where: str, held: int):
