@@ -6,7 +6,7 @@ Nets: 2-w-w-w-3 ReLU, He-normal weights (std sqrt(2 / fan_in)), biases N(0, 0.5^
 * ``partition``: wall time of :func:`toylab.exact.partition` (best of ``--repeats`` after a
   warm-up), regions per second, and its CPU time (single-threaded numpy, so this is what the
   wall time would be on an idle machine; the development machine is shared); per-region affine maps are stored compactly (tables + row
-  index) and ``p.pre`` is materialised lazily, timed separately;
+  index) and ``p.pre`` forms them per layer when read; forming every layer is timed separately;
 * ``locate``: point location of 10^6 uniform points (locator built on first use, timed apart);
 * ``grid``: the same net evaluated by a jitted JAX forward pass on a 1024 x 1024 grid
   (float32, JAX's default, and float64), after compilation, with ``block_until_ready``;
@@ -20,7 +20,8 @@ estimate of the peak (:func:`toylab.exact.partition.peak_bytes_estimate`)
 and the measured peak RSS (take it from a run with one width: it is the process's maximum so
 far); the logits from the regions' affine maps against a float64 forward pass at 10^5 random
 points, and the area sum against the box's. Larger nets: ``--widths 128 192 256 --repeats
-1``, deeper ones ``--depth 4``.
+1``, deeper ones ``--depth 4``; ``--logits-only`` partitions with ``hidden_maps=False`` (each
+hidden layer's maps freed once the next layer's are formed; ``p.pre`` is then not timed).
 
 Run: ``python benchmarks/exact_partition.py`` (writes benchmarks/results/exact_partition.json,
 one entry per ``OPENBLAS_NUM_THREADS`` setting, depth and set of widths). The per-layer affine-map products are small
@@ -137,19 +138,19 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def run(width, repeats, seed, naive, depth=3):
+def run(width, repeats, seed, naive, depth=3, hidden_maps=True):
     widths = (2,) + (width,) * depth + (3,)
     layers = he_net(widths, seed)
     before = peak_rss_bytes()
     t_part, t_cpu, fresh = best_wall_and_cpu(
-        lambda: partition(layers, BOX, activation="relu"), repeats)
+        lambda: partition(layers, BOX, activation="relu", hidden_maps=hidden_maps), repeats)
     n = len(fresh)
-    peak = peak_rss_bytes()  # before fresh.pre below, which materialises every region's maps
-    pre_bytes = 24 * n * sum(widths[1:])
+    peak = peak_rss_bytes()  # before fresh.pre[:] below, which forms every region's maps
+    timed_pre = hidden_maps and 24 * n * sum(widths[1:]) < PRE_MAX_BYTES
     t0 = time.perf_counter()
-    if pre_bytes < PRE_MAX_BYTES:
-        _ = fresh.pre
-    t_pre = time.perf_counter() - t0 if pre_bytes < PRE_MAX_BYTES else None
+    if timed_pre:
+        _ = fresh.pre[:]  # every layer (a layer is formed when first read)
+    t_pre = time.perf_counter() - t0 if timed_pre else None
     U = np.random.default_rng(1).uniform(-4, 4, (10**6, 2))
     t0 = time.perf_counter()
     fresh.locate(U[:1])
@@ -169,7 +170,8 @@ def run(width, repeats, seed, naive, depth=3):
         "regions_per_cpu_s": n / t_cpu,
         "materialise_pre_s": t_pre,
         "estimated_bytes_per_region": bytes_per_region(width, width),
-        "regions_per_layer": [len(A) for A, _ in fresh.tables[1:]],
+        "hidden_maps": hidden_maps,
+        "regions_per_layer": [int(rows.max()) + 1 for rows in fresh.table_rows[1:]],
         "estimated_peak_bytes": peak_bytes_estimate(fresh),
         "peak_rss_bytes": peak,
         "peak_rss_before_bytes": before,
@@ -202,9 +204,12 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--widths", type=int, nargs="+", default=[32, 64])
     ap.add_argument("--depth", type=int, default=3, help="hidden layers (default 3)")
+    ap.add_argument("--logits-only", action="store_true",
+                    help="partition(..., hidden_maps=False): keep the logits' maps only")
     args = ap.parse_args()
     rows = [run(w, args.repeats, args.seed, naive=(w == 32 and args.depth == 3),
-                depth=args.depth) for w in sorted(args.widths)]
+                depth=args.depth, hidden_maps=not args.logits_only)
+            for w in sorted(args.widths)]
     head = (f"{'net':<16}{'regions':>8}{'partition':>11}{'regions/s':>11}{'cpu':>8}"
             f"{'grid f32':>10}{'part/grid':>10}{'grid f64':>10}{'pre':>8}{'locate':>8}"
             f"{'naive':>8}")
@@ -245,6 +250,7 @@ def main():
     runs = runs if "meta" not in runs else {}  # older single-run format
     key = f"openblas_threads={blas}" + (f",depth={args.depth}" if args.depth != 3 else "")
     key += "" if sorted(args.widths) == [32, 64] else f",widths={sorted(args.widths)}"
+    key += ",logits_only" if args.logits_only else ""
     runs[key] = {"meta": meta, "rows": rows}
     RESULTS.write_text(json.dumps(runs, indent=2) + "\n")
     print(f"wrote {RESULTS} (entry {key})")

@@ -463,14 +463,17 @@ def test_numpy_hugepage_setting_is_restored_after_a_partition_and_an_error():
         switch(original)
 
 
+@pytest.mark.parametrize("hidden_maps", [True, False])
 @pytest.mark.parametrize("widths", [[2, 24, 24, 3], [2, 48, 48, 48, 3]])
-def test_memory_guard_admits_exactly_its_estimate_and_the_estimate_bounds_the_peak(widths):
+def test_memory_guard_admits_exactly_its_estimate_and_the_estimate_bounds_the_peak(
+        widths, hidden_maps):
     """The guard checks, as the partition grows, the same sums :func:`peak_bytes_estimate`
     reports for the finished partition (its final step included: the compacted vertices and
     every final region's pieces per layer, 1.4 GB at 10^6 regions of 2-256^6): a limit of
     the estimate passes, one byte less stops. And the estimate bounds the peak of what numpy
     allocated (tracemalloc), final step included, by at most twice it beyond the fixed
-    allowance for the working chunks."""
+    allowance for the working chunks. With ``hidden_maps=False`` too, where each hidden
+    layer's maps are freed as the next layer's are formed."""
     import sys
     import tracemalloc
 
@@ -478,15 +481,42 @@ def test_memory_guard_admits_exactly_its_estimate_and_the_estimate_bounds_the_pe
     layers = random_net(np.random.default_rng(3), widths)
     tracemalloc.start()
     try:
-        p = partition(layers, activation="relu")
+        p = partition(layers, activation="relu", hidden_maps=hidden_maps)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     need = module.peak_bytes_estimate(p)
     assert peak <= need <= module._WORKING_BYTES + 2 * peak  # a bound, and not a loose one
-    assert len(partition(layers, activation="relu", max_bytes=need)) == len(p)
+    run = dict(activation="relu", hidden_maps=hidden_maps)
+    assert len(partition(layers, max_bytes=need, **run)) == len(p)
     with pytest.raises(ValueError, match=r"above max_bytes="):
-        partition(layers, activation="relu", max_bytes=need - 1)
+        partition(layers, max_bytes=need - 1, **run)
+
+
+def test_without_hidden_maps_the_same_partition_and_logits_in_less_memory():
+    """``hidden_maps=False`` frees each hidden layer's maps once the next layer's are formed:
+    the regions, patterns and logits are bit for bit those of the full partition, the memory
+    estimate is lower for a deep net, and reading a hidden layer's maps is a clear error."""
+    import sys
+
+    estimate = sys.modules["toylab.exact.partition"].peak_bytes_estimate
+    layers = random_net(np.random.default_rng(4), [2, 40, 40, 40, 40, 3], ("dead", "parallel"))
+    full = partition(layers, activation="relu")
+    lean = partition(layers, activation="relu", hidden_maps=False)
+    for name in ("vertices", "offsets", "areas", "edge_lines", "vertex_rad"):
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name))
+    for a, b in zip(lean.patterns + lean.table_rows + lean.tables[-1],
+                    full.patterns + full.table_rows + full.tables[-1]):
+        np.testing.assert_array_equal(a, b)
+    U = np.random.default_rng(5).uniform(-3, 3, (500, 2))
+    np.testing.assert_array_equal(lean.evaluate(U), full.evaluate(U))
+    np.testing.assert_array_equal(lean.pre[-1][0], full.pre[-1][0])
+    assert lean.tables[:-1] == (None,) * 4
+    assert estimate(lean) < estimate(full)
+    for read in (lambda: lean.pre[1], lambda: lean.post[0], lambda: lean.evaluate(U, 2)):
+        with pytest.raises(ValueError, match=r"maps of hidden layer \d were not kept.*"
+                                             r"hidden_maps=True"):
+            read()
 
 
 @pytest.mark.parametrize("scale", [1.0, 1e-200, 1e-310])
