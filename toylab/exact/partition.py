@@ -640,6 +640,10 @@ class _Limits:
     max_bytes: float
     per_region: tuple[int, ...]  # bytes_per_region of each hidden layer
 
+    def _above_limit(self) -> str:
+        return (f"above max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if "
+                "the machine has the memory), a smaller domain, or a region cap max_regions=")
+
     def check_final(self, n: int, n_vertices: int, hidden_widths, held: int):
         need = held + final_bytes(n, n_vertices, hidden_widths)
         if need > self.max_bytes:
@@ -647,9 +651,7 @@ class _Limits:
                 f"partition reached its {n} final regions; storing them needs about "
                 f"{format_bytes(need)} ({format_bytes(need - held)} for their vertices and "
                 f"per-layer patterns plus {format_bytes(held)} for the maps and patterns of "
-                "all layers and the working chunks), above "
-                f"max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
-                "machine has the memory), a smaller domain, or a region cap max_regions="
+                "all layers and the working chunks), " + self._above_limit()
             )
 
     def check(self, n: int, layer: int, where: str, held: int):
@@ -665,9 +667,7 @@ class _Limits:
                 f"partition reached {n} regions {where}; it needs about {format_bytes(need)} "
                 f"({self.per_region[layer]} bytes per region in this layer plus "
                 f"{format_bytes(held)} for the maps and patterns of this and earlier "
-                "layers and the working chunks), above "
-                f"max_bytes={format_bytes(self.max_bytes)}; pass a larger max_bytes= (if the "
-                "machine has the memory), a smaller domain, or a region cap max_regions="
+                "layers and the working chunks), " + self._above_limit()
             )
 
 
